@@ -1,0 +1,47 @@
+use sea_orm::entity::prelude::*;
+
+/// One entry of a user's security log, written in the same transaction as the change it records.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "account_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: String,
+    pub kind: EventKind,
+    /// The session whose request made the change; `None` for the server's own expiry sweep.
+    pub actor_session_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub ip_address: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    /// Kind-specific details, e.g. the end reason or the new device name.
+    pub detail: Option<Json>,
+    pub occurred_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+pub enum EventKind {
+    #[sea_orm(string_value = "SESSION_STARTED")]
+    SessionStarted,
+    #[sea_orm(string_value = "SESSION_ENDED")]
+    SessionEnded,
+    #[sea_orm(string_value = "DEVICE_ADDED")]
+    DeviceAdded,
+    #[sea_orm(string_value = "DEVICE_TRUSTED")]
+    DeviceTrusted,
+    #[sea_orm(string_value = "DEVICE_UNTRUSTED")]
+    DeviceUntrusted,
+    #[sea_orm(string_value = "DEVICE_HIJACKED")]
+    DeviceHijacked,
+    #[sea_orm(string_value = "DEVICE_RENAMED")]
+    DeviceRenamed,
+    #[sea_orm(string_value = "DEVICE_FORGOTTEN")]
+    DeviceForgotten,
+}
