@@ -1,0 +1,121 @@
+//! Configuration: defaults, then `SESSIONHUB_*` environment variables (and `DATABASE_URL`),
+//! then command-line flags, all declared once here with clap.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use ipnet::IpNet;
+
+/// Everything the server needs to run. Secrets are never printed: `Debug` is not derived.
+#[derive(clap::Args, Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "SESSIONHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://sessionhub.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    #[command(flatten)]
+    pub keys: KeyConfig,
+
+    /// How long a session lives without a heartbeat.
+    #[arg(long, env = "SESSIONHUB_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// The longest a session can live, heartbeats or not.
+    #[arg(long, env = "SESSIONHUB_SESSION_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_lifetime: Duration,
+
+    /// How long trusting a device lasts when the request names no expiry.
+    #[arg(long, env = "SESSIONHUB_TRUST_DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub trust_duration: Duration,
+
+    /// How often expired sessions are looked for and recorded as ended.
+    #[arg(long, env = "SESSIONHUB_SWEEP_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub sweep_interval: Duration,
+
+    #[command(flatten)]
+    pub client_info: ClientInfoConfig,
+}
+
+/// Which peers may tell us the client's address and location.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ClientInfoConfig {
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For`/`Forwarded` and location headers are believed.
+    #[arg(long, env = "SESSIONHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Header a trusted proxy puts the client's ISO country code in, e.g. `CF-IPCountry`.
+    #[arg(long, env = "SESSIONHUB_COUNTRY_HEADER")]
+    pub country_header: Option<String>,
+
+    /// Header a trusted proxy puts the client's city in, e.g. `CF-IPCity`.
+    #[arg(long, env = "SESSIONHUB_CITY_HEADER")]
+    pub city_header: Option<String>,
+}
+
+/// Keys for the two kinds of token. Left unset, development keys are generated and kept
+/// in `dev_keys_file`, and the log says so.
+#[derive(clap::Args, Clone, Default)]
+pub struct KeyConfig {
+    /// HS256 secret (at least 32 bytes) that verifies identity tokens from the product's login.
+    #[arg(long, env = "SESSIONHUB_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: Option<String>,
+
+    /// PEM public key that verifies identity tokens, instead of a secret.
+    #[arg(long, env = "SESSIONHUB_IDENTITY_PUBLIC_KEY_FILE", conflicts_with = "identity_secret")]
+    pub identity_public_key_file: Option<PathBuf>,
+
+    /// Algorithm of the public key: RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
+    #[arg(long, env = "SESSIONHUB_IDENTITY_ALGORITHM", default_value = "RS256")]
+    pub identity_algorithm: String,
+
+    /// Required `iss` of identity tokens; not checked when unset.
+    #[arg(long, env = "SESSIONHUB_IDENTITY_ISSUER")]
+    pub identity_issuer: Option<String>,
+
+    /// Required `aud` of identity tokens; not checked when unset.
+    #[arg(long, env = "SESSIONHUB_IDENTITY_AUDIENCE")]
+    pub identity_audience: Option<String>,
+
+    /// HS256 secret (at least 32 bytes) the service signs session tokens with.
+    #[arg(long, env = "SESSIONHUB_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// Where development keys are kept when no keys are configured.
+    #[arg(
+        long,
+        env = "SESSIONHUB_DEV_KEYS_FILE",
+        default_value = "sessionhub-dev-keys.json"
+    )]
+    pub dev_keys_file: PathBuf,
+}
+
+fn parse_net(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{value}` is neither an IP address nor a CIDR range"))
+}
+
+impl Config {
+    /// Session rules derived from the configuration.
+    pub fn rules(&self) -> crate::service::Rules {
+        crate::service::Rules {
+            idle_timeout: to_chrono(self.idle_timeout),
+            session_lifetime: to_chrono(self.session_lifetime),
+            trust_duration: to_chrono(self.trust_duration),
+        }
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,6 @@
+//! Sessionhub: device and session management over GraphQL.
+
+pub mod clock;
+pub mod config;
+pub mod service;
+pub mod tokens;

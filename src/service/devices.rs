@@ -1,0 +1,292 @@
+//! Devices: listing, trust, renaming, hijack and forget.
+//!
+//! Every operation first loads the device through [`Services::own_device`], which only
+//! finds the caller's own, unforgotten devices: nothing here can touch another user's.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    account_event::EventKind,
+    device::{self, DeviceStatus, TrustLevel},
+    session::{self, EndReason},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Actor, ServiceError, ServiceResult, Services, bad_input,
+    events::{EventLog, Subject},
+    sessions::end_sessions,
+    validate_device_name,
+};
+
+/// A device's trust as it stands now: stored trust that has expired reads as none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceTrust {
+    pub status: DeviceStatus,
+    pub is_trusted: bool,
+    pub level: TrustLevel,
+    pub trusted_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub fn device_trust(device: &device::Model, now: DateTime<Utc>) -> DeviceTrust {
+    let trusted = device.status == DeviceStatus::Verified
+        && device.trust_expires_at.is_none_or(|expiry| expiry > now);
+    if trusted {
+        DeviceTrust {
+            status: DeviceStatus::Verified,
+            is_trusted: true,
+            level: device.trust_level.unwrap_or(TrustLevel::Unknown),
+            trusted_at: device.trusted_at,
+            expires_at: device.trust_expires_at,
+        }
+    } else {
+        DeviceTrust {
+            status: match device.status {
+                DeviceStatus::Hijacked => DeviceStatus::Hijacked,
+                _ => DeviceStatus::Unverified,
+            },
+            is_trusted: false,
+            level: TrustLevel::Unknown,
+            trusted_at: None,
+            expires_at: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ForgottenDevice {
+    pub device_id: Uuid,
+    pub ended_sessions: usize,
+}
+
+const HIJACKED: ServiceError =
+    ServiceError::DeviceBlocked("this device was marked as hijacked; its trust cannot change");
+
+impl Services {
+    /// The caller's devices, most recently seen first.
+    pub async fn devices(&self, actor: &Actor) -> ServiceResult<Vec<device::Model>> {
+        Ok(device::Entity::find()
+            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(device::Column::ForgottenAt.is_null())
+            .order_by_desc(device::Column::LastSeenAt)
+            .order_by_desc(device::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One of the caller's devices; `None` when missing, forgotten or someone else's.
+    pub async fn device(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<device::Model>> {
+        Ok(device::Entity::find_by_id(id)
+            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(device::Column::ForgottenAt.is_null())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Devices by id for the caller, forgotten ones included: a session's history still
+    /// names the device it ran on.
+    pub async fn devices_by_id(
+        &self,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> ServiceResult<Vec<device::Model>> {
+        Ok(device::Entity::find()
+            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(device::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
+    async fn own_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<device::Model> {
+        self.device(actor, id)
+            .await?
+            .ok_or(ServiceError::NotFound("device"))
+    }
+
+    /// Trusts a device at `level` until `expires_at`, or for the configured trust duration.
+    pub async fn trust_device(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        level: TrustLevel,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> ServiceResult<device::Model> {
+        let now = self.now();
+        let expires_at = expires_at.unwrap_or(now + self.rules.trust_duration);
+        if expires_at <= now {
+            return Err(bad_input("expiresAt must be in the future"));
+        }
+        let device = self.own_device(actor, id).await?;
+        if device.status == DeviceStatus::Hijacked {
+            return Err(HIJACKED);
+        }
+        let mut update = device.into_active_model();
+        update.status = Set(DeviceStatus::Verified);
+        update.trust_level = Set(Some(level));
+        update.trusted_at = Set(Some(now));
+        update.trust_expires_at = Set(Some(expires_at));
+        let detail = json!({ "level": format!("{level:?}").to_uppercase(), "expiresAt": expires_at });
+        self.update_device(actor, update, EventKind::DeviceTrusted, Some(detail))
+            .await
+    }
+
+    pub async fn untrust_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<device::Model> {
+        let device = self.own_device(actor, id).await?;
+        if device.status == DeviceStatus::Hijacked {
+            return Err(HIJACKED);
+        }
+        let mut update = device.into_active_model();
+        update.status = Set(DeviceStatus::Unverified);
+        update.trust_level = Set(None);
+        update.trusted_at = Set(None);
+        update.trust_expires_at = Set(None);
+        self.update_device(actor, update, EventKind::DeviceUntrusted, None)
+            .await
+    }
+
+    pub async fn rename_device(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        name: &str,
+    ) -> ServiceResult<device::Model> {
+        let name = validate_device_name(name)?;
+        let device = self.own_device(actor, id).await?;
+        let detail = json!({ "from": device.name, "to": name });
+        let mut update = device.into_active_model();
+        update.name = Set(name);
+        self.update_device(actor, update, EventKind::DeviceRenamed, Some(detail))
+            .await
+    }
+
+    async fn update_device(
+        &self,
+        actor: &Actor,
+        update: device::ActiveModel,
+        kind: EventKind,
+        detail: Option<serde_json::Value>,
+    ) -> ServiceResult<device::Model> {
+        let txn = self.db.begin().await?;
+        let device = update.update(&txn).await?;
+        let mut log = EventLog::by_actor(actor, self.now());
+        log.record(
+            &actor.user_id,
+            kind,
+            Subject {
+                device_id: Some(device.id),
+                detail,
+                ..Subject::default()
+            },
+        );
+        log.commit(txn, &self.events).await?;
+        Ok(device)
+    }
+
+    /// Flags a device as compromised: its trust goes, its sessions end, and its token can
+    /// never start a session again. Flagging it twice changes nothing.
+    pub async fn mark_device_hijacked(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> ServiceResult<device::Model> {
+        let device = self.own_device(actor, id).await?;
+        if device.status == DeviceStatus::Hijacked {
+            return Ok(device);
+        }
+        let now = self.now();
+        let txn = self.db.begin().await?;
+        let mut log = EventLog::by_actor(actor, now);
+        let mut update = device.into_active_model();
+        update.status = Set(DeviceStatus::Hijacked);
+        update.trust_level = Set(None);
+        update.trusted_at = Set(None);
+        update.trust_expires_at = Set(None);
+        let device = update.update(&txn).await?;
+        end_sessions(
+            &txn,
+            &mut log,
+            live_sessions_of(device.id, now),
+            EndReason::DeviceHijacked,
+            Expr::value(now),
+        )
+        .await?;
+        log.record(
+            &actor.user_id,
+            EventKind::DeviceHijacked,
+            Subject {
+                device_id: Some(device.id),
+                ..Subject::default()
+            },
+        );
+        log.commit(txn, &self.events).await?;
+        Ok(device)
+    }
+
+    /// Ends a device's sessions and removes it from the user's devices. Its row stays,
+    /// without its token, so session history keeps naming it.
+    pub async fn forget_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<ForgottenDevice> {
+        let device = self.own_device(actor, id).await?;
+        let now = self.now();
+        let txn = self.db.begin().await?;
+        let mut log = EventLog::by_actor(actor, now);
+        let ended = end_sessions(
+            &txn,
+            &mut log,
+            live_sessions_of(device.id, now),
+            EndReason::DeviceForgotten,
+            Expr::value(now),
+        )
+        .await?;
+        // Conditional on not being forgotten yet, so racing forgets record it once.
+        let forgotten = device::Entity::update_many()
+            .col_expr(device::Column::ForgottenAt, Expr::value(now))
+            .col_expr(device::Column::TokenHash, Expr::value(Option::<String>::None))
+            .filter(device::Column::Id.eq(device.id))
+            .filter(device::Column::ForgottenAt.is_null())
+            .exec(&txn)
+            .await?;
+        if forgotten.rows_affected == 0 {
+            return Err(ServiceError::NotFound("device"));
+        }
+        log.record(
+            &actor.user_id,
+            EventKind::DeviceForgotten,
+            Subject {
+                device_id: Some(device.id),
+                ..Subject::default()
+            },
+        );
+        log.commit(txn, &self.events).await?;
+        Ok(ForgottenDevice {
+            device_id: device.id,
+            ended_sessions: ended.len(),
+        })
+    }
+
+    /// Ends every active session of a device: the caller's own device when `id` is `None`.
+    pub async fn sign_out_device(
+        &self,
+        actor: &Actor,
+        id: Option<Uuid>,
+    ) -> ServiceResult<Vec<session::Model>> {
+        let device_id = match id {
+            Some(id) => self.own_device(actor, id).await?.id,
+            None => actor.device_id,
+        };
+        let scope = Condition::all().add(session::Column::DeviceId.eq(device_id));
+        self.end_sessions_for(actor, scope, EndReason::DeviceSignedOut)
+            .await
+    }
+}
+
+fn live_sessions_of(device_id: Uuid, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(session::Column::DeviceId.eq(device_id))
+        .add(session::Column::EndedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(now))
+}

@@ -1,0 +1,149 @@
+//! What a user agent says about a device: browser, operating system, form factor, and a
+//! name a person recognises. Parsing is woothee's; this module only translates its
+//! vocabulary into ours.
+
+use entity::device::DeviceType;
+
+const UNKNOWN: &str = "UNKNOWN";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedUserAgent {
+    pub browser_name: Option<String>,
+    pub browser_version: Option<String>,
+    pub os_name: Option<String>,
+    pub os_version: Option<String>,
+    pub device_type: DeviceType,
+    /// A default device name such as "Chrome on macOS" or "Safari on iPhone".
+    pub display_name: String,
+}
+
+fn known(value: &str) -> Option<&str> {
+    (!value.is_empty() && value != UNKNOWN).then_some(value)
+}
+
+pub fn parse(user_agent: Option<&str>) -> ParsedUserAgent {
+    let result = user_agent.and_then(|ua| Some((ua, woothee::parser::Parser::new().parse(ua)?)));
+    let Some((user_agent, result)) = result else {
+        return ParsedUserAgent {
+            browser_name: None,
+            browser_version: None,
+            os_name: None,
+            os_version: None,
+            device_type: DeviceType::Unknown,
+            display_name: "Unknown device".to_owned(),
+        };
+    };
+
+    // woothee names some systems by product ("Mac OSX", "iPhone", "Windows 10"); people and
+    // the contract expect the system's own name, with the version apart.
+    let (os_name, os_version, os_label) = match known(result.os) {
+        Some("Mac OSX") => (Some("macOS".to_owned()), None, Some("macOS")),
+        Some("iPhone") | Some("iPod") => (Some("iOS".to_owned()), None, known(result.os)),
+        Some("iPad") => (Some("iPadOS".to_owned()), None, Some("iPad")),
+        Some(windows) if windows.starts_with("Windows ") && windows != "Windows Phone OS" => {
+            let version = windows.trim_start_matches("Windows ");
+            let version = (version != "UNKNOWN Ver").then(|| version.to_owned());
+            (Some("Windows".to_owned()), version, Some("Windows"))
+        }
+        Some(other) => (Some(other.to_owned()), None, Some(other)),
+        None => (None, None, None),
+    };
+    let os_version = os_version.or_else(|| known(&result.os_version).map(str::to_owned));
+
+    let device_type = match result.category {
+        "pc" => DeviceType::Desktop,
+        "smartphone" | "mobilephone" => {
+            // iPads report as smartphones; Android tablets omit "Mobile" from their user
+            // agent, which is Google's documented way to tell them from phones.
+            let android_tablet = result.os == "Android" && !user_agent.contains("Mobile");
+            if result.os == "iPad" || android_tablet {
+                DeviceType::Tablet
+            } else {
+                DeviceType::Mobile
+            }
+        }
+        _ => DeviceType::Unknown,
+    };
+
+    let browser_name = known(result.name).map(str::to_owned);
+    let display_name = match (&browser_name, os_label) {
+        (Some(browser), Some(os)) => format!("{browser} on {os}"),
+        (Some(browser), None) => browser.clone(),
+        (None, Some(os)) => format!("{os} device"),
+        (None, None) => "Unknown device".to_owned(),
+    };
+    ParsedUserAgent {
+        browser_version: browser_name
+            .as_ref()
+            .and_then(|_| known(result.version).map(str::to_owned)),
+        browser_name,
+        os_name,
+        os_version,
+        device_type,
+        display_name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chrome_on_macos_is_a_desktop() {
+        let parsed = parse(Some(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ));
+        assert_eq!(parsed.display_name, "Chrome on macOS");
+        assert_eq!(parsed.browser_name.as_deref(), Some("Chrome"));
+        assert_eq!(parsed.browser_version.as_deref(), Some("131.0.0.0"));
+        assert_eq!(parsed.os_name.as_deref(), Some("macOS"));
+        assert_eq!(parsed.device_type, DeviceType::Desktop);
+    }
+
+    #[test]
+    fn safari_on_iphone_is_a_mobile() {
+        let parsed = parse(Some(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        ));
+        assert_eq!(parsed.display_name, "Safari on iPhone");
+        assert_eq!(parsed.os_name.as_deref(), Some("iOS"));
+        assert_eq!(parsed.os_version.as_deref(), Some("17.4"));
+        assert_eq!(parsed.device_type, DeviceType::Mobile);
+    }
+
+    #[test]
+    fn ipad_and_android_tablet_are_tablets() {
+        let ipad = parse(Some(
+            "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+        ));
+        assert_eq!(ipad.device_type, DeviceType::Tablet);
+        assert_eq!(ipad.display_name, "Safari on iPad");
+        let android_tablet = parse(Some(
+            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        ));
+        assert_eq!(android_tablet.device_type, DeviceType::Tablet);
+        let android_phone = parse(Some(
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+        ));
+        assert_eq!(android_phone.device_type, DeviceType::Mobile);
+        assert_eq!(android_phone.display_name, "Chrome on Android");
+    }
+
+    #[test]
+    fn windows_version_is_split_from_its_name() {
+        let parsed = parse(Some(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        ));
+        assert_eq!(parsed.display_name, "Firefox on Windows");
+        assert_eq!(parsed.os_version.as_deref(), Some("10"));
+    }
+
+    #[test]
+    fn unparseable_or_missing_user_agent_is_an_unknown_device() {
+        for ua in [None, Some(""), Some("curl/8.5.0"), Some("\u{0}garbage")] {
+            let parsed = parse(ua);
+            assert_eq!(parsed.device_type, DeviceType::Unknown, "{ua:?}");
+            assert!(!parsed.display_name.is_empty());
+        }
+    }
+}
