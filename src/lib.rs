@@ -4,3 +4,4 @@ pub mod clock;
 pub mod config;
 pub mod service;
 pub mod tokens;
+pub mod graphql;

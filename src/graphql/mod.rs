@@ -1,0 +1,109 @@
+//! The GraphQL API: a thin translation of the service layer. Resolvers parse arguments,
+//! call one service method, and wrap the rows it returns in API types.
+
+mod loaders;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use async_graphql::{Context, ErrorExtensions, ID, Schema, SDLExportOptions};
+use uuid::Uuid;
+
+pub use loaders::Loaders;
+use mutation::Mutation;
+use query::Query;
+use subscription::Subscription;
+
+use crate::service::{Actor, Requester, ServiceError, Services};
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+pub fn build_schema(services: Services) -> AppSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .data(services)
+        .finish()
+}
+
+/// The schema as SDL, sorted so the checked-in `schema.graphql` only changes when the API does.
+pub fn schema_sdl(schema: &AppSchema) -> String {
+    schema.sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
+/// Typed access to what every request carries.
+pub(crate) trait ContextExt {
+    fn services(&self) -> &Services;
+    fn requester(&self) -> &Requester;
+    /// The calling session, or UNAUTHENTICATED when the request has no session token.
+    fn actor(&self) -> async_graphql::Result<&Actor>;
+    fn loaders(&self) -> async_graphql::Result<&Loaders>;
+}
+
+impl ContextExt for Context<'_> {
+    fn services(&self) -> &Services {
+        self.data_unchecked::<Services>()
+    }
+
+    fn requester(&self) -> &Requester {
+        self.data_opt::<Requester>().unwrap_or(&Requester::Anonymous)
+    }
+
+    fn actor(&self) -> async_graphql::Result<&Actor> {
+        match self.requester() {
+            Requester::Session(actor) => Ok(actor),
+            Requester::Identity(..) => Err(ServiceError::Unauthenticated(
+                "this operation needs a session token; identity tokens are accepted only by startSession"
+                    .into(),
+            )
+            .extend()),
+            Requester::Anonymous => Err(ServiceError::Unauthenticated(
+                "this operation needs a session token in the Authorization header".into(),
+            )
+            .extend()),
+        }
+    }
+
+    fn loaders(&self) -> async_graphql::Result<&Loaders> {
+        self.actor()?;
+        Ok(self.data_unchecked::<Loaders>())
+    }
+}
+
+impl ErrorExtensions for ServiceError {
+    fn extend(&self) -> async_graphql::Error {
+        if let ServiceError::Database(error) = self {
+            // Details go to the log only: SQL and driver messages never reach clients.
+            tracing::error!(%error, "database error");
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+    }
+}
+
+/// Turns a service result into a resolver result carrying the error's code.
+pub(crate) trait ApiResult<T> {
+    fn api(self) -> async_graphql::Result<T>;
+}
+
+impl<T> ApiResult<T> for Result<T, ServiceError> {
+    fn api(self) -> async_graphql::Result<T> {
+        self.map_err(|error| error.extend())
+    }
+}
+
+pub(crate) fn internal_error(what: &str) -> async_graphql::Error {
+    tracing::error!(what, "internal error");
+    async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
+}
+
+/// Parses an `ID` argument, answering BAD_USER_INPUT when it is not a UUID.
+pub(crate) fn parse_id(id: &ID) -> async_graphql::Result<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| {
+        ServiceError::BadUserInput(format!("`{}` is not a valid id", id.as_str().escape_debug()))
+            .extend()
+    })
+}

@@ -1,0 +1,221 @@
+use async_graphql::{Context, ID, InputObject, Json, MergedObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::{
+    ApiResult, ContextExt, parse_id,
+    types::{
+        Device, ForgetDevicePayload, RevokeSessionsPayload, Session, StartSessionPayload,
+        TrustLevel,
+    },
+};
+use crate::service::{Requester, ServiceError, StartSession};
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(SessionMutation, DeviceMutation);
+
+/// How to sign in.
+#[derive(InputObject, Default)]
+pub struct StartSessionInput {
+    /// The device token returned by an earlier startSession on this device; omitted on a
+    /// new device.
+    pub device_token: Option<String>,
+    /// A human-readable name; defaults to one derived from the user agent, e.g.
+    /// "Chrome on Windows". At most 100 characters.
+    pub device_name: Option<String>,
+    /// Defaults to the request's User-Agent header. At most 1024 bytes.
+    pub user_agent: Option<String>,
+    /// A JSON object (at most 4 KiB) to keep with the device, e.g. app version.
+    pub metadata: Option<Json<serde_json::Value>>,
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Signs in on a device: authorised by an identity token (Authorization: Bearer), not a
+    /// session token.
+    async fn start_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device and how to describe it.")] input: StartSessionInput,
+    ) -> Result<StartSessionPayload> {
+        let Requester::Identity(identity, client) = ctx.requester() else {
+            return Err(ServiceError::Unauthenticated(
+                "startSession needs an identity token from your login in the Authorization header"
+                    .into(),
+            ))
+            .api();
+        };
+        let started = ctx
+            .services()
+            .start_session(
+                identity,
+                client,
+                StartSession {
+                    device_token: input.device_token,
+                    device_name: input.device_name,
+                    user_agent: input.user_agent,
+                    metadata: input.metadata.map(|Json(value)| value),
+                },
+            )
+            .await
+            .api()?;
+        Ok(StartSessionPayload {
+            token: started.token,
+            device_token: started.device_token,
+            session: Session(started.session),
+            device: Device(started.device),
+        })
+    }
+
+    /// Records activity on the current session and extends its expiry (bounded by the
+    /// absolute lifetime).
+    async fn heartbeat(&self, ctx: &Context<'_>) -> Result<Session> {
+        let session = ctx.services().heartbeat(ctx.actor()?).await.api()?;
+        Ok(Session(session))
+    }
+
+    /// Ends one of the caller's sessions. Ending one that already ended returns it unchanged.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's id.")] id: ID,
+    ) -> Result<Session> {
+        let id = parse_id(&id)?;
+        let session = ctx
+            .services()
+            .revoke_session(ctx.actor()?, id)
+            .await
+            .api()?;
+        Ok(Session(session))
+    }
+
+    /// Ends the caller's other active sessions; the current one too when includeCurrent is true.
+    async fn revoke_all_sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)", desc = "Also end the session making this request.")]
+        include_current: Option<bool>,
+    ) -> Result<RevokeSessionsPayload> {
+        let ended = ctx
+            .services()
+            .revoke_all_sessions(ctx.actor()?, include_current.unwrap_or(false))
+            .await
+            .api()?;
+        Ok(ended.into())
+    }
+
+    /// Ends the current session.
+    async fn sign_out(&self, ctx: &Context<'_>) -> Result<Session> {
+        let session = ctx.services().sign_out(ctx.actor()?).await.api()?;
+        Ok(Session(session))
+    }
+}
+
+#[derive(Default)]
+pub struct DeviceMutation;
+
+#[Object]
+impl DeviceMutation {
+    /// Marks a device trusted. expiresAt omitted: the configured default trust duration.
+    async fn trust_device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+        #[graphql(default_with = "Some(TrustLevel::High)", desc = "How much to trust it.")]
+        level: Option<TrustLevel>,
+        #[graphql(desc = "When the trust ends; must be in the future.")] expires_at: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<Device> {
+        let id = parse_id(&id)?;
+        let level = level.unwrap_or(TrustLevel::High).into();
+        let device = ctx
+            .services()
+            .trust_device(ctx.actor()?, id, level, expires_at)
+            .await
+            .api()?;
+        Ok(Device(device))
+    }
+
+    /// Removes a device's trust.
+    async fn untrust_device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+    ) -> Result<Device> {
+        let id = parse_id(&id)?;
+        let device = ctx
+            .services()
+            .untrust_device(ctx.actor()?, id)
+            .await
+            .api()?;
+        Ok(Device(device))
+    }
+
+    /// Flags a device as compromised: its sessions end and it can never start a session again.
+    async fn mark_device_hijacked(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+    ) -> Result<Device> {
+        let id = parse_id(&id)?;
+        let device = ctx
+            .services()
+            .mark_device_hijacked(ctx.actor()?, id)
+            .await
+            .api()?;
+        Ok(Device(device))
+    }
+
+    /// Gives a device a name the user chooses.
+    async fn rename_device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+        #[graphql(desc = "The new name: 1 to 100 characters.")] name: String,
+    ) -> Result<Device> {
+        let id = parse_id(&id)?;
+        let device = ctx
+            .services()
+            .rename_device(ctx.actor()?, id, &name)
+            .await
+            .api()?;
+        Ok(Device(device))
+    }
+
+    /// Ends the device's sessions and deletes the device. Its token stops working; signing
+    /// in from it again creates a new device.
+    async fn forget_device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+    ) -> Result<ForgetDevicePayload> {
+        let id = parse_id(&id)?;
+        let forgotten = ctx
+            .services()
+            .forget_device(ctx.actor()?, id)
+            .await
+            .api()?;
+        Ok(ForgetDevicePayload {
+            device_id: ID(forgotten.device_id.to_string()),
+            ended_sessions: i32::try_from(forgotten.ended_sessions).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Ends every active session of a device; the current device when id is omitted.
+    async fn sign_out_device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id; omitted for the current device.")] id: Option<ID>,
+    ) -> Result<RevokeSessionsPayload> {
+        let id = id.as_ref().map(parse_id).transpose()?;
+        let ended = ctx
+            .services()
+            .sign_out_device(ctx.actor()?, id)
+            .await
+            .api()?;
+        Ok(ended.into())
+    }
+}

@@ -1,0 +1,81 @@
+use async_graphql::{Context, ID, MergedObject, Object, Result};
+
+use super::{
+    ApiResult, ContextExt, parse_id,
+    types::{Device, Session},
+};
+
+#[derive(MergedObject, Default)]
+pub struct Query(DeviceQuery, SessionQuery);
+
+#[derive(Default)]
+pub struct DeviceQuery;
+
+#[Object]
+impl DeviceQuery {
+    /// The caller's devices, most recently seen first.
+    async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
+        let devices = ctx.services().devices(ctx.actor()?).await.api()?;
+        Ok(devices.into_iter().map(Device).collect())
+    }
+
+    /// One of the caller's devices; null when it does not exist or belongs to someone else.
+    async fn device(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The device's id.")] id: ID,
+    ) -> Result<Option<Device>> {
+        let id = parse_id(&id)?;
+        let device = ctx.services().device(ctx.actor()?, id).await.api()?;
+        Ok(device.map(Device))
+    }
+
+    /// The device of the session making the request.
+    async fn current_device(&self, ctx: &Context<'_>) -> Result<Device> {
+        let actor = ctx.actor()?;
+        let device = ctx.services().device(actor, actor.device_id).await.api()?;
+        device
+            .map(Device)
+            .ok_or_else(|| super::internal_error("the current session's device is missing"))
+    }
+}
+
+#[derive(Default)]
+pub struct SessionQuery;
+
+#[Object]
+impl SessionQuery {
+    /// The caller's sessions, most recent activity first; active ones only unless includeEnded.
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)", desc = "Also list sessions that have ended.")]
+        include_ended: Option<bool>,
+    ) -> Result<Vec<Session>> {
+        let include_ended = include_ended.unwrap_or(false);
+        let sessions = ctx
+            .services()
+            .sessions(ctx.actor()?, include_ended)
+            .await
+            .api()?;
+        Ok(sessions.into_iter().map(Session).collect())
+    }
+
+    /// One of the caller's sessions, ended or not; null when it does not exist or belongs
+    /// to someone else.
+    async fn session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's id.")] id: ID,
+    ) -> Result<Option<Session>> {
+        let id = parse_id(&id)?;
+        let session = ctx.services().session(ctx.actor()?, id).await.api()?;
+        Ok(session.map(Session))
+    }
+
+    /// The session making the request.
+    async fn current_session(&self, ctx: &Context<'_>) -> Result<Session> {
+        let session = ctx.services().current_session(ctx.actor()?).await.api()?;
+        Ok(Session(session))
+    }
+}
