@@ -1,1 +1,148 @@
-fn main(){}
+//! The `sessionhub` command: parses the command line and hands over to the library.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use sessionhub::{
+    app::{Application, migrate},
+    clock::{Clock, SystemClock},
+    config::{Config, KeyConfig},
+    graphql::schema_sdl,
+    tokens::{Identity, TokenKeys},
+};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// Device and session management over GraphQL.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// `serve` with nothing on the command line: the environment and defaults only.
+#[derive(Parser)]
+struct DefaultServe {
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(Box<Config>),
+    /// Bring the database schema up to date, then exit.
+    Migrate {
+        /// Database URL.
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://sessionhub.db?mode=rwc"
+        )]
+        database_url: String,
+    },
+    /// Print the GraphQL schema (SDL) to standard output.
+    PrintSchema,
+    /// Mint an identity token with the configured HS256 identity secret, as the product's
+    /// login would, to try the API without one.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// Authentication methods (`amr`), comma-separated, e.g. `pwd,otp`.
+        #[arg(long, value_delimiter = ',')]
+        amr: Vec<String>,
+        /// How long the token is valid.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        #[command(flatten)]
+        keys: KeyConfig,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SESSIONHUB_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(command) => command,
+        // `sessionhub` alone serves, configured from the environment and defaults.
+        None => Command::Serve(Box::new(DefaultServe::parse_from(["sessionhub"]).config)),
+    };
+    match command {
+        Command::Serve(config) => serve(*config).await,
+        Command::Migrate { database_url } => {
+            migrate(&database_url).await?;
+            tracing::info!("database is up to date");
+            Ok(())
+        }
+        Command::PrintSchema => {
+            print!("{}", schema_sdl());
+            Ok(())
+        }
+        Command::Token {
+            user,
+            amr,
+            ttl,
+            keys,
+        } => {
+            let token_keys = TokenKeys::load(&keys)?;
+            let ttl = chrono::Duration::from_std(ttl).context("the ttl is too long")?;
+            let token = token_keys
+                .mint_identity(
+                    &Identity { user_id: user, amr },
+                    SystemClock.now(),
+                    ttl,
+                    keys.identity_issuer.clone(),
+                    keys.identity_audience.clone(),
+                )
+                .context("minting needs an HS256 identity secret (SESSIONHUB_IDENTITY_SECRET or the development keys)")?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(&config, Arc::new(SystemClock)).await?;
+    tracing::info!(
+        address = %app.local_addr(),
+        "serving GraphQL at /graphql, subscriptions at /graphql/ws, GraphiQL at /graphiql"
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app.run(shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.cancel();
+}

@@ -7,7 +7,7 @@ mod query;
 mod subscription;
 mod types;
 
-use async_graphql::{Context, ErrorExtensions, ID, Schema, SDLExportOptions};
+use async_graphql::{Context, ErrorExtensions, ID, SDLExportOptions, Schema, SchemaBuilder};
 use uuid::Uuid;
 
 pub use loaders::Loaders;
@@ -19,15 +19,17 @@ use crate::service::{Actor, Requester, ServiceError, Services};
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-pub fn build_schema(services: Services) -> AppSchema {
+fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .data(services)
-        .finish()
+}
+
+pub fn build_schema(services: Services) -> AppSchema {
+    schema_builder().data(services).finish()
 }
 
 /// The schema as SDL, sorted so the checked-in `schema.graphql` only changes when the API does.
-pub fn schema_sdl(schema: &AppSchema) -> String {
-    schema.sdl_with_options(
+pub fn schema_sdl() -> String {
+    schema_builder().finish().sdl_with_options(
         SDLExportOptions::new()
             .sorted_fields()
             .sorted_arguments()

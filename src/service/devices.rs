@@ -10,8 +10,8 @@ use entity::{
     session::{self, EndReason},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -102,8 +102,19 @@ impl Services {
             .await?)
     }
 
-    async fn own_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<device::Model> {
-        self.device(actor, id)
+    /// Reads one of the caller's devices inside `txn`, locked until it commits, so the
+    /// checks made on it (hijacked or not) still hold when the change is written.
+    async fn lock_own_device(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        id: Uuid,
+    ) -> ServiceResult<device::Model> {
+        device::Entity::find_by_id(id)
+            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(device::Column::ForgottenAt.is_null())
+            .lock_exclusive()
+            .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("device"))
     }
@@ -121,32 +132,29 @@ impl Services {
         if expires_at <= now {
             return Err(bad_input("expiresAt must be in the future"));
         }
-        let device = self.own_device(actor, id).await?;
-        if device.status == DeviceStatus::Hijacked {
-            return Err(HIJACKED);
-        }
-        let mut update = device.into_active_model();
-        update.status = Set(DeviceStatus::Verified);
-        update.trust_level = Set(Some(level));
-        update.trusted_at = Set(Some(now));
-        update.trust_expires_at = Set(Some(expires_at));
-        let detail = json!({ "level": format!("{level:?}").to_uppercase(), "expiresAt": expires_at });
-        self.update_device(actor, update, EventKind::DeviceTrusted, Some(detail))
-            .await
+        let detail = json!({ "level": level.to_value(), "expiresAt": expires_at });
+        self.change_device(actor, id, EventKind::DeviceTrusted, Some(detail), |device| {
+            if device.status == DeviceStatus::Hijacked {
+                return Err(HIJACKED);
+            }
+            let mut update = device.into_active_model();
+            update.status = Set(DeviceStatus::Verified);
+            update.trust_level = Set(Some(level));
+            update.trusted_at = Set(Some(now));
+            update.trust_expires_at = Set(Some(expires_at));
+            Ok(update)
+        })
+        .await
     }
 
     pub async fn untrust_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<device::Model> {
-        let device = self.own_device(actor, id).await?;
-        if device.status == DeviceStatus::Hijacked {
-            return Err(HIJACKED);
-        }
-        let mut update = device.into_active_model();
-        update.status = Set(DeviceStatus::Unverified);
-        update.trust_level = Set(None);
-        update.trusted_at = Set(None);
-        update.trust_expires_at = Set(None);
-        self.update_device(actor, update, EventKind::DeviceUntrusted, None)
-            .await
+        self.change_device(actor, id, EventKind::DeviceUntrusted, None, |device| {
+            if device.status == DeviceStatus::Hijacked {
+                return Err(HIJACKED);
+            }
+            Ok(without_trust(device.into_active_model()))
+        })
+        .await
     }
 
     pub async fn rename_device(
@@ -156,22 +164,26 @@ impl Services {
         name: &str,
     ) -> ServiceResult<device::Model> {
         let name = validate_device_name(name)?;
-        let device = self.own_device(actor, id).await?;
-        let detail = json!({ "from": device.name, "to": name });
-        let mut update = device.into_active_model();
-        update.name = Set(name);
-        self.update_device(actor, update, EventKind::DeviceRenamed, Some(detail))
-            .await
+        let detail = json!({ "to": name });
+        self.change_device(actor, id, EventKind::DeviceRenamed, Some(detail), |device| {
+            let mut update = device.into_active_model();
+            update.name = Set(name);
+            Ok(update)
+        })
+        .await
     }
 
-    async fn update_device(
+    /// Applies `change` to one of the caller's devices and records `kind`, in one transaction.
+    async fn change_device(
         &self,
         actor: &Actor,
-        update: device::ActiveModel,
+        id: Uuid,
         kind: EventKind,
         detail: Option<serde_json::Value>,
+        change: impl FnOnce(device::Model) -> ServiceResult<device::ActiveModel>,
     ) -> ServiceResult<device::Model> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
+        let update = change(self.lock_own_device(&txn, actor, id).await?)?;
         let device = update.update(&txn).await?;
         let mut log = EventLog::by_actor(actor, self.now());
         log.record(
@@ -194,18 +206,15 @@ impl Services {
         actor: &Actor,
         id: Uuid,
     ) -> ServiceResult<device::Model> {
-        let device = self.own_device(actor, id).await?;
+        let now = self.now();
+        let txn = self.begin_write().await?;
+        let device = self.lock_own_device(&txn, actor, id).await?;
         if device.status == DeviceStatus::Hijacked {
             return Ok(device);
         }
-        let now = self.now();
-        let txn = self.db.begin().await?;
         let mut log = EventLog::by_actor(actor, now);
-        let mut update = device.into_active_model();
+        let mut update = without_trust(device.into_active_model());
         update.status = Set(DeviceStatus::Hijacked);
-        update.trust_level = Set(None);
-        update.trusted_at = Set(None);
-        update.trust_expires_at = Set(None);
         let device = update.update(&txn).await?;
         end_sessions(
             &txn,
@@ -230,9 +239,9 @@ impl Services {
     /// Ends a device's sessions and removes it from the user's devices. Its row stays,
     /// without its token, so session history keeps naming it.
     pub async fn forget_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<ForgottenDevice> {
-        let device = self.own_device(actor, id).await?;
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
+        let device = self.lock_own_device(&txn, actor, id).await?;
         let mut log = EventLog::by_actor(actor, now);
         let ended = end_sessions(
             &txn,
@@ -242,17 +251,10 @@ impl Services {
             Expr::value(now),
         )
         .await?;
-        // Conditional on not being forgotten yet, so racing forgets record it once.
-        let forgotten = device::Entity::update_many()
-            .col_expr(device::Column::ForgottenAt, Expr::value(now))
-            .col_expr(device::Column::TokenHash, Expr::value(Option::<String>::None))
-            .filter(device::Column::Id.eq(device.id))
-            .filter(device::Column::ForgottenAt.is_null())
-            .exec(&txn)
-            .await?;
-        if forgotten.rows_affected == 0 {
-            return Err(ServiceError::NotFound("device"));
-        }
+        let mut update = device.into_active_model();
+        update.forgotten_at = Set(Some(now));
+        update.token_hash = Set(None);
+        let device = update.update(&txn).await?;
         log.record(
             &actor.user_id,
             EventKind::DeviceForgotten,
@@ -275,13 +277,25 @@ impl Services {
         id: Option<Uuid>,
     ) -> ServiceResult<Vec<session::Model>> {
         let device_id = match id {
-            Some(id) => self.own_device(actor, id).await?.id,
+            Some(id) => self
+                .device(actor, id)
+                .await?
+                .ok_or(ServiceError::NotFound("device"))?
+                .id,
             None => actor.device_id,
         };
         let scope = Condition::all().add(session::Column::DeviceId.eq(device_id));
         self.end_sessions_for(actor, scope, EndReason::DeviceSignedOut)
             .await
     }
+}
+
+fn without_trust(mut device: device::ActiveModel) -> device::ActiveModel {
+    device.status = Set(DeviceStatus::Unverified);
+    device.trust_level = Set(None);
+    device.trusted_at = Set(None);
+    device.trust_expires_at = Set(None);
+    device
 }
 
 fn live_sessions_of(device_id: Uuid, now: DateTime<Utc>) -> Condition {

@@ -14,7 +14,7 @@ use entity::{
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use sha2::{Digest, Sha256};
@@ -130,12 +130,13 @@ impl Services {
         }
         let parsed = user_agent::parse(user_agent.as_deref());
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut log = EventLog::new(None, client.clone(), now);
         let known_device = match &request.device_token {
             Some(token) => {
                 device::Entity::find()
                     .filter(device::Column::TokenHash.eq(hash_device_token(token)))
+                    .lock_exclusive()
                     .one(&txn)
                     .await?
             }
@@ -327,7 +328,7 @@ impl Services {
     /// its absolute lifetime, and its device is seen now from this address.
     pub async fn heartbeat(&self, actor: &Actor) -> ServiceResult<session::Model> {
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let extended = session::Entity::update_many()
             .col_expr(session::Column::LastActivityAt, Expr::value(now))
             .col_expr(
@@ -382,7 +383,7 @@ impl Services {
         include_current: bool,
     ) -> ServiceResult<Vec<session::Model>> {
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut log = EventLog::by_actor(actor, now);
         let mine = session::Column::UserId.eq(actor.user_id.as_str());
         let mut ended = end_sessions(
@@ -427,7 +428,7 @@ impl Services {
         reason: EndReason,
     ) -> ServiceResult<Vec<session::Model>> {
         let now = self.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut log = EventLog::by_actor(actor, now);
         let ended = end_sessions(
             &txn,
@@ -462,7 +463,7 @@ impl Services {
             if expired.is_empty() {
                 return Ok(total);
             }
-            let txn = self.db.begin().await?;
+            let txn = self.begin_write().await?;
             let mut log = EventLog::new(None, ClientInfo::default(), now);
             let batch = Condition::all()
                 .add(session::Column::Id.is_in(expired.iter().copied()))

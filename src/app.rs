@@ -1,0 +1,124 @@
+//! Building and running the server: database, migrations, keys, router, expiry sweep and
+//! graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::Clock,
+    config::Config,
+    graphql::build_schema,
+    http::{AppState, router},
+    service::{EventBus, Services},
+    tokens::TokenKeys,
+};
+
+/// How long SQLite waits for another writer before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the database: SQLite in WAL mode (readers never wait for the writer) with a busy
+/// timeout and foreign keys on, or PostgreSQL as configured.
+pub async fn connect_database(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    Database::connect(options).await
+}
+
+/// Connects and brings the schema up to date.
+pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_database(url)
+        .await
+        .context("cannot open the database")?;
+    Migrator::up(&db, None)
+        .await
+        .context("cannot migrate the database")?;
+    Ok(db)
+}
+
+/// A server bound to its address, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    sweep_interval: Duration,
+}
+
+impl Application {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let keys = TokenKeys::load(&config.keys)?;
+        let db = migrate(&config.database_url).await?;
+        let services = Services::new(
+            db,
+            clock,
+            config.rules(),
+            Arc::new(keys),
+            EventBus::default(),
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            state: AppState {
+                schema: build_schema(services.clone()),
+                services,
+                client_config: Arc::new(config.client_info.clone()),
+            },
+            sweep_interval: config.sweep_interval,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        tokio::spawn(sweep_expired_sessions(
+            self.state.services.clone(),
+            self.sweep_interval,
+            shutdown.clone(),
+        ));
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    }
+}
+
+/// Records expired sessions as ended, so their end is logged and pushed to subscribers.
+/// Expiry itself needs no sweep: an expired session is refused the moment it expires.
+async fn sweep_expired_sessions(services: Services, every: Duration, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match services.sweep_expired_sessions().await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "recorded expired sessions as ended"),
+            Err(error) => tracing::warn!(%error, "expiry sweep failed; retrying next tick"),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Who is on the other end of a request: address, location and user agent.
+//!
+//! Forwarding and location headers are believed only when the peer is a configured
+//! trusted proxy; anyone else could write whatever they like into them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::{HeaderMap, header};
+
+use crate::{config::ClientInfoConfig, service::ClientInfo};
+
+const MAX_CITY_CHARS: usize = 100;
+
+pub fn client_info(config: &ClientInfoConfig, peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
+    let peer_ip = peer.ip().to_canonical();
+    let from_trusted_proxy = is_trusted(config, peer_ip);
+    let ip = if from_trusted_proxy {
+        forwarded_client(config, headers).unwrap_or(peer_ip)
+    } else {
+        peer_ip
+    };
+    let header_text = |name: &Option<String>| {
+        let name = name.as_deref()?;
+        headers.get(name)?.to_str().ok().map(str::trim)
+    };
+    let (country, city) = if from_trusted_proxy {
+        (
+            header_text(&config.country_header).and_then(country_code),
+            header_text(&config.city_header).and_then(city_name),
+        )
+    } else {
+        (None, None)
+    };
+    ClientInfo {
+        ip_address: Some(ip.to_string()),
+        country,
+        city,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+fn is_trusted(config: &ClientInfoConfig, ip: IpAddr) -> bool {
+    config.trusted_proxies.iter().any(|net| net.contains(&ip))
+}
+
+/// The client address from `X-Forwarded-For`, else `Forwarded`: the right-most hop that is
+/// not itself a trusted proxy, because each proxy appends what it saw and only the part
+/// our own proxies wrote can be believed.
+fn forwarded_client(config: &ClientInfoConfig, headers: &HeaderMap) -> Option<IpAddr> {
+    let hops: Vec<IpAddr> = if let Some(list) = joined(headers, "x-forwarded-for") {
+        list.split(',').filter_map(parse_hop).collect()
+    } else {
+        let list = joined(headers, "forwarded")?;
+        list.split([',', ';'])
+            .filter_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                key.trim().eq_ignore_ascii_case("for").then_some(value)
+            })
+            .filter_map(parse_hop)
+            .collect()
+    };
+    let mut client = None;
+    for hop in hops.into_iter().rev() {
+        client = Some(hop);
+        if !is_trusted(config, hop) {
+            break;
+        }
+    }
+    client
+}
+
+/// All values of a header that may be repeated, joined as one list.
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// One hop: `203.0.113.7`, `"[2001:db8::1]:4711"`, `198.51.100.1:80`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip().to_canonical());
+    }
+    hop.strip_prefix('[')
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|inner| inner.parse::<IpAddr>().ok())
+}
+
+/// An ISO 3166-1 alpha-2 code. Proxies' placeholders for "unknown" (`XX`) and Tor (`T1`)
+/// are not countries.
+fn country_code(value: &str) -> Option<String> {
+    let code = value.to_ascii_uppercase();
+    let is_code = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+    (is_code && code != "XX").then_some(code)
+}
+
+fn city_name(value: &str) -> Option<String> {
+    let fits = !value.is_empty()
+        && value.chars().count() <= MAX_CITY_CHARS
+        && !value.chars().any(char::is_control);
+    fits.then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn config(proxies: &[&str]) -> ClientInfoConfig {
+        ClientInfoConfig {
+            trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            country_header: Some("cf-ipcountry".into()),
+            city_header: Some("cf-ipcity".into()),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn peer(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 40000)
+    }
+
+    #[test]
+    fn forwarding_headers_from_untrusted_peers_are_ignored() {
+        let info = client_info(
+            &config(&["10.0.0.0/8"]),
+            peer("198.51.100.9"),
+            &headers(&[("x-forwarded-for", "1.2.3.4"), ("cf-ipcountry", "DE")]),
+        );
+        assert_eq!(info.ip_address.as_deref(), Some("198.51.100.9"));
+        assert_eq!(info.country, None);
+    }
+
+    #[test]
+    fn trusted_proxy_chain_yields_the_rightmost_untrusted_hop() {
+        let info = client_info(
+            &config(&["10.0.0.0/8"]),
+            peer("10.0.0.2"),
+            &headers(&[
+                ("x-forwarded-for", "6.6.6.6, 203.0.113.7"),
+                ("x-forwarded-for", "10.0.0.5"),
+                ("cf-ipcountry", "de"),
+                ("cf-ipcity", "Berlin"),
+            ]),
+        );
+        assert_eq!(info.ip_address.as_deref(), Some("203.0.113.7"));
+        assert_eq!(info.country.as_deref(), Some("DE"));
+        assert_eq!(info.city.as_deref(), Some("Berlin"));
+    }
+
+    #[test]
+    fn forwarded_header_is_understood() {
+        let info = client_info(
+            &config(&["127.0.0.1/32"]),
+            peer("127.0.0.1"),
+            &headers(&[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https")]),
+        );
+        assert_eq!(info.ip_address.as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn placeholder_and_malformed_countries_are_dropped() {
+        for bad in ["XX", "T1", "Germany", ""] {
+            assert_eq!(country_code(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The GraphQL endpoints. The bearer token is resolved into a [`Requester`] once, here,
+//! before any resolver runs; every error leaves with an `extensions.code`.
+
+use std::net::SocketAddr;
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Data, ErrorExtensionValues, Request, ServerError,
+    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
+    parser::types::OperationType,
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, RawQuery, State, WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::{AppState, client::client_info};
+use crate::{
+    graphql::Loaders,
+    service::{ClientInfo, Requester, ServiceError},
+};
+
+/// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
+const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
+
+pub async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Sessionhub")
+            .finish(),
+    )
+}
+
+/// `POST /graphql`: a JSON GraphQL request or batch.
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "send the GraphQL request as JSON with Content-Type: application/json",
+        );
+    }
+    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request: {error}"),
+            );
+        }
+    };
+    execute(&state, peer, &headers, batch).await
+}
+
+/// `GET /graphql?query=…`: queries only, so a link or an image tag can never change state.
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut request = match async_graphql::http::parse_query_string(&query.unwrap_or_default()) {
+        Ok(request) => request,
+        Err(error) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the query string is not a GraphQL request: {error}"),
+            );
+        }
+    };
+    if !is_query_operation(&mut request) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_REQUEST",
+            "mutations and subscriptions must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, peer, &headers, BatchRequest::Single(request)).await
+}
+
+/// True unless the request selects a mutation or subscription. A query that does not
+/// parse is let through: executing it answers with the parse error.
+fn is_query_operation(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return true;
+    };
+    document
+        .operations
+        .iter()
+        .filter(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name.as_deref())
+        .all(|(_, operation)| operation.node.ty == OperationType::Query)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|text| {
+            let (scheme, token) = text.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty());
+    Some(token.ok_or(()))
+}
+
+async fn resolve_requester(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientInfo,
+) -> Result<Requester, ServiceError> {
+    match bearer_token(headers) {
+        None => Ok(Requester::Anonymous),
+        Some(Err(())) => Err(ServiceError::Unauthenticated(
+            "the Authorization header must be `Bearer <token>`".into(),
+        )),
+        Some(Ok(token)) => state.services.authenticate(token, client).await,
+    }
+}
+
+/// Puts what a request (or a websocket connection) needs into its data: who is asking,
+/// and fresh loaders for them.
+fn attach_requester(data: &mut Data, state: &AppState, requester: Requester) {
+    if let Requester::Session(actor) = &requester {
+        data.insert(Loaders::new(&state.services, actor));
+    }
+    data.insert(requester);
+}
+
+async fn execute(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    mut batch: BatchRequest,
+) -> Response {
+    let client = client_info(&state.client_config, peer, headers);
+    let requester = match resolve_requester(state, headers, client).await {
+        Ok(requester) => requester,
+        Err(error) => return service_error_response(&error),
+    };
+    for request in batch.iter_mut() {
+        // Loaders are per request, so each request of a batch gets fresh ones.
+        attach_requester(&mut request.data, state, requester.clone());
+    }
+    let mut response = state.schema.execute_batch(batch).await;
+    let status = finish_errors(&mut response);
+    let mut http = (status, axum::Json(&response)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        http.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    http
+}
+
+/// Gives every error a code and picks the HTTP status: errors async-graphql raised itself
+/// (syntax, validation, argument coercion) have none yet.
+fn finish_errors(response: &mut BatchResponse) -> StatusCode {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(single) => vec![single],
+        BatchResponse::Batch(many) => many.iter_mut().collect(),
+    };
+    let mut status = StatusCode::OK;
+    for response in responses {
+        for error in &mut response.errors {
+            let code = ensure_code(error);
+            if AUTHENTICATION_CODES.contains(&code.as_str()) {
+                status = StatusCode::UNAUTHORIZED;
+            }
+        }
+    }
+    status
+}
+
+fn ensure_code(error: &mut ServerError) -> String {
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if let Some(async_graphql::Value::String(code)) = extensions.get("code") {
+        return code.clone();
+    }
+    // Without a path the error came before execution: the document itself is wrong.
+    let code = if error.path.is_empty() {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "BAD_USER_INPUT"
+    };
+    extensions.set("code", code);
+    code.to_owned()
+}
+
+fn service_error_response(error: &ServiceError) -> Response {
+    let status = match error {
+        ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
+        ServiceError::Database(error) => {
+            tracing::error!(%error, "database error while authenticating");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = error_response(status, error.code(), &error.to_string());
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+/// `GET /graphql/ws`: subscriptions over `graphql-transport-ws` or the legacy `graphql-ws`.
+/// The session token comes in `connection_init`, as `{"Authorization": "Bearer …"}` or
+/// `{"token": "…"}`; a refused token closes the socket.
+pub async fn websocket(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let client = client_info(&state.client_config, peer, &headers);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = state.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = init_token(&payload).ok_or_else(|| {
+                        async_graphql::Error::new("connection_init must carry a session token")
+                    })?;
+                    match state.services.authenticate(&token, client).await {
+                        Ok(requester @ Requester::Session(_)) => {
+                            let mut data = Data::default();
+                            attach_requester(&mut data, &state, requester);
+                            Ok(data)
+                        }
+                        Ok(_) => Err(async_graphql::Error::new(
+                            "subscriptions need a session token, not an identity token",
+                        )),
+                        Err(error) => Err(async_graphql::Error::new(error.to_string())),
+                    }
+                })
+                .serve()
+        })
+}
+
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let authorization = payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+        .and_then(|value| value.as_str());
+    if let Some(value) = authorization {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    payload
+        .get("token")
+        .and_then(|value| value.as_str())
+        .map(str::to_owned)
+}
