@@ -4,8 +4,11 @@
 mod loaders;
 mod mutation;
 mod query;
+mod scalars;
 mod subscription;
 mod types;
+
+use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, ID, SDLExportOptions, Schema, SchemaBuilder};
 use uuid::Uuid;
@@ -42,8 +45,9 @@ pub(crate) trait ContextExt {
     fn services(&self) -> &Services;
     fn requester(&self) -> &Requester;
     /// The calling session, or UNAUTHENTICATED when the request has no session token.
-    fn actor(&self) -> async_graphql::Result<&Actor>;
-    fn loaders(&self) -> async_graphql::Result<&Loaders>;
+    fn actor(&self) -> async_graphql::Result<&Arc<Actor>>;
+    /// The request's batch loaders; absent where no session token came with the request.
+    fn loaders(&self) -> Option<&Loaders>;
 }
 
 impl ContextExt for Context<'_> {
@@ -55,7 +59,7 @@ impl ContextExt for Context<'_> {
         self.data_opt::<Requester>().unwrap_or(&Requester::Anonymous)
     }
 
-    fn actor(&self) -> async_graphql::Result<&Actor> {
+    fn actor(&self) -> async_graphql::Result<&Arc<Actor>> {
         match self.requester() {
             Requester::Session(actor) => Ok(actor),
             Requester::Identity(..) => Err(ServiceError::Unauthenticated(
@@ -70,9 +74,8 @@ impl ContextExt for Context<'_> {
         }
     }
 
-    fn loaders(&self) -> async_graphql::Result<&Loaders> {
-        self.actor()?;
-        Ok(self.data_unchecked::<Loaders>())
+    fn loaders(&self) -> Option<&Loaders> {
+        self.data_opt::<Loaders>()
     }
 }
 

@@ -1,14 +1,16 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Json, MergedObject, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::{
     ApiResult, ContextExt, parse_id,
+    scalars::DateTime,
     types::{
         Device, ForgetDevicePayload, RevokeSessionsPayload, Session, StartSessionPayload,
         TrustLevel,
     },
 };
-use crate::service::{Requester, ServiceError, StartSession};
+use crate::service::{Actor, Requester, ServiceError, StartSession};
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(SessionMutation, DeviceMutation);
@@ -61,19 +63,31 @@ impl SessionMutation {
             )
             .await
             .api()?;
+        // The payload is seen by the new session: it is the one the client uses from now on.
+        let viewer = Arc::new(Actor {
+            user_id: identity.user_id.clone(),
+            session_id: started.session.id,
+            device_id: started.device.id,
+            client: client.clone(),
+        });
         Ok(StartSessionPayload {
             token: started.token,
             device_token: started.device_token,
-            session: Session(started.session),
-            device: Device(started.device),
+            session: Session::new(started.session, &viewer),
+            device: Device::new(started.device, &viewer),
         })
     }
 
     /// Records activity on the current session and extends its expiry (bounded by the
     /// absolute lifetime).
     async fn heartbeat(&self, ctx: &Context<'_>) -> Result<Session> {
-        let session = ctx.services().heartbeat(ctx.actor()?).await.api()?;
-        Ok(Session(session))
+        let actor = ctx.actor()?;
+        let session = ctx
+            .services()
+            .heartbeat(actor)
+            .await
+            .api()?;
+        Ok(Session::new(session, actor))
     }
 
     /// Ends one of the caller's sessions. Ending one that already ended returns it unchanged.
@@ -83,12 +97,13 @@ impl SessionMutation {
         #[graphql(desc = "The session's id.")] id: ID,
     ) -> Result<Session> {
         let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
         let session = ctx
             .services()
-            .revoke_session(ctx.actor()?, id)
+            .revoke_session(actor, id)
             .await
             .api()?;
-        Ok(Session(session))
+        Ok(Session::new(session, actor))
     }
 
     /// Ends the caller's other active sessions; the current one too when includeCurrent is true.
@@ -98,18 +113,24 @@ impl SessionMutation {
         #[graphql(default_with = "Some(false)", desc = "Also end the session making this request.")]
         include_current: Option<bool>,
     ) -> Result<RevokeSessionsPayload> {
+        let actor = ctx.actor()?;
         let ended = ctx
             .services()
-            .revoke_all_sessions(ctx.actor()?, include_current.unwrap_or(false))
+            .revoke_all_sessions(actor, include_current.unwrap_or(false))
             .await
             .api()?;
-        Ok(ended.into())
+        Ok(RevokeSessionsPayload::new(ended, actor))
     }
 
     /// Ends the current session.
     async fn sign_out(&self, ctx: &Context<'_>) -> Result<Session> {
-        let session = ctx.services().sign_out(ctx.actor()?).await.api()?;
-        Ok(Session(session))
+        let actor = ctx.actor()?;
+        let session = ctx
+            .services()
+            .sign_out(actor)
+            .await
+            .api()?;
+        Ok(Session::new(session, actor))
     }
 }
 
@@ -126,17 +147,18 @@ impl DeviceMutation {
         #[graphql(default_with = "Some(TrustLevel::High)", desc = "How much to trust it.")]
         level: Option<TrustLevel>,
         #[graphql(desc = "When the trust ends; must be in the future.")] expires_at: Option<
-            DateTime<Utc>,
+            DateTime,
         >,
     ) -> Result<Device> {
         let id = parse_id(&id)?;
         let level = level.unwrap_or(TrustLevel::High).into();
+        let actor = ctx.actor()?;
         let device = ctx
             .services()
-            .trust_device(ctx.actor()?, id, level, expires_at)
+            .trust_device(actor, id, level, expires_at.map(|DateTime(at)| at))
             .await
             .api()?;
-        Ok(Device(device))
+        Ok(Device::new(device, actor))
     }
 
     /// Removes a device's trust.
@@ -146,12 +168,13 @@ impl DeviceMutation {
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<Device> {
         let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
         let device = ctx
             .services()
-            .untrust_device(ctx.actor()?, id)
+            .untrust_device(actor, id)
             .await
             .api()?;
-        Ok(Device(device))
+        Ok(Device::new(device, actor))
     }
 
     /// Flags a device as compromised: its sessions end and it can never start a session again.
@@ -161,12 +184,13 @@ impl DeviceMutation {
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<Device> {
         let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
         let device = ctx
             .services()
-            .mark_device_hijacked(ctx.actor()?, id)
+            .mark_device_hijacked(actor, id)
             .await
             .api()?;
-        Ok(Device(device))
+        Ok(Device::new(device, actor))
     }
 
     /// Gives a device a name the user chooses.
@@ -177,12 +201,13 @@ impl DeviceMutation {
         #[graphql(desc = "The new name: 1 to 100 characters.")] name: String,
     ) -> Result<Device> {
         let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
         let device = ctx
             .services()
-            .rename_device(ctx.actor()?, id, &name)
+            .rename_device(actor, id, &name)
             .await
             .api()?;
-        Ok(Device(device))
+        Ok(Device::new(device, actor))
     }
 
     /// Ends the device's sessions and deletes the device. Its token stops working; signing
@@ -193,9 +218,10 @@ impl DeviceMutation {
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<ForgetDevicePayload> {
         let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
         let forgotten = ctx
             .services()
-            .forget_device(ctx.actor()?, id)
+            .forget_device(actor, id)
             .await
             .api()?;
         Ok(ForgetDevicePayload {
@@ -211,11 +237,12 @@ impl DeviceMutation {
         #[graphql(desc = "The device's id; omitted for the current device.")] id: Option<ID>,
     ) -> Result<RevokeSessionsPayload> {
         let id = id.as_ref().map(parse_id).transpose()?;
+        let actor = ctx.actor()?;
         let ended = ctx
             .services()
-            .sign_out_device(ctx.actor()?, id)
+            .sign_out_device(actor, id)
             .await
             .api()?;
-        Ok(ended.into())
+        Ok(RevokeSessionsPayload::new(ended, actor))
     }
 }

@@ -15,8 +15,12 @@ pub struct DeviceQuery;
 impl DeviceQuery {
     /// The caller's devices, most recently seen first.
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        let devices = ctx.services().devices(ctx.actor()?).await.api()?;
-        Ok(devices.into_iter().map(Device).collect())
+        let actor = ctx.actor()?;
+        let devices = ctx.services().devices(actor).await.api()?;
+        Ok(devices
+            .into_iter()
+            .map(|row| Device::new(row, actor))
+            .collect())
     }
 
     /// One of the caller's devices; null when it does not exist or belongs to someone else.
@@ -26,8 +30,9 @@ impl DeviceQuery {
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<Option<Device>> {
         let id = parse_id(&id)?;
-        let device = ctx.services().device(ctx.actor()?, id).await.api()?;
-        Ok(device.map(Device))
+        let actor = ctx.actor()?;
+        let device = ctx.services().device(actor, id).await.api()?;
+        Ok(device.map(|row| Device::new(row, actor)))
     }
 
     /// The device of the session making the request.
@@ -35,7 +40,7 @@ impl DeviceQuery {
         let actor = ctx.actor()?;
         let device = ctx.services().device(actor, actor.device_id).await.api()?;
         device
-            .map(Device)
+            .map(|row| Device::new(row, actor))
             .ok_or_else(|| super::internal_error("the current session's device is missing"))
     }
 }
@@ -53,12 +58,9 @@ impl SessionQuery {
         include_ended: Option<bool>,
     ) -> Result<Vec<Session>> {
         let include_ended = include_ended.unwrap_or(false);
-        let sessions = ctx
-            .services()
-            .sessions(ctx.actor()?, include_ended)
-            .await
-            .api()?;
-        Ok(sessions.into_iter().map(Session).collect())
+        let actor = ctx.actor()?;
+        let sessions = ctx.services().sessions(actor, include_ended).await.api()?;
+        Ok(Session::list(sessions, actor))
     }
 
     /// One of the caller's sessions, ended or not; null when it does not exist or belongs
@@ -69,13 +71,15 @@ impl SessionQuery {
         #[graphql(desc = "The session's id.")] id: ID,
     ) -> Result<Option<Session>> {
         let id = parse_id(&id)?;
-        let session = ctx.services().session(ctx.actor()?, id).await.api()?;
-        Ok(session.map(Session))
+        let actor = ctx.actor()?;
+        let session = ctx.services().session(actor, id).await.api()?;
+        Ok(session.map(|row| Session::new(row, actor)))
     }
 
     /// The session making the request.
     async fn current_session(&self, ctx: &Context<'_>) -> Result<Session> {
-        let session = ctx.services().current_session(ctx.actor()?).await.api()?;
-        Ok(Session(session))
+        let actor = ctx.actor()?;
+        let session = ctx.services().current_session(actor).await.api()?;
+        Ok(Session::new(session, actor))
     }
 }

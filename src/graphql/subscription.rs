@@ -10,6 +10,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::{
     ContextExt,
+    scalars::DateTime,
     types::{Session, SessionRevokedEvent, SignedOutEvent},
 };
 use crate::service::{AccountEvent, Actor, Services};
@@ -22,7 +23,7 @@ pub struct Subscription;
 fn account_events(
     ctx: &Context<'_>,
     kind: EventKind,
-) -> Result<(Services, Actor, impl Stream<Item = Arc<AccountEvent>> + use<>)> {
+) -> Result<(Services, Arc<Actor>, impl Stream<Item = Arc<AccountEvent>> + use<>)> {
     let services = ctx.services().clone();
     let actor = ctx.actor()?.clone();
     let user_id = actor.user_id.clone();
@@ -46,7 +47,7 @@ impl Subscription {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
                 let session = services.session(&actor, event.session_id?).await.ok()??;
-                Some(Session(session))
+                Some(Session::new(session, &actor))
             }
         }))
     }
@@ -62,9 +63,9 @@ impl Subscription {
             async move {
                 let session = services.session(&actor, event.session_id?).await.ok()??;
                 Some(SessionRevokedEvent {
-                    session,
+                    session: Session::new(session, &actor),
                     reason: event.end_reason?.into(),
-                    at: event.occurred_at,
+                    at: DateTime(event.occurred_at),
                 })
             }
         }))
@@ -84,7 +85,7 @@ impl Subscription {
                         .end_reason
                         .map(Into::into)
                         .unwrap_or(super::types::SessionEndReason::Revoked),
-                    at: event.occurred_at,
+                    at: DateTime(event.occurred_at),
                 }))
             })
             .take(1))

@@ -1,12 +1,13 @@
 //! The API's object types. Each wraps a storage row and decides what clients see of it,
 //! so tables can change without breaking the contract.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject};
 use entity::{device, session};
 
-use super::{ContextExt, loaders::DeviceSessionsKey};
-use crate::service::{self, SessionState};
+use super::{ApiResult, ContextExt, loaders::DeviceSessionsKey, scalars::DateTime};
+use crate::service::{self, Actor, SessionState};
 
 /// What kind of hardware a device is, judged from its user agent.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -178,12 +179,23 @@ impl Location {
     }
 }
 
-/// A browser or app installation the user signs in from.
-pub struct Device(pub device::Model);
+/// A browser or app installation the user signs in from, as seen by `viewer`: the session
+/// whose request (or subscription) it is, which decides `isCurrent` and what it may load.
+pub struct Device {
+    row: device::Model,
+    viewer: Arc<Actor>,
+}
 
 impl Device {
+    pub fn new(row: device::Model, viewer: &Arc<Actor>) -> Self {
+        Self {
+            row,
+            viewer: viewer.clone(),
+        }
+    }
+
     fn trust(&self, ctx: &Context<'_>) -> service::DeviceTrust {
-        service::device_trust(&self.0, ctx.services().now())
+        service::device_trust(&self.row, ctx.services().now())
     }
 }
 
@@ -191,44 +203,44 @@ impl Device {
 impl Device {
     /// Unique identifier (UUID).
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// A name the user recognises: given by the user, or derived from the user agent
     /// ("Chrome on macOS").
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
 
     /// Desktop, mobile or tablet, from the user agent.
     #[graphql(name = "type")]
     async fn device_type(&self) -> DeviceType {
-        self.0.device_type.into()
+        self.row.device_type.into()
     }
 
     /// The browser, from the user agent.
     async fn browser(&self) -> Option<Software> {
-        Software::from_parts(&self.0.browser_name, &self.0.browser_version)
+        Software::from_parts(&self.row.browser_name, &self.row.browser_version)
     }
 
     /// The operating system, from the user agent.
     async fn os(&self) -> Option<Software> {
-        Software::from_parts(&self.0.os_name, &self.0.os_version)
+        Software::from_parts(&self.row.os_name, &self.row.os_version)
     }
 
     /// The raw user agent the device last presented.
     async fn user_agent(&self) -> Option<&str> {
-        self.0.user_agent.as_deref()
+        self.row.user_agent.as_deref()
     }
 
     /// The address the device was last seen from.
     async fn ip_address(&self) -> Option<&str> {
-        self.0.ip_address.as_deref()
+        self.row.ip_address.as_deref()
     }
 
     /// Where the device was last seen, when a trusted proxy said.
     async fn location(&self) -> Option<Location> {
-        Location::from_parts(&self.0.country, &self.0.city)
+        Location::from_parts(&self.row.country, &self.row.city)
     }
 
     /// Trust status as it stands now: expired trust reads as UNVERIFIED.
@@ -247,33 +259,33 @@ impl Device {
     }
 
     /// When the device was trusted; null when it is not trusted.
-    async fn trusted_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-        self.trust(ctx).trusted_at
+    async fn trusted_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
+        self.trust(ctx).trusted_at.map(DateTime)
     }
 
     /// When the trust ends; null when the device is not trusted.
-    async fn trust_expires_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-        self.trust(ctx).expires_at
+    async fn trust_expires_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
+        self.trust(ctx).expires_at.map(DateTime)
     }
 
     /// True for the device of the session making the request.
-    async fn is_current(&self, ctx: &Context<'_>) -> bool {
-        ctx.actor().is_ok_and(|actor| actor.device_id == self.0.id)
+    async fn is_current(&self) -> bool {
+        self.viewer.device_id == self.row.id
     }
 
     /// When the device first signed in.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.row.created_at)
     }
 
     /// When the device last signed in or sent a heartbeat.
-    async fn last_seen_at(&self) -> DateTime<Utc> {
-        self.0.last_seen_at
+    async fn last_seen_at(&self) -> DateTime {
+        DateTime(self.row.last_seen_at)
     }
 
     /// Free-form JSON object the client attached at sign-in.
     async fn metadata(&self) -> Option<Json<serde_json::Value>> {
-        self.0.metadata.clone().map(Json)
+        self.row.metadata.clone().map(Json)
     }
 
     /// The device's sessions, most recent activity first. Ended sessions only when
@@ -286,88 +298,115 @@ impl Device {
     ) -> Result<Vec<Session>> {
         let include_ended = include_ended.unwrap_or(false);
         let key = DeviceSessionsKey {
-            device_id: self.0.id,
+            device_id: self.row.id,
             include_ended,
         };
-        let sessions = ctx.loaders()?.device_sessions.load_one(key).await?;
-        Ok(sessions
-            .unwrap_or_default()
-            .into_iter()
-            .map(Session)
-            .collect())
+        let sessions = match ctx.loaders() {
+            Some(loaders) => loaders.device_sessions.load_one(key).await?,
+            None => Some(
+                ctx.services()
+                    .sessions_of_devices(&self.viewer, &[self.row.id], include_ended)
+                    .await
+                    .api()?,
+            ),
+        };
+        Ok(Session::list(sessions.unwrap_or_default(), &self.viewer))
     }
 }
 
-/// One sign-in on one device.
-pub struct Session(pub session::Model);
+/// One sign-in on one device, as seen by `viewer` (see [`Device`]).
+pub struct Session {
+    row: session::Model,
+    viewer: Arc<Actor>,
+}
+
+impl Session {
+    pub fn new(row: session::Model, viewer: &Arc<Actor>) -> Self {
+        Self {
+            row,
+            viewer: viewer.clone(),
+        }
+    }
+
+    pub fn list(rows: Vec<session::Model>, viewer: &Arc<Actor>) -> Vec<Self> {
+        rows.into_iter().map(|row| Self::new(row, viewer)).collect()
+    }
+}
 
 #[Object]
 impl Session {
     /// Unique identifier (UUID).
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// The device the session runs on.
     async fn device(&self, ctx: &Context<'_>) -> Result<Device> {
-        ctx.loaders()?
-            .devices
-            .load_one(self.0.device_id)
-            .await?
-            .map(Device)
+        let device_id = self.row.device_id;
+        let device = match ctx.loaders() {
+            Some(loaders) => loaders.devices.load_one(device_id).await?,
+            None => ctx
+                .services()
+                .devices_by_id(&self.viewer, &[device_id])
+                .await
+                .api()?
+                .pop(),
+        };
+        device
+            .map(|row| Device::new(row, &self.viewer))
             .ok_or_else(|| super::internal_error("a session's device is missing"))
     }
 
     /// ACTIVE, or how it ended: REVOKED by a person, EXPIRED by time.
     async fn status(&self, ctx: &Context<'_>) -> SessionStatus {
-        service::session_state(&self.0, ctx.services().now()).into()
+        service::session_state(&self.row, ctx.services().now()).into()
     }
 
     /// True for the session making the request.
-    async fn is_current(&self, ctx: &Context<'_>) -> bool {
-        ctx.actor().is_ok_and(|actor| actor.session_id == self.0.id)
+    async fn is_current(&self) -> bool {
+        self.viewer.session_id == self.row.id
     }
 
     /// How the user authenticated, from the identity token's amr claim, joined with "+"
     /// (e.g. "pwd", "pwd+otp", "passkey").
     async fn login_method(&self) -> Option<&str> {
-        self.0.login_method.as_deref()
+        self.row.login_method.as_deref()
     }
 
     /// The address of the session's latest sign-in or heartbeat.
     async fn ip_address(&self) -> Option<&str> {
-        self.0.ip_address.as_deref()
+        self.row.ip_address.as_deref()
     }
 
     /// Where the session's latest request came from, when a trusted proxy said.
     async fn location(&self) -> Option<Location> {
-        Location::from_parts(&self.0.country, &self.0.city)
+        Location::from_parts(&self.row.country, &self.row.city)
     }
 
     /// When the session started.
-    async fn started_at(&self) -> DateTime<Utc> {
-        self.0.started_at
+    async fn started_at(&self) -> DateTime {
+        DateTime(self.row.started_at)
     }
 
     /// When the session last sent a heartbeat (or started).
-    async fn last_activity_at(&self) -> DateTime<Utc> {
-        self.0.last_activity_at
+    async fn last_activity_at(&self) -> DateTime {
+        DateTime(self.row.last_activity_at)
     }
 
     /// When the session ends unless a heartbeat extends it; never later than the absolute
     /// lifetime.
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.0.expires_at
+    async fn expires_at(&self) -> DateTime {
+        DateTime(self.row.expires_at)
     }
 
     /// When the session ended; null while it has not been recorded as ended.
-    async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ended_at
+    async fn ended_at(&self) -> Option<DateTime> {
+        self.row.ended_at.map(DateTime)
     }
 
     /// Why the session ended; null while it has not been recorded as ended.
     async fn end_reason(&self) -> Option<SessionEndReason> {
-        self.0.end_reason.map(Into::into)
+        self.row.end_reason.map(Into::into)
     }
 }
 
@@ -393,11 +432,11 @@ pub struct RevokeSessionsPayload {
     pub sessions: Vec<Session>,
 }
 
-impl From<Vec<session::Model>> for RevokeSessionsPayload {
-    fn from(sessions: Vec<session::Model>) -> Self {
+impl RevokeSessionsPayload {
+    pub fn new(sessions: Vec<session::Model>, viewer: &Arc<Actor>) -> Self {
         Self {
             revoked_count: i32::try_from(sessions.len()).unwrap_or(i32::MAX),
-            sessions: sessions.into_iter().map(Session).collect(),
+            sessions: Session::list(sessions, viewer),
         }
     }
 }
@@ -413,22 +452,13 @@ pub struct ForgetDevicePayload {
 
 /// A session of the subscriber's account ended.
 #[derive(SimpleObject)]
-#[graphql(complex)]
 pub struct SessionRevokedEvent {
-    #[graphql(skip)]
-    pub session: session::Model,
+    /// The session that ended, as it is now.
+    pub session: Session,
     /// Why it ended.
     pub reason: SessionEndReason,
     /// When it ended.
-    pub at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl SessionRevokedEvent {
-    /// The session that ended, as it is now.
-    async fn session(&self) -> Session {
-        Session(self.session.clone())
-    }
+    pub at: DateTime,
 }
 
 /// The subscribing session itself ended; the server closes the connection next.
@@ -439,5 +469,5 @@ pub struct SignedOutEvent {
     /// Why it ended.
     pub reason: SessionEndReason,
     /// When it ended.
-    pub at: DateTime<Utc>,
+    pub at: DateTime,
 }

@@ -67,7 +67,7 @@ pub enum Requester {
     /// An identity token from the product's login: may only start a session.
     Identity(crate::tokens::Identity, ClientInfo),
     /// A session token of an active session.
-    Session(Actor),
+    Session(Arc<Actor>),
 }
 
 /// Why a service call was refused. Mapped once, at the API edge, to an error code.
@@ -171,12 +171,12 @@ impl Services {
         let session = self.load_session(&user_id, session_id).await?;
         match session {
             Some(session) if session_state(&session, now) == SessionState::Active => {
-                Ok(Requester::Session(Actor {
+                Ok(Requester::Session(Arc::new(Actor {
                     user_id,
                     session_id,
                     device_id: session.device_id,
                     client,
-                }))
+                })))
             }
             _ => Err(ServiceError::SessionEnded),
         }
