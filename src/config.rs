@@ -69,7 +69,11 @@ pub struct KeyConfig {
     pub identity_secret: Option<String>,
 
     /// PEM public key that verifies identity tokens, instead of a secret.
-    #[arg(long, env = "SESSIONHUB_IDENTITY_PUBLIC_KEY_FILE", conflicts_with = "identity_secret")]
+    #[arg(
+        long,
+        env = "SESSIONHUB_IDENTITY_PUBLIC_KEY_FILE",
+        conflicts_with = "identity_secret"
+    )]
     pub identity_public_key_file: Option<PathBuf>,
 
     /// Algorithm of the public key: RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.

@@ -159,14 +159,20 @@ impl TokenKeys {
         let mut identity_validation = Validation::new(identity_algorithm);
         identity_validation.validate_exp = false;
         identity_validation.validate_nbf = false;
-        identity_validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present, not merely match when present.
+        let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &config.identity_issuer {
             identity_validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match &config.identity_audience {
-            Some(audience) => identity_validation.set_audience(&[audience]),
+            Some(audience) => {
+                identity_validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => identity_validation.validate_aud = false,
         }
+        identity_validation.set_required_spec_claims(&required);
 
         let session_secret = config
             .session_secret

@@ -23,7 +23,11 @@ use crate::service::{Actor, Requester, ServiceError, Services};
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 pub fn build_schema(services: Services) -> AppSchema {
@@ -56,7 +60,8 @@ impl ContextExt for Context<'_> {
     }
 
     fn requester(&self) -> &Requester {
-        self.data_opt::<Requester>().unwrap_or(&Requester::Anonymous)
+        self.data_opt::<Requester>()
+            .unwrap_or(&Requester::Anonymous)
     }
 
     fn actor(&self) -> async_graphql::Result<&Arc<Actor>> {
@@ -108,7 +113,10 @@ pub(crate) fn internal_error(what: &str) -> async_graphql::Error {
 /// Parses an `ID` argument, answering BAD_USER_INPUT when it is not a UUID.
 pub(crate) fn parse_id(id: &ID) -> async_graphql::Result<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| {
-        ServiceError::BadUserInput(format!("`{}` is not a valid id", id.as_str().escape_debug()))
-            .extend()
+        ServiceError::BadUserInput(format!(
+            "`{}` is not a valid id",
+            id.as_str().escape_debug()
+        ))
+        .extend()
     })
 }

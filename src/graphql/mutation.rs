@@ -82,11 +82,7 @@ impl SessionMutation {
     /// absolute lifetime).
     async fn heartbeat(&self, ctx: &Context<'_>) -> Result<Session> {
         let actor = ctx.actor()?;
-        let session = ctx
-            .services()
-            .heartbeat(actor)
-            .await
-            .api()?;
+        let session = ctx.services().heartbeat(actor).await.api()?;
         Ok(Session::new(session, actor))
     }
 
@@ -98,11 +94,7 @@ impl SessionMutation {
     ) -> Result<Session> {
         let id = parse_id(&id)?;
         let actor = ctx.actor()?;
-        let session = ctx
-            .services()
-            .revoke_session(actor, id)
-            .await
-            .api()?;
+        let session = ctx.services().revoke_session(actor, id).await.api()?;
         Ok(Session::new(session, actor))
     }
 
@@ -110,7 +102,10 @@ impl SessionMutation {
     async fn revoke_all_sessions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(false)", desc = "Also end the session making this request.")]
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "Also end the session making this request."
+        )]
         include_current: Option<bool>,
     ) -> Result<RevokeSessionsPayload> {
         let actor = ctx.actor()?;
@@ -125,11 +120,7 @@ impl SessionMutation {
     /// Ends the current session.
     async fn sign_out(&self, ctx: &Context<'_>) -> Result<Session> {
         let actor = ctx.actor()?;
-        let session = ctx
-            .services()
-            .sign_out(actor)
-            .await
-            .api()?;
+        let session = ctx.services().sign_out(actor).await.api()?;
         Ok(Session::new(session, actor))
     }
 }
@@ -144,7 +135,10 @@ impl DeviceMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The device's id.")] id: ID,
-        #[graphql(default_with = "Some(TrustLevel::High)", desc = "How much to trust it.")]
+        #[graphql(
+            default_with = "Some(TrustLevel::High)",
+            desc = "How much to trust it."
+        )]
         level: Option<TrustLevel>,
         #[graphql(desc = "When the trust ends; must be in the future.")] expires_at: Option<
             DateTime,
@@ -169,11 +163,7 @@ impl DeviceMutation {
     ) -> Result<Device> {
         let id = parse_id(&id)?;
         let actor = ctx.actor()?;
-        let device = ctx
-            .services()
-            .untrust_device(actor, id)
-            .await
-            .api()?;
+        let device = ctx.services().untrust_device(actor, id).await.api()?;
         Ok(Device::new(device, actor))
     }
 
@@ -185,11 +175,7 @@ impl DeviceMutation {
     ) -> Result<Device> {
         let id = parse_id(&id)?;
         let actor = ctx.actor()?;
-        let device = ctx
-            .services()
-            .mark_device_hijacked(actor, id)
-            .await
-            .api()?;
+        let device = ctx.services().mark_device_hijacked(actor, id).await.api()?;
         Ok(Device::new(device, actor))
     }
 
@@ -202,11 +188,7 @@ impl DeviceMutation {
     ) -> Result<Device> {
         let id = parse_id(&id)?;
         let actor = ctx.actor()?;
-        let device = ctx
-            .services()
-            .rename_device(actor, id, &name)
-            .await
-            .api()?;
+        let device = ctx.services().rename_device(actor, id, &name).await.api()?;
         Ok(Device::new(device, actor))
     }
 
@@ -219,11 +201,7 @@ impl DeviceMutation {
     ) -> Result<ForgetDevicePayload> {
         let id = parse_id(&id)?;
         let actor = ctx.actor()?;
-        let forgotten = ctx
-            .services()
-            .forget_device(actor, id)
-            .await
-            .api()?;
+        let forgotten = ctx.services().forget_device(actor, id).await.api()?;
         Ok(ForgetDevicePayload {
             device_id: ID(forgotten.device_id.to_string()),
             ended_sessions: i32::try_from(forgotten.ended_sessions).unwrap_or(i32::MAX),
@@ -238,11 +216,7 @@ impl DeviceMutation {
     ) -> Result<RevokeSessionsPayload> {
         let id = id.as_ref().map(parse_id).transpose()?;
         let actor = ctx.actor()?;
-        let ended = ctx
-            .services()
-            .sign_out_device(actor, id)
-            .await
-            .api()?;
+        let ended = ctx.services().sign_out_device(actor, id).await.api()?;
         Ok(RevokeSessionsPayload::new(ended, actor))
     }
 }

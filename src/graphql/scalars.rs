@@ -14,7 +14,9 @@ impl ScalarType for DateTime {
         };
         chrono::DateTime::parse_from_rfc3339(text)
             .map(|instant| DateTime(instant.with_timezone(&Utc)))
-            .map_err(|_| InputValueError::custom("expected an RFC 3339 timestamp, e.g. 2026-11-23T14:15:22Z"))
+            .map_err(|_| {
+                InputValueError::custom("expected an RFC 3339 timestamp, e.g. 2026-11-23T14:15:22Z")
+            })
     }
 
     fn to_value(&self) -> Value {

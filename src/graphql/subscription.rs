@@ -23,7 +23,11 @@ pub struct Subscription;
 fn account_events(
     ctx: &Context<'_>,
     kind: EventKind,
-) -> Result<(Services, Arc<Actor>, impl Stream<Item = Arc<AccountEvent>> + use<>)> {
+) -> Result<(
+    Services,
+    Arc<Actor>,
+    impl Stream<Item = Arc<AccountEvent>> + use<>,
+)> {
     let services = ctx.services().clone();
     let actor = ctx.actor()?.clone();
     let user_id = actor.user_id.clone();
@@ -79,13 +83,15 @@ impl Subscription {
         Ok(events
             .filter_map(move |event| {
                 let own = event.session_id == Some(own_session);
-                ready(own.then(|| SignedOutEvent {
-                    session_id: ID(own_session.to_string()),
-                    reason: event
-                        .end_reason
-                        .map(Into::into)
-                        .unwrap_or(super::types::SessionEndReason::Revoked),
-                    at: DateTime(event.occurred_at),
+                ready(own.then(|| {
+                    SignedOutEvent {
+                        session_id: ID(own_session.to_string()),
+                        reason: event
+                            .end_reason
+                            .map(Into::into)
+                            .unwrap_or(super::types::SessionEndReason::Revoked),
+                        at: DateTime(event.occurred_at),
+                    }
                 }))
             })
             .take(1))

@@ -293,7 +293,10 @@ impl Device {
     async fn sessions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(false)", desc = "Also list sessions that have ended.")]
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "Also list sessions that have ended."
+        )]
         include_ended: Option<bool>,
     ) -> Result<Vec<Session>> {
         let include_ended = include_ended.unwrap_or(false);

@@ -133,17 +133,23 @@ impl Services {
             return Err(bad_input("expiresAt must be in the future"));
         }
         let detail = json!({ "level": level.to_value(), "expiresAt": expires_at });
-        self.change_device(actor, id, EventKind::DeviceTrusted, Some(detail), |device| {
-            if device.status == DeviceStatus::Hijacked {
-                return Err(HIJACKED);
-            }
-            let mut update = device.into_active_model();
-            update.status = Set(DeviceStatus::Verified);
-            update.trust_level = Set(Some(level));
-            update.trusted_at = Set(Some(now));
-            update.trust_expires_at = Set(Some(expires_at));
-            Ok(update)
-        })
+        self.change_device(
+            actor,
+            id,
+            EventKind::DeviceTrusted,
+            Some(detail),
+            |device| {
+                if device.status == DeviceStatus::Hijacked {
+                    return Err(HIJACKED);
+                }
+                let mut update = device.into_active_model();
+                update.status = Set(DeviceStatus::Verified);
+                update.trust_level = Set(Some(level));
+                update.trusted_at = Set(Some(now));
+                update.trust_expires_at = Set(Some(expires_at));
+                Ok(update)
+            },
+        )
         .await
     }
 
@@ -165,11 +171,17 @@ impl Services {
     ) -> ServiceResult<device::Model> {
         let name = validate_device_name(name)?;
         let detail = json!({ "to": name });
-        self.change_device(actor, id, EventKind::DeviceRenamed, Some(detail), |device| {
-            let mut update = device.into_active_model();
-            update.name = Set(name);
-            Ok(update)
-        })
+        self.change_device(
+            actor,
+            id,
+            EventKind::DeviceRenamed,
+            Some(detail),
+            |device| {
+                let mut update = device.into_active_model();
+                update.name = Set(name);
+                Ok(update)
+            },
+        )
         .await
     }
 
@@ -277,11 +289,12 @@ impl Services {
         id: Option<Uuid>,
     ) -> ServiceResult<Vec<session::Model>> {
         let device_id = match id {
-            Some(id) => self
-                .device(actor, id)
-                .await?
-                .ok_or(ServiceError::NotFound("device"))?
-                .id,
+            Some(id) => {
+                self.device(actor, id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("device"))?
+                    .id
+            }
             None => actor.device_id,
         };
         let scope = Condition::all().add(session::Column::DeviceId.eq(device_id));

@@ -100,7 +100,13 @@ impl EventLog {
     }
 
     /// Records an event that happened at `at`, e.g. an expiry found later by the sweep.
-    pub fn record_at(&mut self, user_id: &str, kind: EventKind, subject: Subject, at: DateTime<Utc>) {
+    pub fn record_at(
+        &mut self,
+        user_id: &str,
+        kind: EventKind,
+        subject: Subject,
+        at: DateTime<Utc>,
+    ) {
         let id = Uuid::now_v7();
         let detail = match (subject.end_reason, subject.detail) {
             (Some(reason), None) => Some(json!({ "reason": reason.to_value() })),

@@ -22,7 +22,10 @@ pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 pub use events::{AccountEvent, EventBus};
 pub use sessions::{SessionState, StartSession, StartedSession, session_state};
 
-use crate::{clock::Clock, tokens::TokenKeys};
+use crate::{
+    clock::Clock,
+    tokens::{TokenError, TokenKeys},
+};
 
 /// Longest accepted device name, in characters.
 pub const MAX_DEVICE_NAME_CHARS: usize = 100;
@@ -154,9 +157,8 @@ impl Services {
     /// while its session is active: ended or expired sessions are refused at once.
     pub async fn authenticate(&self, token: &str, client: ClientInfo) -> ServiceResult<Requester> {
         let now = self.now();
-        let unauthenticated = |e: crate::tokens::TokenError| {
-            ServiceError::Unauthenticated(format!("invalid bearer token: {e}"))
-        };
+        let unauthenticated =
+            |e: TokenError| ServiceError::Unauthenticated(format!("invalid bearer token: {e}"));
         if !TokenKeys::is_session_token(token).map_err(unauthenticated)? {
             let identity = self
                 .tokens
@@ -164,10 +166,12 @@ impl Services {
                 .map_err(unauthenticated)?;
             return Ok(Requester::Identity(identity, client));
         }
-        let (user_id, session_id) = self
-            .tokens
-            .verify_session(token, now)
-            .map_err(unauthenticated)?;
+        let (user_id, session_id) = match self.tokens.verify_session(token, now) {
+            Ok(claims) => claims,
+            // Our own token's expiry is its session's absolute lifetime: the session ended.
+            Err(TokenError::Expired) => return Err(ServiceError::SessionEnded),
+            Err(error) => return Err(unauthenticated(error)),
+        };
         let session = self.load_session(&user_id, session_id).await?;
         match session {
             Some(session) if session_state(&session, now) == SessionState::Active => {
@@ -199,7 +203,9 @@ fn validate_device_name(name: &str) -> ServiceResult<String> {
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(bad_input("the device name must not contain control characters"));
+        return Err(bad_input(
+            "the device name must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }

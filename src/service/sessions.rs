@@ -13,8 +13,10 @@ use entity::{
 };
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use sha2::{Digest, Sha256};
@@ -84,7 +86,9 @@ fn new_device_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn validate_metadata(metadata: Option<serde_json::Value>) -> ServiceResult<Option<serde_json::Value>> {
+fn validate_metadata(
+    metadata: Option<serde_json::Value>,
+) -> ServiceResult<Option<serde_json::Value>> {
     let Some(metadata) = metadata else {
         return Ok(None);
     };
@@ -109,7 +113,11 @@ impl Services {
         request: StartSession,
     ) -> ServiceResult<StartedSession> {
         let now = self.now();
-        let name = request.device_name.as_deref().map(validate_device_name).transpose()?;
+        let name = request
+            .device_name
+            .as_deref()
+            .map(validate_device_name)
+            .transpose()?;
         let metadata = validate_metadata(request.metadata)?;
         let user_agent = match request.user_agent {
             Some(given) if given.len() > MAX_USER_AGENT_BYTES => {
@@ -119,7 +127,10 @@ impl Services {
             }
             Some(given) => Some(given),
             // A header we did not choose is cut to size rather than refused.
-            None => client.user_agent.as_deref().map(|ua| truncate(ua, MAX_USER_AGENT_BYTES)),
+            None => client
+                .user_agent
+                .as_deref()
+                .map(|ua| truncate(ua, MAX_USER_AGENT_BYTES)),
         };
         if request
             .device_token
@@ -224,7 +235,10 @@ impl Services {
             city: Set(client.city.clone()),
             started_at: Set(now),
             last_activity_at: Set(now),
-            expires_at: Set(std::cmp::min(now + self.rules.idle_timeout, absolute_expires_at)),
+            expires_at: Set(std::cmp::min(
+                now + self.rules.idle_timeout,
+                absolute_expires_at,
+            )),
             absolute_expires_at: Set(absolute_expires_at),
             ended_at: Set(None),
             end_reason: Set(None),
@@ -338,9 +352,18 @@ impl Services {
                     Expr::col(session::Column::AbsoluteExpiresAt).into(),
                 ),
             )
-            .col_expr(session::Column::IpAddress, Expr::value(actor.client.ip_address.clone()))
-            .col_expr(session::Column::Country, Expr::value(actor.client.country.clone()))
-            .col_expr(session::Column::City, Expr::value(actor.client.city.clone()))
+            .col_expr(
+                session::Column::IpAddress,
+                Expr::value(actor.client.ip_address.clone()),
+            )
+            .col_expr(
+                session::Column::Country,
+                Expr::value(actor.client.country.clone()),
+            )
+            .col_expr(
+                session::Column::City,
+                Expr::value(actor.client.city.clone()),
+            )
             .filter(session::Column::Id.eq(actor.session_id))
             .filter(is_live(now))
             .exec_with_returning(&txn)
@@ -350,8 +373,14 @@ impl Services {
         };
         device::Entity::update_many()
             .col_expr(device::Column::LastSeenAt, Expr::value(now))
-            .col_expr(device::Column::IpAddress, Expr::value(actor.client.ip_address.clone()))
-            .col_expr(device::Column::Country, Expr::value(actor.client.country.clone()))
+            .col_expr(
+                device::Column::IpAddress,
+                Expr::value(actor.client.ip_address.clone()),
+            )
+            .col_expr(
+                device::Column::Country,
+                Expr::value(actor.client.country.clone()),
+            )
             .col_expr(device::Column::City, Expr::value(actor.client.city.clone()))
             .filter(device::Column::Id.eq(session.device_id))
             .exec(&txn)
@@ -361,9 +390,18 @@ impl Services {
     }
 
     /// Ends one of the caller's sessions; ending the caller's own counts as signing out.
-    /// Ending a session that already ended changes nothing and records nothing.
+    /// Ending a session that already ended changes nothing, records nothing, and returns
+    /// it as it is.
     pub async fn revoke_session(&self, actor: &Actor, id: Uuid) -> ServiceResult<session::Model> {
-        let Some(target) = self.load_session(&actor.user_id, id).await? else {
+        let now = self.now();
+        let txn = self.begin_write().await?;
+        // Locked, so a racing revoke waits and then sees this one's result.
+        let Some(target) = session::Entity::find_by_id(id)
+            .filter(session::Column::UserId.eq(actor.user_id.as_str()))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+        else {
             return Err(ServiceError::NotFound("session"));
         };
         let reason = if id == actor.session_id {
@@ -371,8 +409,12 @@ impl Services {
         } else {
             EndReason::Revoked
         };
-        let scope = Condition::all().add(session::Column::Id.eq(id));
-        let ended = self.end_sessions_for(actor, scope, reason).await?;
+        let mut log = EventLog::by_actor(actor, now);
+        let scope = Condition::all()
+            .add(session::Column::Id.eq(id))
+            .add(is_live(now));
+        let ended = end_sessions(&txn, &mut log, scope, reason, Expr::value(now)).await?;
+        log.commit(txn, &self.events).await?;
         Ok(ended.into_iter().next().unwrap_or(target))
     }
 

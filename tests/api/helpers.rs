@@ -1,0 +1,336 @@
+//! Test harness: each test spawns the real application on its own fresh, migrated
+//! database (a SQLite file, or a new PostgreSQL database), bound to port 0, and talks to it
+//! over real HTTP. Time is a [`MockClock`] the test moves.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use sessionhub::{
+    app::{Application, connect_database},
+    clock::{Clock, MockClock},
+    config::{ClientInfoConfig, Config, KeyConfig},
+    service::Services,
+};
+use tokio_util::sync::CancellationToken;
+
+/// Names the PostgreSQL server tests run against, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_VAR: &str = "SESSIONHUB_TEST_POSTGRES_URL";
+pub const IDENTITY_SECRET: &str = "test-identity-secret-that-is-at-least-32-bytes";
+pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+/// Runs each named test function (taking a [`TestApp`]) once on SQLite and once on
+/// PostgreSQL; the PostgreSQL run is skipped, with a notice, when no server is configured.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::TestApp::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::postgres().await else { return };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Where the test's database lives, so it can be removed afterwards.
+enum TestDatabase {
+    /// Removed with its directory when dropped.
+    Sqlite {
+        _directory: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, database) = (admin_url.clone(), name.clone());
+            // Drop runs outside any runtime the test may still be shutting down.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let admin = Database::connect(&admin_url)
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                        ))
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    Ok::<_, std::io::Error>(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("could not drop test database {name}");
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub clock: Arc<MockClock>,
+    pub services: Services,
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    _database: TestDatabase,
+}
+
+/// A signed-in session as a client keeps it.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub device_token: String,
+    pub session_id: String,
+    pub device_id: String,
+}
+
+/// A GraphQL answer: HTTP status and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// `data` at a dotted path, e.g. `"startSession.session.id"`.
+    pub fn data(&self, path: &str) -> &Value {
+        let mut value = &self.body["data"];
+        for key in path.split('.') {
+            value = match key.parse::<usize>() {
+                Ok(index) => &value[index],
+                Err(_) => &value[key],
+            };
+        }
+        value
+    }
+
+    /// The code of the first error; panics when there is none.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code, got {}", self.body))
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.status == StatusCode::OK && self.body.get("errors").is_none(),
+            "expected success, got {} {}",
+            self.status,
+            self.body
+        );
+        self
+    }
+}
+
+fn test_config(database_url: String) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        keys: KeyConfig {
+            identity_secret: Some(IDENTITY_SECRET.into()),
+            identity_public_key_file: None,
+            identity_algorithm: "RS256".into(),
+            identity_issuer: None,
+            identity_audience: None,
+            session_secret: Some("test-session-secret-that-is-at-least-32-bytes".into()),
+            dev_keys_file: PathBuf::from("unused-in-tests.json"),
+        },
+        idle_timeout: Duration::from_secs(30 * 60),
+        session_lifetime: Duration::from_secs(12 * 3600),
+        trust_duration: Duration::from_secs(30 * 86400),
+        // Tests run the sweep themselves, at the moments they choose.
+        sweep_interval: Duration::from_secs(24 * 3600),
+        client_info: ClientInfoConfig {
+            trusted_proxies: vec!["127.0.0.2/32".parse().unwrap()],
+            country_header: Some("CF-IPCountry".into()),
+            city_header: Some("CF-IPCity".into()),
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        Self::spawn(test_config(url), TestDatabase::Sqlite { _directory: dir }).await
+    }
+
+    /// `None`, after printing a notice, when no PostgreSQL server is configured.
+    pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    pub async fn postgres_with(customise: impl FnOnce(&mut Config)) -> Option<Self> {
+        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+            eprintln!("skipped: set {POSTGRES_URL_VAR} to run this test on PostgreSQL");
+            return None;
+        };
+        let name = format!("sessionhub_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect_database(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create a test database");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("the PostgreSQL URL names a database");
+        let mut config = test_config(format!("{base}/{name}"));
+        customise(&mut config);
+        Some(Self::spawn(config, TestDatabase::Postgres { admin_url, name }).await)
+    }
+
+    pub async fn sqlite_with(customise: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let mut config = test_config(url);
+        customise(&mut config);
+        Self::spawn(config, TestDatabase::Sqlite { _directory: dir }).await
+    }
+
+    async fn spawn(config: Config, database: TestDatabase) -> Self {
+        let clock = Arc::new(MockClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+        ));
+        let app = Application::build(&config, clock.clone())
+            .await
+            .expect("build the application");
+        let address = app.local_addr();
+        let services = app.services().clone();
+        let db = connect_database(&config.database_url)
+            .await
+            .expect("connect to the test database");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            address,
+            clock,
+            services,
+            db,
+            http: reqwest::Client::new(),
+            shutdown,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// An identity token as the product's login would mint it, valid for five minutes.
+    pub fn identity_token(&self, user: &str, amr: &[&str]) -> String {
+        self.identity_token_with(json!({
+            "sub": user,
+            "amr": amr,
+            "exp": self.clock.now().timestamp() + 300,
+        }))
+    }
+
+    pub fn identity_token_with(&self, claims: Value) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(IDENTITY_SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// Sends a GraphQL request with an optional bearer token.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("send the request");
+        let status = response.status();
+        let body = response.json().await.expect("a JSON answer");
+        Answer { status, body }
+    }
+
+    /// Signs `user` in from a browser with `user_agent`, on a new device or the one
+    /// `device_token` names.
+    pub async fn sign_in_with(
+        &self,
+        user: &str,
+        user_agent: &str,
+        device_token: Option<&str>,
+    ) -> SignedIn {
+        let answer = self
+            .graphql(
+                Some(&self.identity_token(user, &["pwd"])),
+                "mutation($input: StartSessionInput!) { startSession(input: $input) {
+                    token deviceToken session { id } device { id } } }",
+                json!({ "input": { "userAgent": user_agent, "deviceToken": device_token } }),
+            )
+            .await;
+        answer.assert_ok();
+        let started = answer.data("startSession");
+        SignedIn {
+            token: started["token"].as_str().unwrap().to_owned(),
+            device_token: started["deviceToken"].as_str().unwrap().to_owned(),
+            session_id: started["session"]["id"].as_str().unwrap().to_owned(),
+            device_id: started["device"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn sign_in(&self, user: &str) -> SignedIn {
+        self.sign_in_with(user, CHROME_MAC, None).await
+    }
+
+    /// How many account events of `kind` are stored.
+    pub async fn event_count(&self, kind: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM account_events WHERE kind = '{kind}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+
+    /// The application's current time, as a Unix timestamp.
+    pub fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    pub fn advance(&self, minutes: i64) {
+        self.clock.advance(chrono::Duration::minutes(minutes));
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

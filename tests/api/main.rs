@@ -1,0 +1,7 @@
+//! Integration tests of the GraphQL API over real HTTP, on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod devices;
+mod sessions;
