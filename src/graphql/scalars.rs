@@ -1,11 +1,12 @@
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{SecondsFormat, Utc};
 
-/// An RFC 3339 timestamp in UTC, e.g. `2026-11-23T14:15:22Z`. Input may use any offset;
-/// output is always UTC with a `Z`.
+/// A point in time; see the scalar's description below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// An RFC 3339 timestamp in UTC, e.g. 2026-11-23T14:15:22Z. Input may use any offset;
+/// output is always UTC with a Z.
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
