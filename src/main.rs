@@ -47,19 +47,22 @@ enum Command {
     PrintSchema,
     /// Mint an identity token with the configured HS256 identity secret, as the product's
     /// login would, to try the API without one.
-    Token {
-        /// The user id (`sub`).
-        #[arg(long)]
-        user: String,
-        /// Authentication methods (`amr`), comma-separated, e.g. `pwd,otp`.
-        #[arg(long, value_delimiter = ',')]
-        amr: Vec<String>,
-        /// How long the token is valid.
-        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-        ttl: Duration,
-        #[command(flatten)]
-        keys: KeyConfig,
-    },
+    Token(Box<TokenArgs>),
+}
+
+#[derive(clap::Args)]
+struct TokenArgs {
+    /// The user id (`sub`).
+    #[arg(long)]
+    user: String,
+    /// Authentication methods (`amr`), comma-separated, e.g. `pwd,otp`.
+    #[arg(long, value_delimiter = ',')]
+    amr: Vec<String>,
+    /// How long the token is valid.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    #[command(flatten)]
+    keys: KeyConfig,
 }
 
 #[tokio::main]
@@ -89,12 +92,13 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", schema_sdl());
             Ok(())
         }
-        Command::Token {
-            user,
-            amr,
-            ttl,
-            keys,
-        } => {
+        Command::Token(args) => {
+            let TokenArgs {
+                user,
+                amr,
+                ttl,
+                keys,
+            } = *args;
             let token_keys = TokenKeys::load(&keys)?;
             let ttl = chrono::Duration::from_std(ttl).context("the ttl is too long")?;
             let token = token_keys

@@ -31,7 +31,11 @@ fn checked_in_schema_matches_the_code() {
 fn schema_is_a_compatible_superset_of_the_contract() {
     let contract = read(&repo_file("tests/contract/schema-contract.graphql"));
     let problems = compatibility_problems(&contract, &read(&repo_file("schema.graphql")));
-    assert!(problems.is_empty(), "schema.graphql breaks the contract:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "schema.graphql breaks the contract:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// Our copy of the contract keeps the test self-contained; where the shared original is
@@ -96,16 +100,22 @@ fn check_inputs(
         let name = &wanted.name.node;
         match ours.iter().find(|ours| &ours.name.node == name) {
             None => problems.push(format!("{place}: missing input `{name}`")),
-            Some(found) if !input_compatible(&wanted.ty.node, &found.ty.node) => problems.push(
-                format!("{place}: input `{name}` is {} where the contract has {}", found.ty.node, wanted.ty.node),
-            ),
+            Some(found) if !input_compatible(&wanted.ty.node, &found.ty.node) => {
+                problems.push(format!(
+                    "{place}: input `{name}` is {} where the contract has {}",
+                    found.ty.node, wanted.ty.node
+                ))
+            }
             Some(_) => {}
         }
     }
     for extra in ours {
         let required = !extra.ty.node.nullable && extra.default_value.is_none();
         if required && !contract.iter().any(|c| c.name.node == extra.name.node) {
-            problems.push(format!("{place}: new required input `{}` breaks existing clients", extra.name.node));
+            problems.push(format!(
+                "{place}: new required input `{}` breaks existing clients",
+                extra.name.node
+            ));
         }
     }
 }
@@ -126,7 +136,11 @@ fn compatibility_problems(contract_sdl: &str, ours_sdl: &str) -> Vec<String> {
             (TypeKind::Object(wanted), TypeKind::Object(found)) => {
                 for field in &wanted.fields {
                     let field_name = &field.node.name.node;
-                    let Some(ours_field) = found.fields.iter().find(|f| &f.node.name.node == field_name) else {
+                    let Some(ours_field) = found
+                        .fields
+                        .iter()
+                        .find(|f| &f.node.name.node == field_name)
+                    else {
                         problems.push(format!("`{name}.{field_name}` is missing"));
                         continue;
                     };
@@ -136,9 +150,16 @@ fn compatibility_problems(contract_sdl: &str, ours_sdl: &str) -> Vec<String> {
                             ours_field.node.ty.node, field.node.ty.node
                         ));
                     }
-                    let wanted_args: Vec<_> = field.node.arguments.iter().map(|a| &a.node).collect();
-                    let ours_args: Vec<_> = ours_field.node.arguments.iter().map(|a| &a.node).collect();
-                    check_inputs(&format!("`{name}.{field_name}`"), &wanted_args, &ours_args, &mut problems);
+                    let wanted_args: Vec<_> =
+                        field.node.arguments.iter().map(|a| &a.node).collect();
+                    let ours_args: Vec<_> =
+                        ours_field.node.arguments.iter().map(|a| &a.node).collect();
+                    check_inputs(
+                        &format!("`{name}.{field_name}`"),
+                        &wanted_args,
+                        &ours_args,
+                        &mut problems,
+                    );
                 }
             }
             (TypeKind::Enum(wanted), TypeKind::Enum(found)) => {
@@ -152,9 +173,16 @@ fn compatibility_problems(contract_sdl: &str, ours_sdl: &str) -> Vec<String> {
             (TypeKind::InputObject(wanted), TypeKind::InputObject(found)) => {
                 let wanted_fields: Vec<_> = wanted.fields.iter().map(|f| &f.node).collect();
                 let ours_fields: Vec<_> = found.fields.iter().map(|f| &f.node).collect();
-                check_inputs(&format!("input `{name}`"), &wanted_fields, &ours_fields, &mut problems);
+                check_inputs(
+                    &format!("input `{name}`"),
+                    &wanted_fields,
+                    &ours_fields,
+                    &mut problems,
+                );
             }
-            _ => problems.push(format!("`{name}` is a different kind of type than in the contract")),
+            _ => problems.push(format!(
+                "`{name}` is a different kind of type than in the contract"
+            )),
         }
     }
     problems
@@ -176,20 +204,56 @@ fn compatibility_checker_catches_each_kind_of_break() {
         type Query { items(filter: Filter, first: Int = 10, after: String): [Item!]! }
         type Extra { x: Int }
     "#;
-    assert_eq!(compatibility_problems(contract, compatible), Vec::<String>::new());
+    assert_eq!(
+        compatibility_problems(contract, compatible),
+        Vec::<String>::new()
+    );
 
     let breaks = [
-        ("enum Color { RED } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "lacks `GREEN`"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "`Item.id` is ID"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "`Item.tags`"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]! } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "`Item.note` is missing"),
-        ("enum Color { RED GREEN } input Filter { name: String!, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "input `name` is String!"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int!, must: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "new required input `must`"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int! = 10): [Item!]! }", "input `first` is Int!"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10, page: Int!): [Item!]! }", "new required input `page`"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter): [Item!]! }", "missing input `first`"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } scalar Item type Query { items(filter: Filter, first: Int = 10): [Item!]! }", "different kind"),
-        ("enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String }", "missing type `Query`"),
+        (
+            "enum Color { RED } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "lacks `GREEN`",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "`Item.id` is ID",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "`Item.tags`",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]! } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "`Item.note` is missing",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String!, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "input `name` is String!",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int!, must: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "new required input `must`",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int! = 10): [Item!]! }",
+            "input `first` is Int!",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter, first: Int = 10, page: Int!): [Item!]! }",
+            "new required input `page`",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String } type Query { items(filter: Filter): [Item!]! }",
+            "missing input `first`",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } scalar Item type Query { items(filter: Filter, first: Int = 10): [Item!]! }",
+            "different kind",
+        ),
+        (
+            "enum Color { RED GREEN } input Filter { name: String, limit: Int! } type Item { id: ID!, tags: [String!]!, note: String }",
+            "missing type `Query`",
+        ),
     ];
     for (ours, expected) in breaks {
         let problems = compatibility_problems(contract, ours);

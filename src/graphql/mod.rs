@@ -23,11 +23,7 @@ use crate::service::{Actor, Requester, ServiceError, Services};
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(
-        Query::default(),
-        Mutation::default(),
-        Subscription::default(),
-    )
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 pub fn build_schema(services: Services) -> AppSchema {

@@ -349,7 +349,7 @@ impl Services {
                 session::Column::ExpiresAt,
                 least(
                     Expr::value(now + self.rules.idle_timeout),
-                    Expr::col(session::Column::AbsoluteExpiresAt).into(),
+                    Expr::col(session::Column::AbsoluteExpiresAt),
                 ),
             )
             .col_expr(
@@ -517,7 +517,7 @@ impl Services {
                 &mut log,
                 batch.clone().add(over_lifetime),
                 EndReason::LifetimeExceeded,
-                Expr::col(session::Column::ExpiresAt).into(),
+                Expr::col(session::Column::ExpiresAt),
             )
             .await?;
             let idle = end_sessions(
@@ -525,7 +525,7 @@ impl Services {
                 &mut log,
                 batch,
                 EndReason::IdleTimeout,
-                Expr::col(session::Column::ExpiresAt).into(),
+                Expr::col(session::Column::ExpiresAt),
             )
             .await?;
             log.commit(txn, &self.events).await?;
