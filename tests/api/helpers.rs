@@ -305,6 +305,22 @@ impl TestApp {
         self.sign_in_with(user, CHROME_MAC, None).await
     }
 
+    /// Sends a heartbeat that must succeed.
+    pub async fn heartbeat(&self, token: &str) {
+        self.graphql(Some(token), "mutation { heartbeat { id } }", json!({}))
+            .await
+            .assert_ok();
+    }
+
+    /// Asserts that `token`'s session has ended: HTTP 401 with code SESSION_ENDED.
+    pub async fn assert_session_ended(&self, token: &str) {
+        let refused = self
+            .graphql(Some(token), "{ currentSession { id } }", json!({}))
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+        assert_eq!(refused.error_code(), "SESSION_ENDED");
+    }
+
     /// How many account events of `kind` are stored.
     pub async fn event_count(&self, kind: &str) -> i64 {
         let row = self

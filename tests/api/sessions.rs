@@ -149,13 +149,7 @@ async fn sessions_are_listed_most_recent_activity_first_with_current_flag(app: T
     assert_eq!(sessions[1]["isCurrent"], true);
 
     app.advance(1);
-    app.graphql(
-        Some(&older.token),
-        "mutation { heartbeat { id } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.heartbeat(&older.token).await;
     let sessions = list(newer.token.clone()).await;
     assert_eq!(sessions[0]["id"], older.session_id.as_str());
     assert_eq!(sessions[1]["isCurrent"], true);
@@ -221,11 +215,7 @@ async fn idle_session_is_refused_at_once_and_the_sweep_records_why(app: TestApp)
     let busy = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
     app.advance(6);
     // 31 minutes without a heartbeat: refused before any sweep ran.
-    let refused = app
-        .graphql(Some(&idle.token), "{ sessions { id } }", json!({}))
-        .await;
-    assert_eq!(refused.status, reqwest::StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.error_code(), "SESSION_ENDED");
+    app.assert_session_ended(&idle.token).await;
     let history = app
         .graphql(
             Some(&busy.token),
@@ -257,20 +247,11 @@ async fn session_past_its_lifetime_is_recorded_as_lifetime_exceeded(app: TestApp
     let alice = app.sign_in("alice").await;
     for _ in 0..28 {
         app.advance(25);
-        app.graphql(
-            Some(&alice.token),
-            "mutation { heartbeat { id } }",
-            json!({}),
-        )
-        .await
-        .assert_ok();
+        app.heartbeat(&alice.token).await;
     }
     // 11h40 in; the expiry is capped at 12h00. Wait it out.
     app.advance(21);
-    let refused = app
-        .graphql(Some(&alice.token), "{ sessions { id } }", json!({}))
-        .await;
-    assert_eq!(refused.error_code(), "SESSION_ENDED");
+    app.assert_session_ended(&alice.token).await;
     assert_eq!(app.services.sweep_expired_sessions().await.unwrap(), 1);
     let witness = app.sign_in("alice").await;
     let ended = app
@@ -302,11 +283,7 @@ async fn revoke_session_ends_it_and_its_token_is_refused(app: TestApp) {
         "2026-11-23T12:00:00Z"
     );
 
-    let refused = app
-        .graphql(Some(&phone.token), "{ currentSession { id } }", json!({}))
-        .await;
-    assert_eq!(refused.status, reqwest::StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.error_code(), "SESSION_ENDED");
+    app.assert_session_ended(&phone.token).await;
     app.graphql(Some(&laptop.token), "{ currentSession { id } }", json!({}))
         .await
         .assert_ok();
@@ -378,10 +355,7 @@ async fn revoke_all_keeps_or_includes_the_current_session(app: TestApp) {
     others.assert_ok();
     assert_eq!(others.data("revokeAllSessions.revokedCount"), 2);
     for token in [&phone.token, &tablet.token] {
-        let refused = app
-            .graphql(Some(token), "{ sessions { id } }", json!({}))
-            .await;
-        assert_eq!(refused.error_code(), "SESSION_ENDED");
+        app.assert_session_ended(token).await;
     }
     app.graphql(Some(&bob.token), "{ sessions { id } }", json!({}))
         .await
@@ -404,10 +378,7 @@ async fn revoke_all_keeps_or_includes_the_current_session(app: TestApp) {
         everything.data("revokeAllSessions.sessions.0.isCurrent"),
         true
     );
-    let refused = app
-        .graphql(Some(&laptop.token), "{ sessions { id } }", json!({}))
-        .await;
-    assert_eq!(refused.error_code(), "SESSION_ENDED");
+    app.assert_session_ended(&laptop.token).await;
     app.graphql(Some(&bob.token), "{ sessions { id } }", json!({}))
         .await
         .assert_ok();
@@ -424,15 +395,7 @@ async fn sign_out_ends_the_current_session(app: TestApp) {
         .await;
     answer.assert_ok();
     assert_eq!(answer.data("signOut.endReason"), "SIGNED_OUT");
-    let refused = app
-        .graphql(
-            Some(&alice.token),
-            "mutation { heartbeat { id } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(refused.status, reqwest::StatusCode::UNAUTHORIZED);
-    assert_eq!(refused.error_code(), "SESSION_ENDED");
+    app.assert_session_ended(&alice.token).await;
 }
 
 async fn bad_start_session_input_is_refused_and_writes_nothing(app: TestApp) {
