@@ -48,6 +48,11 @@ impl EventBus {
         self.sender.subscribe()
     }
 
+    /// How many live subscriptions are listening right now.
+    pub fn subscriber_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     fn publish(&self, events: Vec<AccountEvent>) {
         for event in events {
             // An error only means nobody is subscribed right now, which is fine.
