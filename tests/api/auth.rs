@@ -11,6 +11,7 @@ crate::on_both_databases!(
     non_json_and_malformed_bodies_are_refused_with_a_code,
     get_runs_queries_but_never_mutations,
     health_check_answers,
+    database_failures_answer_internal_without_details,
 );
 
 const START: &str = "mutation { startSession(input: {}) { token } }";
@@ -265,4 +266,30 @@ async fn configured_issuer_and_audience_are_required() {
             answer.body
         );
     }
+}
+
+async fn database_failures_answer_internal_without_details(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let alice = app.sign_in("alice").await;
+    app.db
+        .execute_unprepared("DROP TABLE account_events")
+        .await
+        .unwrap();
+    let answer = app
+        .graphql(
+            Some(&alice.token),
+            "mutation($id: ID!) { renameDevice(id: $id, name: \"x\") { name } }",
+            json!({ "id": alice.device_id }),
+        )
+        .await;
+    assert_eq!(answer.error_code(), "INTERNAL");
+    let text = answer.body.to_string().to_lowercase();
+    for leak in ["account_events", "sql", "table", "relation", "insert"] {
+        assert!(!text.contains(leak), "the answer leaks `{leak}`: {text}");
+    }
+    // The rename rolled back with the failed event write.
+    let device = app
+        .graphql(Some(&alice.token), "{ currentDevice { name } }", json!({}))
+        .await;
+    assert_eq!(device.data("currentDevice.name"), "Chrome on macOS");
 }
