@@ -13,7 +13,7 @@ use crate::{
     clock::Clock,
     config::Config,
     graphql::build_schema,
-    http::{AppState, router},
+    http::{AppState, ClientLookup, router},
     service::{EventBus, Services},
     tokens::TokenKeys,
 };
@@ -59,6 +59,8 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let keys = TokenKeys::load(&config.keys)?;
+        let clients = ClientLookup::new(config.client_info.clone())
+            .context("cannot open the GeoIP database")?;
         let db = migrate(&config.database_url).await?;
         let services = Services::new(
             db,
@@ -75,7 +77,7 @@ impl Application {
             state: AppState {
                 schema: build_schema(services.clone()),
                 services,
-                client_config: Arc::new(config.client_info.clone()),
+                clients: Arc::new(clients),
             },
             sweep_interval: config.sweep_interval,
         })

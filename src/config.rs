@@ -58,6 +58,10 @@ pub struct ClientInfoConfig {
     /// Header a trusted proxy puts the client's city in, e.g. `CF-IPCity`.
     #[arg(long, env = "SESSIONHUB_CITY_HEADER")]
     pub city_header: Option<String>,
+
+    /// MaxMind GeoIP2/GeoLite2 City or Country database, for locations no proxy header gave.
+    #[arg(long, env = "SESSIONHUB_GEOIP_DATABASE")]
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// Keys for the two kinds of token. Left unset, development keys are generated and kept

@@ -1,44 +1,85 @@
 //! Who is on the other end of a request: address, location and user agent.
 //!
 //! Forwarding and location headers are believed only when the peer is a configured
-//! trusted proxy; anyone else could write whatever they like into them.
+//! trusted proxy; anyone else could write whatever they like into them. Where no header
+//! gave a location, a configured MaxMind database is asked.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, header};
+use maxminddb::{Reader, geoip2};
 
 use crate::{config::ClientInfoConfig, service::ClientInfo};
 
 const MAX_CITY_CHARS: usize = 100;
 
-pub fn client_info(config: &ClientInfoConfig, peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
-    let peer_ip = peer.ip().to_canonical();
-    let from_trusted_proxy = is_trusted(config, peer_ip);
-    let ip = if from_trusted_proxy {
-        forwarded_client(config, headers).unwrap_or(peer_ip)
-    } else {
-        peer_ip
-    };
-    let header_text = |name: &Option<String>| {
-        let name = name.as_deref()?;
-        headers.get(name)?.to_str().ok().map(str::trim)
-    };
-    let (country, city) = if from_trusted_proxy {
+/// Turns a request's peer address and headers into [`ClientInfo`].
+pub struct ClientLookup {
+    config: ClientInfoConfig,
+    geoip: Option<Reader<Vec<u8>>>,
+}
+
+impl ClientLookup {
+    /// Opens the configured GeoIP database, if any, once for the server's lifetime.
+    pub fn new(config: ClientInfoConfig) -> Result<Self, maxminddb::MaxMindDbError> {
+        let geoip = match &config.geoip_database {
+            Some(path) => Some(Reader::open_readfile(path)?),
+            None => None,
+        };
+        Ok(Self { config, geoip })
+    }
+
+    pub fn client_info(&self, peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
+        let config = &self.config;
+        let peer_ip = peer.ip().to_canonical();
+        let from_trusted_proxy = is_trusted(config, peer_ip);
+        let ip = if from_trusted_proxy {
+            forwarded_client(config, headers).unwrap_or(peer_ip)
+        } else {
+            peer_ip
+        };
+        let header_text = |name: &Option<String>| {
+            let name = name.as_deref()?;
+            headers.get(name)?.to_str().ok().map(str::trim)
+        };
+        let (mut country, mut city) = if from_trusted_proxy {
+            (
+                header_text(&config.country_header).and_then(country_code),
+                header_text(&config.city_header).and_then(city_name),
+            )
+        } else {
+            (None, None)
+        };
+        if country.is_none() && city.is_none() {
+            (country, city) = self.locate(ip);
+        }
+        ClientInfo {
+            ip_address: Some(ip.to_string()),
+            country,
+            city,
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// Country and city of `ip` from the GeoIP database; a miss or a lookup error is "unknown".
+    fn locate(&self, ip: IpAddr) -> (Option<String>, Option<String>) {
+        let Some(reader) = &self.geoip else {
+            return (None, None);
+        };
+        let record = reader
+            .lookup(ip)
+            .ok()
+            .and_then(|found| found.decode::<geoip2::City>().ok().flatten());
+        let Some(record) = record else {
+            return (None, None);
+        };
         (
-            header_text(&config.country_header).and_then(country_code),
-            header_text(&config.city_header).and_then(city_name),
+            record.country.iso_code.and_then(country_code),
+            record.city.names.english.and_then(city_name),
         )
-    } else {
-        (None, None)
-    };
-    ClientInfo {
-        ip_address: Some(ip.to_string()),
-        country,
-        city,
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
     }
 }
 
@@ -121,7 +162,14 @@ mod tests {
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
             country_header: Some("cf-ipcountry".into()),
             city_header: Some("cf-ipcity".into()),
+            geoip_database: None,
         }
+    }
+
+    fn client_info(config: &ClientInfoConfig, peer: SocketAddr, headers: &HeaderMap) -> ClientInfo {
+        ClientLookup::new(config.clone())
+            .unwrap()
+            .client_info(peer, headers)
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

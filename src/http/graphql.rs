@@ -17,7 +17,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{AppState, client::client_info};
+use super::AppState;
 use crate::{
     graphql::Loaders,
     service::{ClientInfo, Requester, ServiceError},
@@ -158,7 +158,7 @@ async fn execute(
     headers: &HeaderMap,
     mut batch: BatchRequest,
 ) -> Response {
-    let client = client_info(&state.client_config, peer, headers);
+    let client = state.clients.client_info(peer, headers);
     let requester = match resolve_requester(state, headers, client).await {
         Ok(requester) => requester,
         Err(error) => return service_error_response(&error),
@@ -246,7 +246,7 @@ pub async fn websocket(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let client = client_info(&state.client_config, peer, &headers);
+    let client = state.clients.client_info(peer, &headers);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {

@@ -1,6 +1,8 @@
 //! The HTTP surface: routes, and what is shared by every request.
 
 mod client;
+
+pub use client::ClientLookup;
 mod graphql;
 
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use tower_http::trace::TraceLayer;
 
-use crate::{config::ClientInfoConfig, graphql::AppSchema, service::Services};
+use crate::{graphql::AppSchema, service::Services};
 
 /// Largest request body accepted. GraphQL requests are small; this leaves room for a
 /// batch while keeping a flood of large bodies cheap to refuse.
@@ -19,7 +21,7 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct AppState {
     pub schema: AppSchema,
     pub services: Services,
-    pub client_config: Arc<ClientInfoConfig>,
+    pub clients: Arc<ClientLookup>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -455,3 +455,49 @@ async fn location_comes_only_from_trusted_proxies(app: TestApp) {
         json!({ "country": "DE", "city": "Berlin" })
     );
 }
+
+#[tokio::test]
+async fn location_falls_back_to_the_geoip_database() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/geoip-test.mmdb"
+    );
+    let app = TestApp::sqlite_with(|config| {
+        config.client_info.geoip_database = Some(fixture.into());
+    })
+    .await;
+    let identity = app.identity_token("alice", &["pwd"]);
+    let start = json!({ "query": "mutation { startSession(input: {}) { device { ipAddress location { country city } } } }" });
+    let via_proxy = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let located = |forwarded_for: &'static str, country_header: Option<&'static str>| {
+        let mut request = via_proxy
+            .post(app.url("/graphql"))
+            .bearer_auth(&identity)
+            .header("X-Forwarded-For", forwarded_for)
+            .json(&start);
+        if let Some(country) = country_header {
+            request = request.header("CF-IPCountry", country);
+        }
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["data"]["startSession"]["device"]["location"].clone()
+        }
+    };
+    assert_eq!(
+        located("203.0.113.9", None).await,
+        json!({ "country": "FI", "city": "Helsinki" })
+    );
+    assert_eq!(
+        located("2001:db8::7", None).await,
+        json!({ "country": "JP", "city": null })
+    );
+    assert_eq!(located("198.51.100.1", None).await, Value::Null);
+    // The trusted proxy's header wins over the database.
+    assert_eq!(
+        located("203.0.113.9", Some("SE")).await,
+        json!({ "country": "SE", "city": null })
+    );
+}

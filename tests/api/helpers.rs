@@ -168,6 +168,7 @@ fn test_config(database_url: String) -> Config {
             trusted_proxies: vec!["127.0.0.2/32".parse().unwrap()],
             country_header: Some("CF-IPCountry".into()),
             city_header: Some("CF-IPCity".into()),
+            geoip_database: None,
         },
     }
 }
