@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -13,7 +13,7 @@ use crate::{
     clock::Clock,
     config::Config,
     graphql::build_schema,
-    http::{AppState, ClientLookup, router},
+    http::{AppState, ClientLookup, ConnectionSlots, router},
     service::{EventBus, Services},
     tokens::TokenKeys,
 };
@@ -54,21 +54,27 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     sweep_interval: Duration,
+    /// Where PostgreSQL account events are listened for; `None` on SQLite.
+    event_listener_url: Option<String>,
 }
 
 impl Application {
-    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    /// Connects, migrates and binds. Cancelling `shutdown` later stops the server.
+    pub async fn build(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let keys = TokenKeys::load(&config.keys)?;
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
         let db = migrate(&config.database_url).await?;
-        let services = Services::new(
-            db,
-            clock,
-            config.rules(),
-            Arc::new(keys),
-            EventBus::default(),
-        );
+        // PostgreSQL carries events between instances; SQLite has only the one.
+        let (events, event_listener_url) = match db.get_database_backend() {
+            DatabaseBackend::Postgres => (EventBus::postgres(), Some(config.database_url.clone())),
+            _ => (EventBus::in_process(), None),
+        };
+        let services = Services::new(db, clock, config.rules(), Arc::new(keys), events);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -78,8 +84,14 @@ impl Application {
                 schema: build_schema(services.clone()),
                 services,
                 clients: Arc::new(clients),
+                websocket: (&config.websocket).into(),
+                connections: Arc::new(ConnectionSlots::new(
+                    config.websocket.ws_max_connections_per_session,
+                )),
+                shutdown,
             },
             sweep_interval: config.sweep_interval,
+            event_listener_url,
         })
     }
 
@@ -93,8 +105,14 @@ impl Application {
         &self.state.services
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
-    pub async fn run(self, shutdown: CancellationToken) -> std::io::Result<()> {
+    /// Serves until the shutdown token is cancelled, then closes subscription connections
+    /// with 1001 and lets in-flight requests finish.
+    pub async fn run(self) -> std::io::Result<()> {
+        let shutdown = self.state.shutdown.clone();
+        if let Some(url) = self.event_listener_url {
+            let events = self.state.services.events().clone();
+            events.start_listening(url, shutdown.clone()).await;
+        }
         tokio::spawn(sweep_expired_sessions(
             self.state.services.clone(),
             self.sweep_interval,

@@ -41,6 +41,33 @@ pub struct Config {
 
     #[command(flatten)]
     pub client_info: ClientInfoConfig,
+
+    #[command(flatten)]
+    pub websocket: WebSocketConfig,
+}
+
+/// Limits of subscription connections.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WebSocketConfig {
+    /// How long a new connection may take to send `connection_init` (then: close 4408).
+    #[arg(long, env = "SESSIONHUB_WS_INIT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub ws_init_timeout: Duration,
+
+    /// How often the server pings idle connections.
+    #[arg(long, env = "SESSIONHUB_WS_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub ws_keepalive: Duration,
+
+    /// Largest websocket message accepted, in bytes (then: close 1009).
+    #[arg(long, env = "SESSIONHUB_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_message_bytes: usize,
+
+    /// Most subscription connections one session may hold open (then: close 1008).
+    #[arg(
+        long,
+        env = "SESSIONHUB_WS_MAX_CONNECTIONS_PER_SESSION",
+        default_value_t = 8
+    )]
+    pub ws_max_connections_per_session: usize,
 }
 
 /// Which peers may tell us the client's address and location.

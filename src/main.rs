@@ -117,14 +117,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let app = Application::build(&config, Arc::new(SystemClock)).await?;
+    let shutdown = CancellationToken::new();
+    let app = Application::build(&config, Arc::new(SystemClock), shutdown.clone()).await?;
     tracing::info!(
         address = %app.local_addr(),
         "serving GraphQL at /graphql, subscriptions at /graphql/ws, GraphiQL at /graphiql"
     );
-    let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    app.run(shutdown).await?;
+    tokio::spawn(stop_on_signal(shutdown));
+    app.run().await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// One sign-in on one device. Rows are never deleted: an ended session keeps
 /// `ended_at` and `end_reason`, so the table doubles as the user's session history.
@@ -41,8 +42,11 @@ impl Related<super::device::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EndReason {
     #[sea_orm(string_value = "SIGNED_OUT")]
     SignedOut,

@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
+pub use subscription::SignOutNotice;
 use subscription::Subscription;
 
 use crate::service::{Actor, Requester, ServiceError, Services};

@@ -1,11 +1,14 @@
 //! Live account events: each subscription is a filter over the committed events of the
-//! subscriber's own account.
+//! subscriber's own account. The websocket connection (`http::websocket`) closes itself
+//! when its session ends; these streams also stop at that event, so nothing published
+//! after it can slip through first.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Result, Subscription as SubscriptionRoot};
 use entity::account_event::EventKind;
-use futures_util::{Stream, StreamExt, future::ready};
+use futures_util::{Stream, StreamExt, future::ready, stream};
+use tokio::sync::watch;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{
@@ -13,13 +16,16 @@ use super::{
     scalars::DateTime,
     types::{Session, SessionRevokedEvent, SignedOutEvent},
 };
-use crate::service::{AccountEvent, Actor, Services};
+use crate::service::{AccountEvent, Actor, BusMessage, ServiceError, Services, SessionEnd};
 
-#[derive(Default)]
+/// Set by the connection when its own session ends; `signedOut` waits for it.
+pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
+
 pub struct Subscription;
 
-/// The subscriber's account events of `kind`, until the subscriber falls too far behind
-/// to be sure it saw them all: then the stream ends rather than silently skip any.
+/// The subscriber's account events of `kind`, up to and including the end of its own
+/// session. A subscription that falls too far behind ends rather than skip events silently
+/// (its connection is closed with 1013 at the same time).
 fn account_events(
     ctx: &Context<'_>,
     kind: EventKind,
@@ -30,15 +36,23 @@ fn account_events(
 )> {
     let services = ctx.services().clone();
     let actor = ctx.actor()?.clone();
-    let user_id = actor.user_id.clone();
+    let (user_id, own_session) = (actor.user_id.clone(), actor.session_id);
     let events = BroadcastStream::new(services.events().subscribe())
         .take_while(|received| ready(received.is_ok()))
         .filter_map(move |received| {
-            let wanted = received
-                .ok()
-                .filter(|event| event.user_id == user_id && event.kind == kind);
-            ready(wanted)
-        });
+            ready(match received {
+                Ok(BusMessage::Event(event)) if event.user_id == user_id => Some(event),
+                _ => None,
+            })
+        })
+        .scan(false, move |own_session_ended, event| {
+            if *own_session_ended {
+                return ready(None);
+            }
+            *own_session_ended = event.ends_session(own_session);
+            ready(Some(event))
+        })
+        .filter(move |event| ready(event.kind == kind));
     Ok((services, actor, events))
 }
 
@@ -75,25 +89,26 @@ impl Subscription {
         }))
     }
 
-    /// Fires once when the subscribing session itself ends ("you were signed out"); the
-    /// stream then completes.
+    /// Fires once when the subscribing session itself ends ("you were signed out"), whatever
+    /// ended it; the server then closes the connection (4403).
     async fn signed_out(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SignedOutEvent>> {
-        let (_, actor, events) = account_events(ctx, EventKind::SessionEnded)?;
-        let own_session = actor.session_id;
-        Ok(events
-            .filter_map(move |event| {
-                let own = event.session_id == Some(own_session);
-                ready(own.then(|| {
-                    SignedOutEvent {
-                        session_id: ID(own_session.to_string()),
-                        reason: event
-                            .end_reason
-                            .map(Into::into)
-                            .unwrap_or(super::types::SessionEndReason::Revoked),
-                        at: DateTime(event.occurred_at),
-                    }
-                }))
+        let session_id = ctx.actor()?.session_id;
+        let Some(SignOutNotice(notice)) = ctx.data_opt::<SignOutNotice>() else {
+            return Err(async_graphql::ErrorExtensions::extend(
+                &ServiceError::BadUserInput(
+                    "signedOut is only available over the websocket endpoint".into(),
+                ),
+            ));
+        };
+        let mut notice = notice.clone();
+        Ok(stream::once(async move {
+            let end = *notice.wait_for(Option::is_some).await.ok()?;
+            end.map(|end| SignedOutEvent {
+                session_id: ID(session_id.to_string()),
+                reason: end.reason.into(),
+                at: DateTime(end.at),
             })
-            .take(1))
+        })
+        .filter_map(ready))
     }
 }

@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 
 use async_graphql::{
     BatchRequest, BatchResponse, Data, ErrorExtensionValues, Request, ServerError,
-    http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource},
-    parser::types::OperationType,
+    http::GraphiQLSource, parser::types::OperationType,
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, RawQuery, State, WebSocketUpgrade},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -145,7 +143,7 @@ async fn resolve_requester(
 
 /// Puts what a request (or a websocket connection) needs into its data: who is asking,
 /// and fresh loaders for them.
-fn attach_requester(data: &mut Data, state: &AppState, requester: Requester) {
+pub(super) fn attach_requester(data: &mut Data, state: &AppState, requester: Requester) {
     if let Requester::Session(actor) = &requester {
         data.insert(Loaders::new(&state.services, actor));
     }
@@ -196,6 +194,14 @@ fn finish_errors(response: &mut BatchResponse) -> StatusCode {
     status
 }
 
+/// `errors`, each with a code: for results sent outside [`execute`], e.g. on a websocket.
+pub(super) fn coded_errors(mut errors: Vec<ServerError>) -> Vec<ServerError> {
+    for error in &mut errors {
+        ensure_code(error);
+    }
+    errors
+}
+
 fn ensure_code(error: &mut ServerError) -> String {
     let extensions = error
         .extensions
@@ -231,60 +237,7 @@ fn service_error_response(error: &ServiceError) -> Response {
     response
 }
 
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
-}
-
-/// `GET /graphql/ws`: subscriptions over `graphql-transport-ws` or the legacy `graphql-ws`.
-/// The session token comes in `connection_init`, as `{"Authorization": "Bearer …"}` or
-/// `{"token": "…"}`; a refused token closes the socket.
-pub async fn websocket(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let client = state.clients.client_info(peer, &headers);
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = state.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = init_token(&payload).ok_or_else(|| {
-                        async_graphql::Error::new("connection_init must carry a session token")
-                    })?;
-                    match state.services.authenticate(&token, client).await {
-                        Ok(requester @ Requester::Session(_)) => {
-                            let mut data = Data::default();
-                            attach_requester(&mut data, &state, requester);
-                            Ok(data)
-                        }
-                        Ok(_) => Err(async_graphql::Error::new(
-                            "subscriptions need a session token, not an identity token",
-                        )),
-                        Err(error) => Err(async_graphql::Error::new(error.to_string())),
-                    }
-                })
-                .serve()
-        })
-}
-
-fn init_token(payload: &serde_json::Value) -> Option<String> {
-    let authorization = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .and_then(|value| value.as_str());
-    if let Some(value) = authorization {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
-    }
-    payload
-        .get("token")
-        .and_then(|value| value.as_str())
-        .map(str::to_owned)
 }

@@ -19,8 +19,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
-pub use events::{AccountEvent, EventBus};
-pub use sessions::{SessionState, StartSession, StartedSession, session_state};
+pub use events::{AccountEvent, BusMessage, EventBus};
+pub use sessions::{SessionEnd, SessionState, StartSession, StartedSession, session_state};
 
 use crate::{
     clock::Clock,

@@ -50,6 +50,28 @@ pub fn session_state(session: &session::Model, now: DateTime<Utc>) -> SessionSta
     }
 }
 
+/// How and when a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub reason: EndReason,
+    pub at: DateTime<Utc>,
+}
+
+/// The end of a session, from its row: recorded, or past its expiry but not yet swept.
+fn session_end(session: &session::Model, now: DateTime<Utc>) -> Option<SessionEnd> {
+    if let (Some(reason), Some(at)) = (session.end_reason, session.ended_at) {
+        return Some(SessionEnd { reason, at });
+    }
+    (session.expires_at <= now).then(|| SessionEnd {
+        reason: if session.expires_at >= session.absolute_expires_at {
+            EndReason::LifetimeExceeded
+        } else {
+            EndReason::IdleTimeout
+        },
+        at: session.expires_at,
+    })
+}
+
 /// Condition matching sessions that are still active at `now`.
 fn is_live(now: DateTime<Utc>) -> Condition {
     Condition::all()
@@ -284,6 +306,12 @@ impl Services {
 
     pub async fn session(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<session::Model>> {
         self.load_session(&actor.user_id, id).await
+    }
+
+    /// Whether the caller's session has ended, read from the database.
+    pub async fn session_end(&self, actor: &Actor) -> ServiceResult<Option<SessionEnd>> {
+        let session = self.current_session(actor).await?;
+        Ok(session_end(&session, self.now()))
     }
 
     /// The caller's own session, as it is now.

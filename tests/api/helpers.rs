@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sessionhub::{
     app::{Application, connect_database},
     clock::{Clock, MockClock},
-    config::{ClientInfoConfig, Config, KeyConfig},
+    config::{ClientInfoConfig, Config, KeyConfig, WebSocketConfig},
     service::Services,
 };
 use tokio_util::sync::CancellationToken;
@@ -170,6 +170,12 @@ fn test_config(database_url: String) -> Config {
             city_header: Some("CF-IPCity".into()),
             geoip_database: None,
         },
+        websocket: WebSocketConfig {
+            ws_init_timeout: Duration::from_millis(300),
+            ws_keepalive: Duration::from_secs(15),
+            ws_max_message_bytes: 64 * 1024,
+            ws_max_connections_per_session: 3,
+        },
     }
 }
 
@@ -218,7 +224,8 @@ impl TestApp {
         let clock = Arc::new(MockClock::new(
             Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
         ));
-        let app = Application::build(&config, clock.clone())
+        let shutdown = CancellationToken::new();
+        let app = Application::build(&config, clock.clone(), shutdown.clone())
             .await
             .expect("build the application");
         let address = app.local_addr();
@@ -226,8 +233,7 @@ impl TestApp {
         let db = connect_database(&config.database_url)
             .await
             .expect("connect to the test database");
-        let shutdown = CancellationToken::new();
-        tokio::spawn(app.run(shutdown.clone()));
+        tokio::spawn(app.run());
         Self {
             address,
             clock,

@@ -1,0 +1,554 @@
+//! Subscriptions over websockets: `graphql-transport-ws` (what the `graphql-ws` npm client,
+//! Apollo and GraphiQL speak) and the legacy `graphql-ws` of subscriptions-transport-ws.
+//!
+//! We run the protocol ourselves rather than use async-graphql's handler because the
+//! connection must do more than relay: refuse with the protocol's close codes, close itself
+//! once its session ends (after its `signedOut` subscriptions had their say), drop clients
+//! that fall behind, cap connections per session, and close with 1001 on shutdown.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_graphql::{Data, Request, Response, parser::types::Selection};
+use axum::{
+    extract::{
+        ConnectInfo, State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::HeaderMap,
+    response::Response as HttpResponse,
+};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{self, BoxStream, SplitSink, SplitStream},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::{
+    sync::{broadcast::error::RecvError, watch},
+    time::{Instant, timeout, timeout_at},
+};
+use tokio_stream::StreamMap;
+use uuid::Uuid;
+
+use super::{AppState, graphql::attach_requester};
+use crate::{
+    graphql::SignOutNotice,
+    service::{Actor, BusMessage, ClientInfo, Requester, SessionEnd},
+};
+
+/// Close codes of the `graphql-transport-ws` protocol, and the standard ones we use.
+mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY_VIOLATION: u16 = 1008;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_SUBSCRIBER: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// A client that has not read what we sent for this long is gone, whatever TCP says.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `signedOut` subscriptions get to deliver before the connection closes.
+const SIGN_OUT_DRAIN: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`.
+    TransportWs,
+    /// `graphql-ws`, the protocol of the retired subscriptions-transport-ws.
+    LegacyWs,
+}
+
+impl Protocol {
+    /// The client's preferred protocol we speak; `graphql-transport-ws` when it names none.
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let offered: Vec<&str> = headers
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        if offered.is_empty() {
+            return Some(Protocol::TransportWs);
+        }
+        offered.into_iter().find_map(|name| match name {
+            "graphql-transport-ws" => Some(Protocol::TransportWs),
+            "graphql-ws" => Some(Protocol::LegacyWs),
+            _ => None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::TransportWs => "graphql-transport-ws",
+            Protocol::LegacyWs => "graphql-ws",
+        }
+    }
+
+    fn next_type(self) -> &'static str {
+        match self {
+            Protocol::TransportWs => "next",
+            Protocol::LegacyWs => "data",
+        }
+    }
+
+    fn keepalive(self) -> Value {
+        match self {
+            Protocol::TransportWs => json!({ "type": "ping" }),
+            Protocol::LegacyWs => json!({ "type": "ka" }),
+        }
+    }
+}
+
+/// Messages from the client, in both protocols' words.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    #[serde(alias = "start")]
+    Subscribe {
+        id: String,
+        payload: Request,
+    },
+    #[serde(alias = "stop")]
+    Complete {
+        id: String,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {},
+    ConnectionTerminate,
+}
+
+/// How many connections each session has open, to cap them.
+pub struct ConnectionSlots {
+    open: Mutex<HashMap<Uuid, usize>>,
+    per_session: usize,
+}
+
+/// One claimed connection; gives its place back when dropped.
+struct ConnectionSlot {
+    slots: Arc<ConnectionSlots>,
+    session_id: Uuid,
+}
+
+impl ConnectionSlots {
+    pub fn new(per_session: usize) -> Self {
+        Self {
+            open: Mutex::new(HashMap::new()),
+            per_session,
+        }
+    }
+
+    fn claim(self: &Arc<Self>, session_id: Uuid) -> Option<ConnectionSlot> {
+        let mut open = self.open.lock().expect("connection slots poisoned");
+        let count = open.entry(session_id).or_insert(0);
+        if *count >= self.per_session {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            slots: self.clone(),
+            session_id,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().expect("connection slots poisoned");
+        if let Some(count) = open.get_mut(&self.session_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.session_id);
+            }
+        }
+    }
+}
+
+/// `GET /graphql/ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> HttpResponse {
+    let Some(protocol) = Protocol::negotiate(&headers) else {
+        return super::graphql::error_response(
+            axum::http::StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "speak graphql-transport-ws or graphql-ws",
+        );
+    };
+    let client = state.clients.client_info(peer, &headers);
+    let limits = state.websocket;
+    upgrade
+        .protocols([protocol.name()])
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes)
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            let mut connection = Connection {
+                state,
+                protocol,
+                client,
+                sink,
+                stream,
+            };
+            if let Ended::Close(code, reason) = connection.serve().await {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = timeout(
+                    SEND_TIMEOUT,
+                    connection.sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+            }
+        })
+}
+
+/// How a connection ended: closed by us with a code, or gone (the client left or stopped
+/// reading), where there is nobody to tell.
+enum Ended {
+    Close(u16, &'static str),
+    Gone,
+}
+
+/// What one client frame turned out to be.
+enum Incoming {
+    Message(ClientMessage),
+    /// Transport-level traffic (websocket pings, pongs) we need not act on.
+    Nothing,
+    Malformed,
+    Gone,
+}
+
+struct Connection {
+    state: AppState,
+    protocol: Protocol,
+    client: ClientInfo,
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+}
+
+/// The live subscriptions of a connection; a `None` item marks a finished stream.
+type Subscriptions = StreamMap<String, BoxStream<'static, Option<Response>>>;
+
+impl Connection {
+    async fn serve(&mut self) -> Ended {
+        // Listen before authenticating, so an end that comes after the check is still heard.
+        let mut bus = self.state.services.events().subscribe();
+        let (actor, _slot) = match self.initialise().await {
+            Ok(initialised) => initialised,
+            Err(ended) => return ended,
+        };
+        let (notify_sign_out, sign_out_notice) = watch::channel(None);
+        let mut data = Data::default();
+        attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
+        data.insert(SignOutNotice(sign_out_notice));
+        let data = Arc::new(data);
+
+        let mut subscriptions = Subscriptions::new();
+        let mut signed_out_ids = HashSet::new();
+        let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
+        keepalive.reset();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ended::Close(close::GOING_AWAY, "server shutting down"),
+                _ = keepalive.tick() => {
+                    if self.send(self.protocol.keepalive()).await.is_err() {
+                        return Ended::Gone;
+                    }
+                }
+                incoming = self.receive() => {
+                    let message = match incoming {
+                        Incoming::Message(message) => message,
+                        Incoming::Nothing => continue,
+                        Incoming::Malformed => return Ended::Close(close::BAD_REQUEST, "malformed message"),
+                        Incoming::Gone => return Ended::Gone,
+                    };
+                    match message {
+                        ClientMessage::Subscribe { id, payload } => {
+                            if subscriptions.contains_key(&id) {
+                                return Ended::Close(close::DUPLICATE_SUBSCRIBER, "subscriber for this id already exists");
+                            }
+                            let mut request = payload;
+                            if selects_signed_out(&mut request) {
+                                signed_out_ids.insert(id.clone());
+                            }
+                            let responses = self
+                                .state
+                                .schema
+                                .execute_stream_with_session_data(request, data.clone())
+                                .map(Some)
+                                .chain(stream::once(async { None }))
+                                .boxed();
+                            subscriptions.insert(id, responses);
+                        }
+                        ClientMessage::Complete { id } => {
+                            subscriptions.remove(&id);
+                            signed_out_ids.remove(&id);
+                        }
+                        ClientMessage::Ping { payload } => {
+                            if self.send(json!({ "type": "pong", "payload": payload })).await.is_err() {
+                                return Ended::Gone;
+                            }
+                        }
+                        ClientMessage::Pong {} => {}
+                        ClientMessage::ConnectionInit { .. } => {
+                            return Ended::Close(close::TOO_MANY_INITS, "too many initialisation requests");
+                        }
+                        ClientMessage::ConnectionTerminate => return Ended::Gone,
+                    }
+                }
+                Some((id, response)) = subscriptions.next(), if !subscriptions.is_empty() => {
+                    if self.forward(&id, response, &mut subscriptions).await.is_err() {
+                        return Ended::Gone;
+                    }
+                }
+                message = bus.recv() => {
+                    let lagged = matches!(message, Err(RecvError::Lagged(_)));
+                    let end = match message {
+                        Ok(BusMessage::Event(event)) if event.ends_session(actor.session_id) => {
+                            event.end_reason.map(|reason| SessionEnd { reason, at: event.occurred_at })
+                        }
+                        Ok(BusMessage::Event(_)) => continue,
+                        // Events may have been missed: the database has the truth.
+                        Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+                            match self.state.services.session_end(&actor).await {
+                                Ok(end) => end,
+                                Err(error) => {
+                                    tracing::warn!(%error, "cannot re-check a subscriber's session");
+                                    return Ended::Close(close::TRY_AGAIN_LATER, "cannot check the session; reconnect");
+                                }
+                            }
+                        }
+                        Err(RecvError::Closed) => return Ended::Close(close::GOING_AWAY, "server shutting down"),
+                    };
+                    if let Some(end) = end {
+                        return self
+                            .sign_out(end, &notify_sign_out, &mut subscriptions, &signed_out_ids)
+                            .await;
+                    }
+                    if lagged {
+                        // Its subscriptions lagged too and may have missed events.
+                        return Ended::Close(close::TRY_AGAIN_LATER, "fell behind; reconnect and refetch");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for `connection_init` and authenticates its token, within the init timeout.
+    async fn initialise(&mut self) -> Result<(Arc<Actor>, ConnectionSlot), Ended> {
+        let deadline = Instant::now() + self.state.websocket.init_timeout;
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            let incoming = tokio::select! {
+                _ = shutdown.cancelled() => return Err(Ended::Close(close::GOING_AWAY, "server shutting down")),
+                incoming = timeout_at(deadline, self.receive()) => incoming,
+            };
+            let message = match incoming {
+                Err(_) => {
+                    return Err(Ended::Close(
+                        close::INIT_TIMEOUT,
+                        "connection initialisation timeout",
+                    ));
+                }
+                Ok(Incoming::Message(message)) => message,
+                Ok(Incoming::Nothing) => continue,
+                Ok(Incoming::Malformed) => {
+                    return Err(Ended::Close(close::BAD_REQUEST, "malformed message"));
+                }
+                Ok(Incoming::Gone) => return Err(Ended::Gone),
+            };
+            match message {
+                ClientMessage::ConnectionInit { payload } => {
+                    let actor = match self.authenticate(payload.unwrap_or_default()).await {
+                        Some(actor) => actor,
+                        None => {
+                            if self.protocol == Protocol::LegacyWs {
+                                let refusal = json!({ "type": "connection_error", "payload": { "message": "forbidden" } });
+                                let _ = self.send(refusal).await;
+                            }
+                            return Err(Ended::Close(close::FORBIDDEN, "forbidden"));
+                        }
+                    };
+                    let Some(slot) = self.state.connections.claim(actor.session_id) else {
+                        return Err(Ended::Close(
+                            close::POLICY_VIOLATION,
+                            "too many connections for this session",
+                        ));
+                    };
+                    if self
+                        .send(json!({ "type": "connection_ack" }))
+                        .await
+                        .is_err()
+                    {
+                        return Err(Ended::Gone);
+                    }
+                    return Ok((actor, slot));
+                }
+                ClientMessage::Subscribe { .. } => {
+                    return Err(Ended::Close(close::UNAUTHORIZED, "unauthorized"));
+                }
+                ClientMessage::Ping { payload } => {
+                    if self
+                        .send(json!({ "type": "pong", "payload": payload }))
+                        .await
+                        .is_err()
+                    {
+                        return Err(Ended::Gone);
+                    }
+                }
+                ClientMessage::ConnectionTerminate => return Err(Ended::Gone),
+                ClientMessage::Complete { .. } | ClientMessage::Pong {} => {}
+            }
+        }
+    }
+
+    /// The session token of `connection_init`, as `{"Authorization": "Bearer …"}` or
+    /// `{"token": "…"}`; only an active session's token is accepted.
+    async fn authenticate(&self, payload: Value) -> Option<Arc<Actor>> {
+        let token = init_token(&payload)?;
+        match self
+            .state
+            .services
+            .authenticate(&token, self.client.clone())
+            .await
+        {
+            Ok(Requester::Session(actor)) => Some(actor),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::debug!(%error, "websocket connection refused");
+                None
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Incoming {
+        match self.stream.next().await {
+            Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                Ok(message) => Incoming::Message(message),
+                Err(_) => Incoming::Malformed,
+            },
+            Some(Ok(Message::Binary(_))) => Incoming::Malformed,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Nothing,
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Incoming::Gone,
+        }
+    }
+
+    async fn send(&mut self, message: Value) -> Result<(), ()> {
+        let frame = Message::Text(message.to_string().into());
+        match timeout(SEND_TIMEOUT, self.sink.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    /// Sends one subscription's next result, or its end.
+    async fn forward(
+        &mut self,
+        id: &str,
+        response: Option<Response>,
+        subscriptions: &mut Subscriptions,
+    ) -> Result<(), ()> {
+        match response {
+            None => self.send(json!({ "id": id, "type": "complete" })).await,
+            // A request that never started (it did not parse or validate) is an `error`.
+            Some(response) if response.data == async_graphql::Value::Null && response.is_err() => {
+                subscriptions.remove(id);
+                let errors = super::graphql::coded_errors(response.errors);
+                self.send(json!({ "id": id, "type": "error", "payload": errors }))
+                    .await
+            }
+            Some(mut response) => {
+                response.errors = super::graphql::coded_errors(response.errors);
+                self.send(
+                    json!({ "id": id, "type": self.protocol.next_type(), "payload": response }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The connection's session ended: only `signedOut` subscriptions hear of it, each once,
+    /// then the connection closes. Nothing else reaches a session that has ended.
+    async fn sign_out(
+        &mut self,
+        end: SessionEnd,
+        notify: &watch::Sender<Option<SessionEnd>>,
+        subscriptions: &mut Subscriptions,
+        signed_out_ids: &HashSet<String>,
+    ) -> Ended {
+        let others: Vec<String> = subscriptions
+            .keys()
+            .filter(|id| !signed_out_ids.contains(*id))
+            .cloned()
+            .collect();
+        for id in others {
+            subscriptions.remove(&id);
+        }
+        notify.send_replace(Some(end));
+        let deadline = Instant::now() + SIGN_OUT_DRAIN;
+        while !subscriptions.is_empty() {
+            let Ok(Some((id, response))) = timeout_at(deadline, subscriptions.next()).await else {
+                break;
+            };
+            if self.forward(&id, response, subscriptions).await.is_err() {
+                return Ended::Gone;
+            }
+        }
+        Ended::Close(close::FORBIDDEN, "signed out")
+    }
+}
+
+/// Whether the subscription's root field is `signedOut` (a subscription has exactly one).
+fn selects_signed_out(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    document
+        .operations
+        .iter()
+        .filter(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name.as_deref())
+        .flat_map(|(_, operation)| operation.node.selection_set.node.items.iter())
+        .any(|selection| {
+            matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
+        })
+}
+
+fn init_token(payload: &Value) -> Option<String> {
+    let authorization = payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+        .and_then(Value::as_str);
+    if let Some(value) = authorization {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    payload
+        .get("token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
