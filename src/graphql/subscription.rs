@@ -23,9 +23,10 @@ pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 
 pub struct Subscription;
 
-/// The subscriber's account events of `kind`, up to and including the end of its own
-/// session. A subscription that falls too far behind ends rather than skip events silently
-/// (its connection is closed with 1013 at the same time).
+/// The subscriber's account events of `kind` until its own session ends; from then on the
+/// stream goes quiet (not complete: the connection tells `signedOut` and closes). A
+/// subscription that falls too far behind ends rather than skip events silently (its
+/// connection is closed with 1013 at the same time).
 fn account_events(
     ctx: &Context<'_>,
     kind: EventKind,
@@ -45,14 +46,9 @@ fn account_events(
                 _ => None,
             })
         })
-        .scan(false, move |own_session_ended, event| {
-            if *own_session_ended {
-                return ready(None);
-            }
-            *own_session_ended = event.ends_session(own_session);
-            ready(Some(event))
-        })
-        .filter(move |event| ready(event.kind == kind));
+        .take_while(move |event| ready(!event.ends_session(own_session)))
+        .filter(move |event| ready(event.kind == kind))
+        .chain(stream::pending());
     Ok((services, actor, events))
 }
 

@@ -120,7 +120,7 @@ enum ClientMessage {
     #[serde(alias = "start")]
     Subscribe {
         id: String,
-        payload: Request,
+        payload: Box<Request>,
     },
     #[serde(alias = "stop")]
     Complete {
@@ -289,7 +289,7 @@ impl Connection {
                             if subscriptions.contains_key(&id) {
                                 return Ended::Close(close::DUPLICATE_SUBSCRIBER, "subscriber for this id already exists");
                             }
-                            let mut request = payload;
+                            let mut request = *payload;
                             if selects_signed_out(&mut request) {
                                 signed_out_ids.insert(id.clone());
                             }
@@ -303,11 +303,18 @@ impl Connection {
                             subscriptions.insert(id, responses);
                         }
                         ClientMessage::Complete { id } => {
-                            subscriptions.remove(&id);
                             signed_out_ids.remove(&id);
+                            let stopped = subscriptions.remove(&id).is_some();
+                            // Legacy clients expect the server to confirm a `stop`.
+                            if stopped
+                                && self.protocol == Protocol::LegacyWs
+                                && self.send(json!({ "id": id, "type": "complete" })).await.is_err()
+                            {
+                                return Ended::Gone;
+                            }
                         }
                         ClientMessage::Ping { payload } => {
-                            if self.send(json!({ "type": "pong", "payload": payload })).await.is_err() {
+                            if self.send(pong(payload)).await.is_err() {
                                 return Ended::Gone;
                             }
                         }
@@ -534,6 +541,14 @@ fn selects_signed_out(request: &mut Request) -> bool {
         .any(|selection| {
             matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
         })
+}
+
+/// The answer to a client's `ping`, echoing its payload when it had one.
+fn pong(payload: Option<Value>) -> Value {
+    match payload {
+        Some(payload) => json!({ "type": "pong", "payload": payload }),
+        None => json!({ "type": "pong" }),
+    }
 }
 
 fn init_token(payload: &Value) -> Option<String> {

@@ -95,8 +95,10 @@ pub struct TestApp {
     pub services: Services,
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
+    config: Config,
     shutdown: CancellationToken,
-    _database: TestDatabase,
+    /// Shared by the instances of one test; the database goes when the last one does.
+    database: Arc<TestDatabase>,
 }
 
 /// A signed-in session as a client keeps it.
@@ -181,9 +183,7 @@ fn test_config(database_url: String) -> Config {
 
 impl TestApp {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        Self::spawn(test_config(url), TestDatabase::Sqlite { _directory: dir }).await
+        Self::sqlite_with(|_| {}).await
     }
 
     /// `None`, after printing a notice, when no PostgreSQL server is configured.
@@ -209,7 +209,8 @@ impl TestApp {
             .expect("the PostgreSQL URL names a database");
         let mut config = test_config(format!("{base}/{name}"));
         customise(&mut config);
-        Some(Self::spawn(config, TestDatabase::Postgres { admin_url, name }).await)
+        let database = Arc::new(TestDatabase::Postgres { admin_url, name });
+        Some(Self::spawn(config, database, None).await)
     }
 
     pub async fn sqlite_with(customise: impl FnOnce(&mut Config)) -> Self {
@@ -217,13 +218,39 @@ impl TestApp {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
         let mut config = test_config(url);
         customise(&mut config);
-        Self::spawn(config, TestDatabase::Sqlite { _directory: dir }).await
+        Self::spawn(
+            config,
+            Arc::new(TestDatabase::Sqlite { _directory: dir }),
+            None,
+        )
+        .await
     }
 
-    async fn spawn(config: Config, database: TestDatabase) -> Self {
-        let clock = Arc::new(MockClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
-        ));
+    /// Another server instance on the same database and clock, as behind a load balancer.
+    pub async fn second_instance(&self) -> Self {
+        Self::spawn(
+            self.config.clone(),
+            self.database.clone(),
+            Some(self.clock.clone()),
+        )
+        .await
+    }
+
+    /// Stops the server, as SIGTERM would.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
+    async fn spawn(
+        config: Config,
+        database: Arc<TestDatabase>,
+        clock: Option<Arc<MockClock>>,
+    ) -> Self {
+        let clock = clock.unwrap_or_else(|| {
+            Arc::new(MockClock::new(
+                Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+            ))
+        });
         let shutdown = CancellationToken::new();
         let app = Application::build(&config, clock.clone(), shutdown.clone())
             .await
@@ -240,8 +267,9 @@ impl TestApp {
             services,
             db,
             http: reqwest::Client::new(),
+            config,
             shutdown,
-            _database: database,
+            database,
         }
     }
 

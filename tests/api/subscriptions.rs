@@ -6,13 +6,54 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::{SAFARI_IPHONE, TestApp};
+use crate::helpers::{SAFARI_IPHONE, SignedIn, TestApp};
 
 crate::on_both_databases!(
     subscribers_see_their_own_accounts_sessions_start_and_end,
     revoked_session_is_told_it_was_signed_out,
     connection_with_a_bad_token_is_refused,
+    every_way_a_session_ends_reaches_signed_out,
+    protocol_violations_close_with_their_codes,
+    connections_per_session_are_capped,
+    legacy_protocol_clients_are_served,
+    shutdown_closes_connections_with_1001,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_on_one_instance_signs_out_a_subscriber_on_another() {
+    let Some(a) = TestApp::postgres().await else {
+        return;
+    };
+    let b = a.second_instance().await;
+    let laptop = a.sign_in("alice").await;
+    let phone = b.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let mut phone_feed = Subscriber::authenticated(&b, &phone.token).await;
+    phone_feed
+        .subscribe("bye", "subscription { signedOut { reason } }")
+        .await;
+    // Once this one listens on B, `bye` (read before it) is registered too.
+    phone_feed
+        .subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    wait_for_subscribers(&b, 2).await;
+
+    a.graphql(
+        Some(&laptop.token),
+        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+        json!({ "id": phone.session_id }),
+    )
+    .await
+    .assert_ok();
+    let signed_out = phone_feed.next().await;
+    assert_eq!(
+        signed_out["payload"]["data"]["signedOut"]["reason"],
+        "REVOKED"
+    );
+    assert_eq!(phone_feed.next().await["type"], "complete");
+    assert_eq!(phone_feed.next().await, json!({ "close": 4403 }));
+    b.assert_session_ended(&phone.token).await;
+    a.assert_session_ended(&phone.token).await;
+}
 
 /// A `graphql-transport-ws` client connection.
 struct Subscriber {
@@ -20,18 +61,23 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    async fn connect(app: &TestApp, init_payload: Value) -> Self {
+    /// Opens a socket speaking `protocol`, without initialising it.
+    async fn open(app: &TestApp, protocol: &'static str) -> Self {
         let mut request = app
             .url("/graphql/ws")
             .replace("http://", "ws://")
             .into_client_request()
             .unwrap();
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut subscriber = Self { socket };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        Self { socket }
+    }
+
+    async fn connect(app: &TestApp, init_payload: Value) -> Self {
+        let mut subscriber = Self::open(app, "graphql-transport-ws").await;
         subscriber
             .send(json!({ "type": "connection_init", "payload": init_payload }))
             .await;
@@ -57,13 +103,21 @@ impl Subscriber {
             .await;
     }
 
-    /// The next protocol message; a close frame comes back as `{"close": code}`.
+    /// The next protocol message; a close frame comes back as `{"close": code}`. Gives up
+    /// after ten seconds, so a missing message fails the test instead of hanging it.
     async fn next(&mut self) -> Value {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.next_message())
+            .await
+            .expect("no message within 10 s")
+    }
+
+    async fn next_message(&mut self) -> Value {
         loop {
             match self.socket.next().await {
                 Some(Ok(Message::Text(text))) => {
                     let message: Value = serde_json::from_str(&text).unwrap();
-                    if message["type"] != "ping" && message["type"] != "pong" {
+                    // Skip the server's keep-alives (`ping`, legacy `ka`).
+                    if message["type"] != "ping" && message["type"] != "ka" {
                         return message;
                     }
                 }
@@ -89,13 +143,9 @@ async fn wait_for_subscribers(app: &TestApp, count: usize) {
     }
 }
 
-/// The connection was closed instead of acknowledged. (Which close code is the
-/// live-pushes issue's to settle: async-graphql 7 sends 1002 where the protocol says 4403.)
+/// The connection was closed as `graphql-transport-ws` says for a refused init: 4403.
 fn assert_refused(first_message: Value) {
-    assert!(
-        first_message.get("close").is_some(),
-        "expected the socket to close, got {first_message}"
-    );
+    assert_eq!(first_message, json!({ "close": 4403 }));
 }
 
 async fn subscribers_see_their_own_accounts_sessions_start_and_end(app: TestApp) {
@@ -209,4 +259,245 @@ async fn connection_with_a_bad_token_is_refused(app: TestApp) {
         let mut subscriber = Subscriber::connect(&app, payload.clone()).await;
         assert_refused(subscriber.next().await);
     }
+}
+
+/// Subscribes `victim` to `signedOut` (and, to prove nothing else arrives, to
+/// `sessionStarted`), ends it with `end`, and checks the push and the close.
+async fn assert_signed_out_with<F, Fut>(app: &TestApp, reason: &str, end: F)
+where
+    F: FnOnce(SignedIn, SignedIn) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let actor = app.sign_in("alice").await;
+    let victim = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let mut feed = Subscriber::authenticated(app, &victim.token).await;
+    let listening = app.services.events().subscriber_count();
+    // The server reads messages in order: once `started` listens, `bye` is registered.
+    feed.subscribe("bye", "subscription { signedOut { sessionId reason } }")
+        .await;
+    feed.subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    wait_for_subscribers(app, listening + 1).await;
+
+    end(actor, victim.clone()).await;
+    let pushed = feed.next().await;
+    assert_eq!(
+        pushed,
+        json!({ "id": "bye", "type": "next", "payload": { "data": { "signedOut": {
+            "sessionId": victim.session_id, "reason": reason } } } }),
+        "{reason}"
+    );
+    assert_eq!(
+        feed.next().await,
+        json!({ "id": "bye", "type": "complete" }),
+        "{reason}"
+    );
+    assert_eq!(feed.next().await, json!({ "close": 4403 }), "{reason}");
+}
+
+async fn every_way_a_session_ends_reaches_signed_out(app: TestApp) {
+    let app = &app;
+    let by_id = |query: &'static str, id: fn(&SignedIn) -> &String| {
+        move |actor: SignedIn, victim: SignedIn| async move {
+            app.graphql(Some(&actor.token), query, json!({ "id": id(&victim) }))
+                .await
+                .assert_ok();
+        }
+    };
+    assert_signed_out_with(
+        app,
+        "REVOKED",
+        by_id(
+            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+            |v| &v.session_id,
+        ),
+    )
+    .await;
+    assert_signed_out_with(
+        app,
+        "DEVICE_SIGNED_OUT",
+        by_id(
+            "mutation($id: ID) { signOutDevice(id: $id) { revokedCount } }",
+            |v| &v.device_id,
+        ),
+    )
+    .await;
+    assert_signed_out_with(
+        app,
+        "DEVICE_HIJACKED",
+        by_id(
+            "mutation($id: ID!) { markDeviceHijacked(id: $id) { id } }",
+            |v| &v.device_id,
+        ),
+    )
+    .await;
+    assert_signed_out_with(
+        app,
+        "DEVICE_FORGOTTEN",
+        by_id(
+            "mutation($id: ID!) { forgetDevice(id: $id) { deviceId } }",
+            |v| &v.device_id,
+        ),
+    )
+    .await;
+    assert_signed_out_with(app, "SIGNED_OUT", |_, victim| async move {
+        app.graphql(
+            Some(&victim.token),
+            "mutation { signOut { id } }",
+            json!({}),
+        )
+        .await
+        .assert_ok();
+    })
+    .await;
+    assert_signed_out_with(app, "IDLE_TIMEOUT", |actor, _| async move {
+        app.advance(20);
+        app.heartbeat(&actor.token).await;
+        app.advance(11);
+        assert!(app.services.sweep_expired_sessions().await.unwrap() >= 1);
+    })
+    .await;
+    assert_signed_out_with(app, "LIFETIME_EXCEEDED", |_, victim| async move {
+        for _ in 0..28 {
+            app.advance(25);
+            app.heartbeat(&victim.token).await;
+        }
+        app.advance(21);
+        assert!(app.services.sweep_expired_sessions().await.unwrap() >= 1);
+    })
+    .await;
+}
+
+async fn protocol_violations_close_with_their_codes(app: TestApp) {
+    let alice = app.sign_in("alice").await;
+    // No connection_init within the (test's 300 ms) initialisation timeout.
+    let mut silent = Subscriber::open(&app, "graphql-transport-ws").await;
+    assert_eq!(silent.next().await, json!({ "close": 4408 }));
+    // Subscribing before the server acknowledged the connection.
+    let mut eager = Subscriber::open(&app, "graphql-transport-ws").await;
+    eager
+        .subscribe("1", "subscription { signedOut { reason } }")
+        .await;
+    assert_eq!(eager.next().await, json!({ "close": 4401 }));
+    // Not a protocol message.
+    let mut garbled = Subscriber::authenticated(&app, &alice.token).await;
+    garbled.send(json!({ "type": "subscribe" })).await;
+    assert_eq!(garbled.next().await, json!({ "close": 4400 }));
+    // The same subscription id twice.
+    let mut twice = Subscriber::authenticated(&app, &alice.token).await;
+    twice
+        .subscribe("1", "subscription { signedOut { reason } }")
+        .await;
+    twice
+        .subscribe("1", "subscription { signedOut { reason } }")
+        .await;
+    assert_eq!(twice.next().await, json!({ "close": 4409 }));
+    // A second connection_init.
+    let mut again = Subscriber::authenticated(&app, &alice.token).await;
+    again
+        .send(json!({ "type": "connection_init", "payload": { "token": alice.token } }))
+        .await;
+    assert_eq!(again.next().await, json!({ "close": 4429 }));
+    // A message over the size limit (64 KiB in tests) ends the connection.
+    let mut huge = Subscriber::authenticated(&app, &alice.token).await;
+    huge.subscribe(
+        "1",
+        &format!(
+            "subscription {{ signedOut {{ reason }} }} # {}",
+            "x".repeat(70_000)
+        ),
+    )
+    .await;
+    assert!(huge.next().await.get("close").is_some());
+    // A query that does not validate is an `error` for that id; the connection stays.
+    let mut wrong = Subscriber::authenticated(&app, &alice.token).await;
+    wrong.subscribe("7", "subscription { passwords }").await;
+    let error = wrong.next().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["id"], "7");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    wrong
+        .send(json!({ "type": "ping", "payload": { "n": 1 } }))
+        .await;
+    assert_eq!(
+        wrong.next().await,
+        json!({ "type": "pong", "payload": { "n": 1 } })
+    );
+}
+
+async fn connections_per_session_are_capped(app: TestApp) {
+    let alice = app.sign_in("alice").await;
+    // Tests allow three connections per session.
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Subscriber::authenticated(&app, &alice.token).await);
+    }
+    let mut fourth = Subscriber::connect(&app, json!({ "token": alice.token })).await;
+    assert_eq!(fourth.next().await, json!({ "close": 1008 }));
+    // Closing one frees its place.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut retry = Subscriber::connect(&app, json!({ "token": alice.token })).await;
+        match retry.next().await {
+            ack if ack["type"] == "connection_ack" => break,
+            refused => {
+                assert_eq!(refused, json!({ "close": 1008 }));
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the place was never freed"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+async fn legacy_protocol_clients_are_served(app: TestApp) {
+    let laptop = app.sign_in("alice").await;
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let mut legacy = Subscriber::open(&app, "graphql-ws").await;
+    legacy
+        .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", laptop.token) } }))
+        .await;
+    assert_eq!(legacy.next().await["type"], "connection_ack");
+    legacy
+        .send(json!({ "id": "1", "type": "start", "payload": { "query": "subscription { sessionRevoked { reason } }" } }))
+        .await;
+    wait_for_subscribers(&app, 2).await;
+    app.graphql(
+        Some(&laptop.token),
+        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+        json!({ "id": phone.session_id }),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(
+        legacy.next().await,
+        json!({ "id": "1", "type": "data", "payload": { "data": { "sessionRevoked": { "reason": "REVOKED" } } } })
+    );
+    legacy.send(json!({ "id": "1", "type": "stop" })).await;
+    assert_eq!(
+        legacy.next().await,
+        json!({ "id": "1", "type": "complete" })
+    );
+
+    let mut refused = Subscriber::open(&app, "graphql-ws").await;
+    refused
+        .send(json!({ "type": "connection_init", "payload": { "token": phone.token } }))
+        .await;
+    assert_eq!(refused.next().await["type"], "connection_error");
+    assert_eq!(refused.next().await, json!({ "close": 4403 }));
+}
+
+async fn shutdown_closes_connections_with_1001(app: TestApp) {
+    let alice = app.sign_in("alice").await;
+    let mut feed = Subscriber::authenticated(&app, &alice.token).await;
+    feed.subscribe("1", "subscription { sessionStarted { id } }")
+        .await;
+    app.stop();
+    assert_eq!(feed.next().await, json!({ "close": 1001 }));
 }
