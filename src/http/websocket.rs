@@ -56,6 +56,12 @@ mod close {
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Socket read buffer. tungstenite preallocates 128 KiB each way per connection; our
+/// messages are tiny, and 8 KiB keeps an idle subscriber's footprint small.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Most a connection buffers for a client that is not reading; past it, sending fails and
+/// the client is dropped (as it is after [`SEND_TIMEOUT`]).
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// How long `signedOut` subscriptions get to deliver before the connection closes.
 const SIGN_OUT_DRAIN: Duration = Duration::from_secs(2);
 
@@ -200,6 +206,10 @@ pub async fn upgrade(
         .protocols([protocol.name()])
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is written at once: they are few and small.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
             let mut connection = Connection {
