@@ -501,3 +501,50 @@ async fn shutdown_closes_connections_with_1001(app: TestApp) {
     app.stop();
     assert_eq!(feed.next().await, json!({ "close": 1001 }));
 }
+
+/// A notification lost while the LISTEN connection was down must not leave an ended
+/// session subscribed: on reconnect every connection re-checks its session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_listen_connection_rechecks_every_session() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let mut feed = Subscriber::authenticated(&app, &phone.token).await;
+    feed.subscribe("bye", "subscription { signedOut { reason } }")
+        .await;
+    feed.subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    wait_for_subscribers(&app, 2).await;
+
+    // End the session without a notification, as if it had been sent while we were deaf.
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE sessions SET ended_at = now(), end_reason = 'REVOKED' WHERE id = '{}'",
+            phone.session_id
+        ))
+        .await
+        .unwrap();
+    let killed = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(killed, 1, "the instance's LISTEN connection");
+
+    let signed_out = feed.next().await;
+    assert_eq!(
+        signed_out["payload"]["data"]["signedOut"]["reason"],
+        "REVOKED"
+    );
+    assert_eq!(feed.next().await["type"], "complete");
+    assert_eq!(feed.next().await, json!({ "close": 4403 }));
+}
