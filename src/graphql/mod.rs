@@ -10,7 +10,10 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, ID, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, ErrorExtensions, ID, Request, SDLExportOptions, Schema, SchemaBuilder,
+    parser::types::OperationDefinition,
+};
 use uuid::Uuid;
 
 pub use loaders::Loaders;
@@ -105,6 +108,24 @@ impl<T> ApiResult<T> for Result<T, ServiceError> {
 pub(crate) fn internal_error(what: &str) -> async_graphql::Error {
     tracing::error!(what, "internal error");
     async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", "INTERNAL"))
+}
+
+/// The operations a request would run: the one it names, or every one when it names none
+/// (more than one then fails validation). `None` when the document does not parse.
+pub(crate) fn selected_operations(
+    request: &mut Request,
+) -> Option<impl Iterator<Item = &OperationDefinition>> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    Some(
+        document
+            .operations
+            .iter()
+            .filter(move |(op_name, _)| {
+                name.is_none() || op_name.map(|n| n.as_str()) == name.as_deref()
+            })
+            .map(|(_, operation)| &operation.node),
+    )
 }
 
 /// Parses an `ID` argument, answering BAD_USER_INPUT when it is not a UUID.

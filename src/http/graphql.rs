@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::{
-    graphql::Loaders,
+    graphql::{Loaders, selected_operations},
     service::{ClientInfo, Requester, ServiceError},
 };
 
@@ -95,15 +95,9 @@ pub async fn get(
 /// True unless the request selects a mutation or subscription. A query that does not
 /// parse is let through: executing it answers with the parse error.
 fn is_query_operation(request: &mut Request) -> bool {
-    let name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return true;
-    };
-    document
-        .operations
-        .iter()
-        .filter(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name.as_deref())
-        .all(|(_, operation)| operation.node.ty == OperationType::Query)
+    selected_operations(request).is_none_or(|mut operations| {
+        operations.all(|operation| operation.ty == OperationType::Query)
+    })
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

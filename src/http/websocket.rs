@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::{AppState, graphql::attach_requester};
 use crate::{
-    graphql::SignOutNotice,
+    graphql::{SignOutNotice, selected_operations},
     service::{Actor, BusMessage, ClientInfo, Requester, SessionEnd},
 };
 
@@ -539,18 +539,13 @@ impl Connection {
 
 /// Whether the subscription's root field is `signedOut` (a subscription has exactly one).
 fn selects_signed_out(request: &mut Request) -> bool {
-    let name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    document
-        .operations
-        .iter()
-        .filter(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name.as_deref())
-        .flat_map(|(_, operation)| operation.node.selection_set.node.items.iter())
-        .any(|selection| {
-            matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
-        })
+    selected_operations(request).is_some_and(|operations| {
+        operations
+            .flat_map(|operation| operation.selection_set.node.items.iter())
+            .any(|selection| {
+                matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
+            })
+    })
 }
 
 /// The answer to a client's `ping`, echoing its payload when it had one.

@@ -340,6 +340,17 @@ impl TestApp {
         self.sign_in_with(user, CHROME_MAC, None).await
     }
 
+    /// Revokes `session_id` with `token`; the revoke must succeed.
+    pub async fn revoke(&self, token: &str, session_id: &str) {
+        self.graphql(
+            Some(token),
+            "mutation($id: ID!) { revokeSession(id: $id) { id } }",
+            json!({ "id": session_id }),
+        )
+        .await
+        .assert_ok();
+    }
+
     /// Sends a heartbeat that must succeed.
     pub async fn heartbeat(&self, token: &str) {
         self.graphql(Some(token), "mutation { heartbeat { id } }", json!({}))

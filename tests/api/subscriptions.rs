@@ -37,13 +37,7 @@ async fn revoke_on_one_instance_signs_out_a_subscriber_on_another() {
         .await;
     wait_for_subscribers(&b, 2).await;
 
-    a.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-        json!({ "id": phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    a.revoke(&laptop.token, &phone.session_id).await;
     let signed_out = phone_feed.next().await;
     assert_eq!(
         signed_out["payload"]["data"]["signedOut"]["reason"],
@@ -185,13 +179,7 @@ async fn subscribers_see_their_own_accounts_sessions_start_and_end(app: TestApp)
         "Safari on iPhone"
     );
 
-    app.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-        json!({ "id": phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    app.revoke(&laptop.token, &phone.session_id).await;
     let ended = alice_feed.next().await;
     assert_eq!(ended["id"], "ended");
     let event = &ended["payload"]["data"]["sessionRevoked"];
@@ -204,13 +192,7 @@ async fn subscribers_see_their_own_accounts_sessions_start_and_end(app: TestApp)
 
     // Bob saw none of Alice's events: the first thing he hears of is his own other session.
     let bob_phone = app.sign_in_with("bob", SAFARI_IPHONE, None).await;
-    app.graphql(
-        Some(&bob.token),
-        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-        json!({ "id": bob_phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    app.revoke(&bob.token, &bob_phone.session_id).await;
     let bobs = bob_feed.next().await;
     assert_eq!(
         bobs["payload"]["data"]["sessionRevoked"]["session"]["id"],
@@ -227,13 +209,7 @@ async fn revoked_session_is_told_it_was_signed_out(app: TestApp) {
         .await;
     wait_for_subscribers(&app, 1).await;
 
-    app.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-        json!({ "id": phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    app.revoke(&laptop.token, &phone.session_id).await;
     let signed_out = phone_feed.next().await;
     assert_eq!(
         signed_out["payload"]["data"]["signedOut"],
@@ -468,13 +444,7 @@ async fn legacy_protocol_clients_are_served(app: TestApp) {
         .send(json!({ "id": "1", "type": "start", "payload": { "query": "subscription { sessionRevoked { reason } }" } }))
         .await;
     wait_for_subscribers(&app, 2).await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { revokeSession(id: $id) { id } }",
-        json!({ "id": phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    app.revoke(&laptop.token, &phone.session_id).await;
     assert_eq!(
         legacy.next().await,
         json!({ "id": "1", "type": "data", "payload": { "data": { "sessionRevoked": { "reason": "REVOKED" } } } })
