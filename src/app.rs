@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use axum::Router;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
@@ -53,6 +54,7 @@ pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    router: Router,
     sweep_interval: Duration,
     /// Where PostgreSQL account events are listened for; `None` on SQLite.
     event_listener_url: Option<String>,
@@ -66,6 +68,11 @@ impl Application {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let keys = TokenKeys::load(&config.keys)?;
+        if config.api.production && keys.uses_development_keys {
+            anyhow::bail!(
+                "refusing to start in production mode with generated development keys: configure the identity key and SESSIONHUB_SESSION_SECRET"
+            );
+        }
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
         let db = migrate(&config.database_url).await?;
@@ -78,18 +85,21 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            schema: build_schema(services.clone(), &config.api),
+            services,
+            clients: Arc::new(clients),
+            websocket: (&config.websocket).into(),
+            api: Arc::new(config.api.clone()),
+            connections: Arc::new(ConnectionSlots::new(
+                config.websocket.ws_max_connections_per_session,
+            )),
+            shutdown,
+        };
         Ok(Self {
             listener,
-            state: AppState {
-                schema: build_schema(services.clone()),
-                services,
-                clients: Arc::new(clients),
-                websocket: (&config.websocket).into(),
-                connections: Arc::new(ConnectionSlots::new(
-                    config.websocket.ws_max_connections_per_session,
-                )),
-                shutdown,
-            },
+            router: router(state.clone())?,
+            state,
             sweep_interval: config.sweep_interval,
             event_listener_url,
         })
@@ -118,7 +128,9 @@ impl Application {
             self.sweep_interval,
             shutdown.clone(),
         ));
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

@@ -44,6 +44,80 @@ pub struct Config {
 
     #[command(flatten)]
     pub websocket: WebSocketConfig,
+
+    #[command(flatten)]
+    pub api: ApiConfig,
+}
+
+/// What the GraphQL endpoint accepts, and what it shows of itself.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ApiConfig {
+    /// Production mode: introspection, GraphiQL and field suggestions off, and the server
+    /// refuses to start with generated development keys.
+    #[arg(long, env = "SESSIONHUB_PRODUCTION")]
+    pub production: bool,
+
+    /// Answer introspection queries (off in production mode).
+    #[arg(long, env = "SESSIONHUB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Serve GraphiQL at /graphiql (off in production mode).
+    #[arg(long, env = "SESSIONHUB_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
+    /// Suggest field names in validation errors ("did you mean …"; off in production mode).
+    #[arg(long, env = "SESSIONHUB_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub suggestions: bool,
+
+    /// Comma-separated origins allowed to call the API from a browser (CORS); none by default.
+    #[arg(long, env = "SESSIONHUB_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Deepest selection nesting a query may have. The standard introspection query needs 13.
+    #[arg(long, env = "SESSIONHUB_MAX_QUERY_DEPTH", default_value_t = 15)]
+    pub max_query_depth: usize,
+
+    /// Highest complexity (fields selected, each counting 1) a query may have.
+    #[arg(long, env = "SESSIONHUB_MAX_QUERY_COMPLEXITY", default_value_t = 500)]
+    pub max_query_complexity: usize,
+
+    /// Most aliases one document may use.
+    #[arg(long, env = "SESSIONHUB_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+
+    /// Most times one field may be selected in one selection set.
+    #[arg(long, env = "SESSIONHUB_MAX_FIELD_REPEATS", default_value_t = 3)]
+    pub max_field_repeats: usize,
+
+    /// Most directives on one field.
+    #[arg(long, env = "SESSIONHUB_MAX_DIRECTIVES", default_value_t = 5)]
+    pub max_directives: usize,
+
+    /// Deepest nesting the parser follows, fragments included.
+    #[arg(long, env = "SESSIONHUB_MAX_RECURSION", default_value_t = 32)]
+    pub max_recursion: usize,
+
+    /// Most requests in one batch.
+    #[arg(long, env = "SESSIONHUB_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "SESSIONHUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl ApiConfig {
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection && !self.production
+    }
+
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql && !self.production
+    }
+
+    pub fn suggestions_enabled(&self) -> bool {
+        self.suggestions && !self.production
+    }
 }
 
 /// Limits of subscription connections.

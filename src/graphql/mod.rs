@@ -1,6 +1,7 @@
 //! The GraphQL API: a thin translation of the service layer. Resolvers parse arguments,
 //! call one service method, and wrap the rows it returns in API types.
 
+mod limits;
 mod loaders;
 mod mutation;
 mod query;
@@ -22,7 +23,10 @@ use query::Query;
 pub use subscription::SignOutNotice;
 use subscription::Subscription;
 
-use crate::service::{Actor, Requester, ServiceError, Services};
+use crate::{
+    config::ApiConfig,
+    service::{Actor, Requester, ServiceError, Services},
+};
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -30,8 +34,42 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
-pub fn build_schema(services: Services) -> AppSchema {
-    schema_builder().data(services).finish()
+/// The served schema, with the configured limits and switches.
+pub fn build_schema(services: Services, api: &ApiConfig) -> AppSchema {
+    let mut builder = schema_builder()
+        .data(services)
+        .limit_depth(api.max_query_depth)
+        .limit_complexity(api.max_query_complexity)
+        .limit_directives(api.max_directives)
+        .limit_recursive_depth(api.max_recursion)
+        .extension(limits::ShapeLimits {
+            max_aliases: api.max_aliases,
+            max_field_repeats: api.max_field_repeats,
+            introspection: api.introspection_enabled(),
+        });
+    if !api.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if !api.suggestions_enabled() {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The code for an error async-graphql raised itself when a query is over a configured
+/// limit. Its messages are matched here, in one place; a test per limit pins each one.
+pub(crate) fn limit_code(message: &str) -> Option<&'static str> {
+    if message == "Query is nested too deep." {
+        Some("QUERY_TOO_DEEP")
+    } else if message == "Query is too complex." {
+        Some("QUERY_TOO_COMPLEX")
+    } else if message.starts_with("The number of directives on the field") {
+        Some("TOO_MANY_DIRECTIVES")
+    } else if message.starts_with("The recursion depth of the query") {
+        Some("RECURSION_LIMIT_EXCEEDED")
+    } else {
+        None
+    }
 }
 
 /// The schema as SDL, sorted so the checked-in `schema.graphql` only changes when the API does.

@@ -9,7 +9,7 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::{
-    graphql::{Loaders, selected_operations},
+    graphql::{Loaders, limit_code, selected_operations},
     service::{ClientInfo, Requester, ServiceError},
 };
 
@@ -39,8 +39,28 @@ pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!(
+                    "the request body is over {} bytes",
+                    state.api.max_body_bytes
+                ),
+            );
+        }
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request body could not be read",
+            );
+        }
+    };
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -58,6 +78,15 @@ pub async fn post(
             );
         }
     };
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > state.api.max_batch
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BATCH_TOO_LARGE",
+            &format!("a batch may hold at most {} requests", state.api.max_batch),
+        );
+    }
     execute(&state, peer, &headers, batch).await
 }
 
@@ -204,7 +233,9 @@ fn ensure_code(error: &mut ServerError) -> String {
         return code.clone();
     }
     // Without a path the error came before execution: the document itself is wrong.
-    let code = if error.path.is_empty() {
+    let code = if let Some(code) = limit_code(&error.message) {
+        code
+    } else if error.path.is_empty() {
         "GRAPHQL_VALIDATION_FAILED"
     } else {
         "BAD_USER_INPUT"

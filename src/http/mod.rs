@@ -9,15 +9,24 @@ mod graphql;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, Method, StatusCode, header},
+    routing::get,
+};
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
 
-use crate::{config::WebSocketConfig, graphql::AppSchema, service::Services};
-
-/// Largest request body accepted. GraphQL requests are small; this leaves room for a
-/// batch while keeping a flood of large bodies cheap to refuse.
-const MAX_BODY_BYTES: usize = 256 * 1024;
+use crate::{
+    config::{ApiConfig, WebSocketConfig},
+    graphql::AppSchema,
+    service::Services,
+};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -26,6 +35,7 @@ pub struct AppState {
     pub services: Services,
     pub clients: Arc<ClientLookup>,
     pub websocket: WebSocketLimits,
+    pub api: Arc<ApiConfig>,
     pub connections: Arc<ConnectionSlots>,
     /// Cancelled when the server stops; long-lived connections watch it.
     pub shutdown: CancellationToken,
@@ -49,13 +59,85 @@ impl From<&WebSocketConfig> for WebSocketLimits {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(websocket::upgrade))
-        .route("/graphiql", get(graphql::graphiql))
-        .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route("/healthz", get(|| async { "ok" }));
+    if state.api.graphiql_enabled() {
+        routes = routes.route("/graphiql", get(graphql::graphiql));
+    }
+    Ok(routes
+        .layer(DefaultBodyLimit::max(state.api.max_body_bytes))
+        .layer(cors(&state.api.cors_origins)?)
+        .layer(catch_panics())
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state))
+}
+
+/// Browsers on the configured origins may call the API; by default no other origin may.
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin.trim())
+                .map_err(|_| anyhow::anyhow!("`{origin}` is not a valid CORS origin"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]))
+}
+
+/// A panic anywhere in a request answers INTERNAL (details only in the log) and the
+/// server keeps serving.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::response::Response>
+{
+    fn internal(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+        tracing::error!("a request handler panicked");
+        graphql::error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    }
+    CatchPanicLayer::custom(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("resolver bug with secret details")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_and_the_router_keeps_serving() {
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(catch_panics());
+        let response = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+        assert!(!body.to_string().contains("secret"));
+        let response = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sessionhub::{
     app::{Application, connect_database},
     clock::{Clock, MockClock},
-    config::{ClientInfoConfig, Config, KeyConfig, WebSocketConfig},
+    config::{ApiConfig, ClientInfoConfig, Config, KeyConfig, WebSocketConfig},
     service::Services,
 };
 use tokio_util::sync::CancellationToken;
@@ -148,7 +148,7 @@ impl Answer {
     }
 }
 
-fn test_config(database_url: String) -> Config {
+pub fn test_config(database_url: String) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url,
@@ -177,6 +177,21 @@ fn test_config(database_url: String) -> Config {
             ws_keepalive: Duration::from_secs(15),
             ws_max_message_bytes: 64 * 1024,
             ws_max_connections_per_session: 3,
+        },
+        api: ApiConfig {
+            production: false,
+            introspection: true,
+            graphiql: true,
+            suggestions: true,
+            cors_origins: Vec::new(),
+            max_query_depth: 15,
+            max_query_complexity: 500,
+            max_aliases: 30,
+            max_field_repeats: 3,
+            max_directives: 5,
+            max_recursion: 32,
+            max_batch: 10,
+            max_body_bytes: 256 * 1024,
         },
     }
 }

@@ -4,5 +4,6 @@ mod helpers;
 
 mod auth;
 mod devices;
+mod hardening;
 mod sessions;
 mod subscriptions;

@@ -1,0 +1,111 @@
+//! Rules on the shape of a query that async-graphql does not enforce itself: how many
+//! aliases a document uses, how often one field repeats in a selection set, and (when
+//! introspection is off) no `__schema`/`__type`, which async-graphql would silently answer
+//! with null. Checked right after parsing, before validation, whose overlapping-fields rule
+//! is quadratic in exactly these repetitions.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Positioned, ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+/// The shape limits, as an async-graphql extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ShapeLimits {
+    pub max_aliases: usize,
+    pub max_field_repeats: usize,
+    pub introspection: bool,
+}
+
+impl ExtensionFactory for ShapeLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ShapeLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.check(&document)?;
+        Ok(document)
+    }
+}
+
+fn limit_error(code: &str, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
+}
+
+impl ShapeLimits {
+    fn check(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let selection_sets = document
+            .operations
+            .iter()
+            .map(|(_, operation)| &operation.node.selection_set)
+            .chain(document.fragments.values().map(|f| &f.node.selection_set));
+        let mut aliases = 0;
+        for selection_set in selection_sets {
+            self.check_selection_set(selection_set, &mut aliases)?;
+        }
+        Ok(())
+    }
+
+    fn check_selection_set(
+        &self,
+        selection_set: &Positioned<SelectionSet>,
+        aliases: &mut usize,
+    ) -> ServerResult<()> {
+        let mut repeats: HashMap<&str, usize> = HashMap::new();
+        for selection in &selection_set.node.items {
+            let nested = match &selection.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if !self.introspection && (name == "__schema" || name == "__type") {
+                        return Err(limit_error(
+                            "INTROSPECTION_DISABLED",
+                            "introspection is disabled on this server".to_owned(),
+                        ));
+                    }
+                    if field.node.alias.is_some() {
+                        *aliases += 1;
+                        if *aliases > self.max_aliases {
+                            return Err(limit_error(
+                                "TOO_MANY_ALIASES",
+                                format!("a query may use at most {} aliases", self.max_aliases),
+                            ));
+                        }
+                    }
+                    let seen = repeats.entry(name).or_default();
+                    *seen += 1;
+                    if *seen > self.max_field_repeats {
+                        return Err(limit_error(
+                            "TOO_MANY_FIELD_REPEATS",
+                            format!(
+                                "`{}` is selected more than {} times in one selection set",
+                                field.node.name.node, self.max_field_repeats
+                            ),
+                        ));
+                    }
+                    &field.node.selection_set
+                }
+                Selection::InlineFragment(fragment) => &fragment.node.selection_set,
+                Selection::FragmentSpread(_) => continue,
+            };
+            self.check_selection_set(nested, aliases)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! Limits and switches that keep the API from being abused. These run on SQLite only: they
+//! are checked before any database work.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// An app with small limits, so each can be crossed by a short query.
+async fn strict_app() -> TestApp {
+    TestApp::sqlite_with(|config| {
+        let api = &mut config.api;
+        api.max_query_depth = 4;
+        api.max_query_complexity = 12;
+        api.max_aliases = 2;
+        api.max_field_repeats = 2;
+        api.max_directives = 1;
+        api.max_recursion = 6;
+        api.max_batch = 2;
+        api.max_body_bytes = 2048;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn each_query_limit_has_its_own_code_and_does_no_work() {
+    let app = strict_app().await;
+    let alice = app.sign_in("alice").await;
+    let cases = [
+        (
+            "{ sessions { device { sessions { device { name } } } } }",
+            "QUERY_TOO_DEEP",
+        ),
+        (
+            "{ sessions { id isCurrent status ipAddress startedAt lastActivityAt expiresAt endedAt endReason loginMethod } currentSession { id } }",
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "mutation { a: signOut { id } b: signOut { id } c: signOut { id } }",
+            "TOO_MANY_ALIASES",
+        ),
+        (
+            "mutation { signOut { id id id } }",
+            "TOO_MANY_FIELD_REPEATS",
+        ),
+        (
+            "{ sessions @include(if: true) @skip(if: false) { id } }",
+            "TOO_MANY_DIRECTIVES",
+        ),
+        (
+            "{ ...A } fragment A on Query { sessions { ...B } } fragment B on Session { device { ...C } } fragment C on Device { sessions { ...D } } fragment D on Session { device { ...E } } fragment E on Device { sessions { ...F } } fragment F on Session { device { name } }",
+            "RECURSION_LIMIT_EXCEEDED",
+        ),
+    ];
+    for (query, code) in cases {
+        let answer = app.graphql(Some(&alice.token), query, json!({})).await;
+        assert_eq!(answer.error_code(), code, "{query}: {}", answer.body);
+        assert!(answer.body["data"].is_null(), "{query}");
+    }
+    // None of the over-limit mutations ran.
+    app.graphql(
+        Some(&alice.token),
+        "{ currentSession { status } }",
+        json!({}),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(app.event_count("SESSION_ENDED").await, 0);
+}
+
+#[tokio::test]
+async fn batch_and_body_limits_answer_with_their_codes() {
+    let app = strict_app().await;
+    let alice = app.sign_in("alice").await;
+    let post = |body: Value| {
+        app.http
+            .post(app.url("/graphql"))
+            .bearer_auth(&alice.token)
+            .json(&body)
+            .send()
+    };
+    let one = json!({ "query": "mutation { signOut { id } }" });
+    let response = post(json!([one, one, one])).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BATCH_TOO_LARGE");
+
+    let response =
+        post(json!({ "query": format!("{{ sessions {{ id }} }} # {}", "x".repeat(4096)) }))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+
+    // A batch within the limit runs.
+    let query = json!({ "query": "{ currentSession { id } }" });
+    let response = post(json!([query, query])).await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body[1]["data"]["currentSession"]["id"],
+        alice.session_id.as_str()
+    );
+    app.graphql(
+        Some(&alice.token),
+        "{ currentSession { status } }",
+        json!({}),
+    )
+    .await
+    .assert_ok();
+}
+
+/// GraphiQL's introspection query (graphql-js `getIntrospectionQuery`) fits the default limits.
+#[tokio::test]
+async fn the_standard_introspection_query_fits_the_default_limits() {
+    let app = TestApp::sqlite().await;
+    let query = r#"
+      query IntrospectionQuery {
+        __schema {
+          queryType { name } mutationType { name } subscriptionType { name }
+          types { ...FullType }
+          directives { name description locations args { ...InputValue } }
+        }
+      }
+      fragment FullType on __Type {
+        kind name description
+        fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+        inputFields { ...InputValue }
+        interfaces { ...TypeRef }
+        enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+        possibleTypes { ...TypeRef }
+      }
+      fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+      fragment TypeRef on __Type {
+        kind name
+        ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+          ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+      }
+    "#;
+    let answer = app.graphql(None, query, json!({})).await;
+    answer.assert_ok();
+    assert!(answer.data("__schema.types").as_array().unwrap().len() > 20);
+}
+
+#[tokio::test]
+async fn production_mode_hides_introspection_graphiql_and_suggestions() {
+    let app = TestApp::sqlite_with(|config| config.api.production = true).await;
+    let alice = app.sign_in("alice").await;
+    let introspection = app
+        .graphql(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert!(
+        introspection.body["errors"].is_array(),
+        "{}",
+        introspection.body
+    );
+    let graphiql = app.http.get(app.url("/graphiql")).send().await.unwrap();
+    assert_eq!(graphiql.status(), StatusCode::NOT_FOUND);
+    let typo = app
+        .graphql(Some(&alice.token), "{ devics { id } }", json!({}))
+        .await;
+    let message = typo.body["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+
+    // The same typo outside production mode gets a suggestion: the switch does something.
+    let open = TestApp::sqlite().await;
+    let token = open.sign_in("alice").await.token;
+    let typo = open
+        .graphql(Some(&token), "{ devics { id } }", json!({}))
+        .await;
+    assert!(
+        typo.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean")
+    );
+}
+
+#[tokio::test]
+async fn production_mode_refuses_development_keys() {
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        directory.path().join("p.db").display()
+    );
+    let mut config = crate::helpers::test_config(url);
+    config.api.production = true;
+    config.keys.identity_secret = None;
+    config.keys.session_secret = None;
+    config.keys.dev_keys_file = directory.path().join("dev-keys.json");
+    let clock = std::sync::Arc::new(sessionhub::clock::SystemClock);
+    let refused = sessionhub::app::Application::build(&config, clock, Default::default()).await;
+    let error = refused
+        .err()
+        .expect("production mode with development keys must not start");
+    assert!(error.to_string().contains("development keys"), "{error}");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = TestApp::sqlite_with(|config| {
+        config.api.cors_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // By default nobody else is allowed.
+    let default = TestApp::sqlite().await;
+    let refused = default
+        .http
+        .request(reqwest::Method::OPTIONS, default.url("/graphql"))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
