@@ -169,17 +169,26 @@ pub struct ClientInfoConfig {
 /// in `dev_keys_file`, and the log says so.
 #[derive(clap::Args, Clone, Default)]
 pub struct KeyConfig {
-    /// HS256 secret (at least 32 bytes) that verifies identity tokens from the product's login.
-    #[arg(long, env = "SESSIONHUB_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: Option<String>,
+    /// HS256 secrets (each at least 32 bytes), comma-separated, that verify identity tokens
+    /// from the product's login. Several may be given while keys are rolled; the first is
+    /// the one `sessionhub token` signs with.
+    #[arg(
+        long,
+        env = "SESSIONHUB_IDENTITY_SECRET",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub identity_secret: Vec<String>,
 
-    /// PEM public key that verifies identity tokens, instead of a secret.
+    /// PEM public keys, comma-separated paths, that verify identity tokens instead of
+    /// secrets. Several may be given while keys are rolled.
     #[arg(
         long,
         env = "SESSIONHUB_IDENTITY_PUBLIC_KEY_FILE",
-        conflicts_with = "identity_secret"
+        conflicts_with = "identity_secret",
+        value_delimiter = ','
     )]
-    pub identity_public_key_file: Option<PathBuf>,
+    pub identity_public_key_file: Vec<PathBuf>,
 
     /// Algorithm of the public key: RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
     #[arg(long, env = "SESSIONHUB_IDENTITY_ALGORITHM", default_value = "RS256")]
@@ -193,9 +202,16 @@ pub struct KeyConfig {
     #[arg(long, env = "SESSIONHUB_IDENTITY_AUDIENCE")]
     pub identity_audience: Option<String>,
 
-    /// HS256 secret (at least 32 bytes) the service signs session tokens with.
-    #[arg(long, env = "SESSIONHUB_SESSION_SECRET", hide_env_values = true)]
-    pub session_secret: Option<String>,
+    /// HS256 secrets (each at least 32 bytes), comma-separated, for session tokens: the
+    /// first signs, every one verifies, so a new secret can be put first and the old one
+    /// dropped once its tokens have expired, without signing anyone out.
+    #[arg(
+        long,
+        env = "SESSIONHUB_SESSION_SECRET",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub session_secret: Vec<String>,
 
     /// Where development keys are kept when no keys are configured.
     #[arg(

@@ -106,12 +106,14 @@ struct SessionTokenClaims {
 
 /// Verifies and issues tokens with the configured keys.
 pub struct TokenKeys {
-    identity_key: DecodingKey,
+    /// Every key that may have signed an identity token, all of one pinned algorithm.
+    identity_keys: Vec<DecodingKey>,
     identity_validation: Validation,
     /// Present only with an HS256 identity secret: lets `sessionhub token` mint test identities.
     identity_signing_key: Option<EncodingKey>,
     session_encoding: EncodingKey,
-    session_decoding: DecodingKey,
+    /// The signing secret first, then older ones still accepted while keys roll.
+    session_decoding: Vec<DecodingKey>,
     session_validation: Validation,
     /// True when any key came from the generated development file.
     pub uses_development_keys: bool,
@@ -126,35 +128,43 @@ struct DevKeys {
 impl TokenKeys {
     pub fn load(config: &KeyConfig) -> Result<Self, KeyError> {
         let needs_dev_identity =
-            config.identity_secret.is_none() && config.identity_public_key_file.is_none();
-        let needs_dev_session = config.session_secret.is_none();
+            config.identity_secret.is_empty() && config.identity_public_key_file.is_empty();
+        let needs_dev_session = config.session_secret.is_empty();
         let dev_keys = if needs_dev_identity || needs_dev_session {
             Some(load_or_create_dev_keys(&config.dev_keys_file)?)
         } else {
             None
         };
-        let dev = |pick: fn(&DevKeys) -> &String| {
-            dev_keys.as_ref().map(pick).cloned().unwrap_or_default()
+        // The configured secrets, or the development one when none is configured.
+        let secrets = |configured: &Vec<String>, pick: fn(&DevKeys) -> &String| match &dev_keys {
+            Some(keys) if configured.is_empty() => vec![pick(keys).clone()],
+            _ => configured.clone(),
         };
 
-        let (identity_key, identity_algorithm, identity_signing_key) =
-            match &config.identity_public_key_file {
-                Some(path) => {
-                    let algorithm = parse_algorithm(&config.identity_algorithm)?;
-                    (load_public_key(path, algorithm)?, algorithm, None)
+        let (identity_keys, identity_algorithm, identity_signing_key) =
+            if config.identity_public_key_file.is_empty() {
+                let secrets = secrets(&config.identity_secret, |keys| &keys.identity_secret);
+                for secret in &secrets {
+                    check_secret_length(secret, "each identity secret")?;
                 }
-                None => {
-                    let secret = config
-                        .identity_secret
-                        .clone()
-                        .unwrap_or_else(|| dev(|keys| &keys.identity_secret));
-                    check_secret_length(&secret, "the identity secret")?;
-                    (
-                        DecodingKey::from_secret(secret.as_bytes()),
-                        Algorithm::HS256,
-                        Some(EncodingKey::from_secret(secret.as_bytes())),
-                    )
-                }
+                (
+                    secrets
+                        .iter()
+                        .map(|secret| DecodingKey::from_secret(secret.as_bytes()))
+                        .collect(),
+                    Algorithm::HS256,
+                    secrets
+                        .first()
+                        .map(|secret| EncodingKey::from_secret(secret.as_bytes())),
+                )
+            } else {
+                let algorithm = parse_algorithm(&config.identity_algorithm)?;
+                let keys = config
+                    .identity_public_key_file
+                    .iter()
+                    .map(|path| load_public_key(path, algorithm))
+                    .collect::<Result<_, _>>()?;
+                (keys, algorithm, None)
             };
         let mut identity_validation = Validation::new(identity_algorithm);
         identity_validation.validate_exp = false;
@@ -174,11 +184,11 @@ impl TokenKeys {
         }
         identity_validation.set_required_spec_claims(&required);
 
-        let session_secret = config
-            .session_secret
-            .clone()
-            .unwrap_or_else(|| dev(|keys| &keys.session_secret));
-        check_secret_length(&session_secret, "the session secret")?;
+        let session_secrets = secrets(&config.session_secret, |keys| &keys.session_secret);
+        for secret in &session_secrets {
+            check_secret_length(secret, "each session secret")?;
+        }
+        let signing_secret = &session_secrets[0];
         let mut session_validation = Validation::new(Algorithm::HS256);
         session_validation.validate_exp = false;
         session_validation.set_issuer(&[SESSION_TOKEN_ISSUER]);
@@ -186,11 +196,14 @@ impl TokenKeys {
         session_validation.validate_aud = false;
 
         Ok(Self {
-            identity_key,
+            identity_keys,
             identity_validation,
             identity_signing_key,
-            session_encoding: EncodingKey::from_secret(session_secret.as_bytes()),
-            session_decoding: DecodingKey::from_secret(session_secret.as_bytes()),
+            session_encoding: EncodingKey::from_secret(signing_secret.as_bytes()),
+            session_decoding: session_secrets
+                .iter()
+                .map(|secret| DecodingKey::from_secret(secret.as_bytes()))
+                .collect(),
             session_validation,
             uses_development_keys: dev_keys.is_some(),
         })
@@ -206,12 +219,8 @@ impl TokenKeys {
         if Self::is_session_token(token)? {
             return Err(TokenError::BadSignature);
         }
-        let claims = jsonwebtoken::decode::<IdentityClaims>(
-            token,
-            &self.identity_key,
-            &self.identity_validation,
-        )?
-        .claims;
+        let claims: IdentityClaims =
+            decode_with_any(token, &self.identity_keys, &self.identity_validation)?;
         check_time_window(now, claims.exp, claims.nbf)?;
         if claims.sub.is_empty() || claims.sub.len() > MAX_USER_ID_LEN {
             return Err(TokenError::BadSubject);
@@ -272,15 +281,28 @@ impl TokenKeys {
         if !Self::is_session_token(token)? {
             return Err(TokenError::BadSignature);
         }
-        let claims = jsonwebtoken::decode::<SessionTokenClaims>(
-            token,
-            &self.session_decoding,
-            &self.session_validation,
-        )?
-        .claims;
+        let claims: SessionTokenClaims =
+            decode_with_any(token, &self.session_decoding, &self.session_validation)?;
         check_time_window(now, claims.exp, None)?;
         Ok((claims.sub, claims.sid))
     }
+}
+
+/// The claims of `token` if any of `keys` verifies it. Only configured keys are tried: a
+/// `kid`, `jku` or `x5u` in the header never makes us look a key up elsewhere.
+fn decode_with_any<T: serde::de::DeserializeOwned>(
+    token: &str,
+    keys: &[DecodingKey],
+    validation: &Validation,
+) -> Result<T, TokenError> {
+    for key in keys {
+        match jsonwebtoken::decode::<T>(token, key, validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(error) if TokenError::from(error.clone()) == TokenError::BadSignature => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(TokenError::BadSignature)
 }
 
 fn check_time_window(now: DateTime<Utc>, exp: i64, nbf: Option<i64>) -> Result<(), TokenError> {

@@ -185,8 +185,8 @@ async fn production_mode_refuses_development_keys() {
     );
     let mut config = crate::helpers::test_config(url);
     config.api.production = true;
-    config.keys.identity_secret = None;
-    config.keys.session_secret = None;
+    config.keys.identity_secret.clear();
+    config.keys.session_secret.clear();
     config.keys.dev_keys_file = directory.path().join("dev-keys.json");
     let clock = std::sync::Arc::new(sessionhub::clock::SystemClock);
     let refused = sessionhub::app::Application::build(&config, clock, Default::default()).await;
@@ -242,4 +242,93 @@ async fn cors_allows_only_configured_origins() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+const NEW_SECRET: &str = "a-brand-new-secret-of-at-least-32-bytes!";
+
+#[tokio::test]
+async fn session_secrets_roll_without_signing_anyone_out() {
+    let old = TestApp::sqlite().await;
+    let alice = old.sign_in("alice").await;
+    // The new secret signs; the old one still verifies.
+    let rolling = old
+        .second_instance_with(|config| {
+            config.keys.session_secret =
+                vec![NEW_SECRET.into(), crate::helpers::SESSION_SECRET.into()];
+        })
+        .await;
+    rolling
+        .graphql(Some(&alice.token), "{ currentSession { id } }", json!({}))
+        .await
+        .assert_ok();
+    let bob = rolling.sign_in("bob").await;
+    // Once the old secret is dropped, its tokens stop working and the new ones go on.
+    let rolled = old
+        .second_instance_with(|config| config.keys.session_secret = vec![NEW_SECRET.into()])
+        .await;
+    let refused = rolled
+        .graphql(Some(&alice.token), "{ currentSession { id } }", json!({}))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.error_code(), "UNAUTHENTICATED");
+    rolled
+        .graphql(Some(&bob.token), "{ currentSession { id } }", json!({}))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn identity_tokens_verify_against_any_configured_secret() {
+    let app = TestApp::sqlite_with(|config| {
+        config.keys.identity_secret =
+            vec![NEW_SECRET.into(), crate::helpers::IDENTITY_SECRET.into()];
+    })
+    .await;
+    let claims = json!({ "sub": "alice", "exp": app.now() + 300 });
+    let signed_with = |secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let start = "mutation { startSession(input: {}) { token } }";
+    for secret in [NEW_SECRET, crate::helpers::IDENTITY_SECRET] {
+        app.graphql(Some(&signed_with(secret)), start, json!({}))
+            .await
+            .assert_ok();
+    }
+    let stranger = app
+        .graphql(
+            Some(&signed_with("some-third-secret-nobody-configured!!")),
+            start,
+            json!({}),
+        )
+        .await;
+    assert_eq!(stranger.error_code(), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn short_hmac_secrets_are_refused_at_start_up() {
+    for short in ["identity", "session"] {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("k.db").display()
+        );
+        let mut config = crate::helpers::test_config(url);
+        let secret = vec!["only-31-bytes-long-is-too-short".to_owned()];
+        match short {
+            "identity" => config.keys.identity_secret = secret,
+            _ => config.keys.session_secret = secret,
+        }
+        let clock = std::sync::Arc::new(sessionhub::clock::SystemClock);
+        let refused = sessionhub::app::Application::build(&config, clock, Default::default()).await;
+        let error = refused.err().expect("a short secret must be refused");
+        assert!(
+            error.to_string().contains("at least 32 bytes"),
+            "{short}: {error}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// Names the PostgreSQL server tests run against, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
 pub const POSTGRES_URL_VAR: &str = "SESSIONHUB_TEST_POSTGRES_URL";
 pub const IDENTITY_SECRET: &str = "test-identity-secret-that-is-at-least-32-bytes";
+pub const SESSION_SECRET: &str = "test-session-secret-that-is-at-least-32-bytes";
 pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 
@@ -153,12 +154,12 @@ pub fn test_config(database_url: String) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url,
         keys: KeyConfig {
-            identity_secret: Some(IDENTITY_SECRET.into()),
-            identity_public_key_file: None,
+            identity_secret: vec![IDENTITY_SECRET.into()],
+            identity_public_key_file: Vec::new(),
             identity_algorithm: "RS256".into(),
             identity_issuer: None,
             identity_audience: None,
-            session_secret: Some("test-session-secret-that-is-at-least-32-bytes".into()),
+            session_secret: vec![SESSION_SECRET.into()],
             dev_keys_file: PathBuf::from("unused-in-tests.json"),
         },
         idle_timeout: Duration::from_secs(30 * 60),
@@ -243,12 +244,15 @@ impl TestApp {
 
     /// Another server instance on the same database and clock, as behind a load balancer.
     pub async fn second_instance(&self) -> Self {
-        Self::spawn(
-            self.config.clone(),
-            self.database.clone(),
-            Some(self.clock.clone()),
-        )
-        .await
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database and clock, configured differently, as during
+    /// a rolling change of configuration.
+    pub async fn second_instance_with(&self, customise: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        customise(&mut config);
+        Self::spawn(config, self.database.clone(), Some(self.clock.clone())).await
     }
 
     /// Stops the server, as SIGTERM would.
