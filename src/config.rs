@@ -35,6 +35,11 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_TRUST_DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
     pub trust_duration: Duration,
 
+    /// Trusting or untrusting a device, or marking another device hijacked, needs a session
+    /// that signed in at most this long ago, or one on a trusted device.
+    #[arg(long, env = "SESSIONHUB_REAUTH_WINDOW", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub reauth_window: Duration,
+
     /// How often expired sessions are looked for and recorded as ended.
     #[arg(long, env = "SESSIONHUB_SWEEP_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub sweep_interval: Duration,
@@ -237,6 +242,7 @@ impl Config {
             idle_timeout: to_chrono(self.idle_timeout),
             session_lifetime: to_chrono(self.session_lifetime),
             trust_duration: to_chrono(self.trust_duration),
+            reauth_window: to_chrono(self.reauth_window),
         }
     }
 }

@@ -102,6 +102,21 @@ impl Services {
             .await?)
     }
 
+    /// Sensitive device actions need a session that signed in recently, or one on a device
+    /// the user trusts: a stolen long-lived session should not be able to vouch for devices.
+    async fn require_recent_sign_in(&self, actor: &Actor) -> ServiceResult<()> {
+        let now = self.now();
+        let session = self.current_session(actor).await?;
+        if now - session.started_at <= self.rules.reauth_window {
+            return Ok(());
+        }
+        let own_device = self.device(actor, actor.device_id).await?;
+        match own_device {
+            Some(device) if device_trust(&device, now).is_trusted => Ok(()),
+            _ => Err(ServiceError::ReauthRequired),
+        }
+    }
+
     /// Reads one of the caller's devices inside `txn`, locked until it commits, so the
     /// checks made on it (hijacked or not) still hold when the change is written.
     async fn lock_own_device(
@@ -132,6 +147,7 @@ impl Services {
         if expires_at <= now {
             return Err(bad_input("expiresAt must be in the future"));
         }
+        self.require_recent_sign_in(actor).await?;
         let detail = json!({ "level": level.to_value(), "expiresAt": expires_at });
         self.change_device(
             actor,
@@ -154,6 +170,7 @@ impl Services {
     }
 
     pub async fn untrust_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<device::Model> {
+        self.require_recent_sign_in(actor).await?;
         self.change_device(actor, id, EventKind::DeviceUntrusted, None, |device| {
             if device.status == DeviceStatus::Hijacked {
                 return Err(HIJACKED);
@@ -218,6 +235,10 @@ impl Services {
         actor: &Actor,
         id: Uuid,
     ) -> ServiceResult<device::Model> {
+        // Flagging the device one is on needs nothing more: it only locks oneself out.
+        if id != actor.device_id {
+            self.require_recent_sign_in(actor).await?;
+        }
         let now = self.now();
         let txn = self.begin_write().await?;
         let device = self.lock_own_device(&txn, actor, id).await?;

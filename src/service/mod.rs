@@ -42,6 +42,8 @@ pub struct Rules {
     pub idle_timeout: Duration,
     pub session_lifetime: Duration,
     pub trust_duration: Duration,
+    /// How recent a sign-in must be for sensitive device actions (unless on a trusted device).
+    pub reauth_window: Duration,
 }
 
 /// What the request says about the client: its address, location and user agent.
@@ -86,6 +88,8 @@ pub enum ServiceError {
     BadUserInput(String),
     #[error("{0}")]
     DeviceBlocked(&'static str),
+    #[error("this needs a recent sign-in: sign in again, or do it from a trusted device")]
+    ReauthRequired,
     #[error("internal error")]
     Database(#[from] DbErr),
 }
@@ -99,6 +103,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "NOT_FOUND",
             ServiceError::BadUserInput(_) => "BAD_USER_INPUT",
             ServiceError::DeviceBlocked(_) => "DEVICE_BLOCKED",
+            ServiceError::ReauthRequired => "REAUTH_REQUIRED",
             ServiceError::Database(_) => "INTERNAL",
         }
     }

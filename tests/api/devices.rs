@@ -501,3 +501,59 @@ async fn location_falls_back_to_the_geoip_database() {
         json!({ "country": "SE", "city": null })
     );
 }
+
+#[tokio::test]
+async fn sensitive_device_actions_need_a_recent_sign_in_or_a_trusted_device() {
+    let app = TestApp::sqlite().await;
+    let laptop = app.sign_in_with("alice", CHROME_MAC, None).await;
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    app.advance(9);
+    app.heartbeat(&laptop.token).await;
+    app.heartbeat(&phone.token).await;
+    app.advance(2);
+    // Eleven minutes after signing in, on an untrusted device.
+    for mutation in [
+        "mutation($id: ID!) { trustDevice(id: $id) { id } }",
+        "mutation($id: ID!) { untrustDevice(id: $id) { id } }",
+        "mutation($id: ID!) { markDeviceHijacked(id: $id) { id } }",
+    ] {
+        let refused = app
+            .graphql(
+                Some(&laptop.token),
+                mutation,
+                json!({ "id": phone.device_id }),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "REAUTH_REQUIRED", "{mutation}");
+    }
+    // Revoking stays allowed, and so does flagging one's own device.
+    app.revoke(&laptop.token, &phone.session_id).await;
+    assert_eq!(app.event_count("DEVICE_TRUSTED").await, 0);
+
+    // A fresh sign-in on the laptop may trust it; once trusted, the old session may act too.
+    let fresh = app
+        .sign_in_with("alice", CHROME_MAC, Some(&laptop.device_token))
+        .await;
+    app.graphql(
+        Some(&fresh.token),
+        "mutation($id: ID!) { trustDevice(id: $id) { isTrusted } }",
+        json!({ "id": laptop.device_id }),
+    )
+    .await
+    .assert_ok();
+    app.graphql(
+        Some(&laptop.token),
+        "mutation($id: ID!) { markDeviceHijacked(id: $id) { status } }",
+        json!({ "id": phone.device_id }),
+    )
+    .await
+    .assert_ok();
+    let own = app
+        .graphql(
+            Some(&laptop.token),
+            "mutation($id: ID!) { untrustDevice(id: $id) { isTrusted } }",
+            json!({ "id": laptop.device_id }),
+        )
+        .await;
+    own.assert_ok();
+}

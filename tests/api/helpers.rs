@@ -165,6 +165,7 @@ pub fn test_config(database_url: String) -> Config {
         idle_timeout: Duration::from_secs(30 * 60),
         session_lifetime: Duration::from_secs(12 * 3600),
         trust_duration: Duration::from_secs(30 * 86400),
+        reauth_window: Duration::from_secs(10 * 60),
         // Tests run the sweep themselves, at the moments they choose.
         sweep_interval: Duration::from_secs(24 * 3600),
         client_info: ClientInfoConfig {
