@@ -35,6 +35,11 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_TRUST_DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
     pub trust_duration: Duration,
 
+    /// Most active sessions one user may have; signing in once more ends the least recently
+    /// active one (reason TOO_MANY_SESSIONS).
+    #[arg(long, env = "SESSIONHUB_MAX_SESSIONS_PER_USER", default_value_t = 20)]
+    pub max_sessions_per_user: u64,
+
     /// Trusting or untrusting a device, or marking another device hijacked, needs a session
     /// that signed in at most this long ago, or one on a trusted device.
     #[arg(long, env = "SESSIONHUB_REAUTH_WINDOW", default_value = "10m", value_parser = humantime::parse_duration)]
@@ -243,6 +248,7 @@ impl Config {
             session_lifetime: to_chrono(self.session_lifetime),
             trust_duration: to_chrono(self.trust_duration),
             reauth_window: to_chrono(self.reauth_window),
+            max_sessions_per_user: self.max_sessions_per_user.max(1),
         }
     }
 }

@@ -62,4 +62,6 @@ pub enum EndReason {
     IdleTimeout,
     #[sea_orm(string_value = "LIFETIME_EXCEEDED")]
     LifetimeExceeded,
+    #[sea_orm(string_value = "TOO_MANY_SESSIONS")]
+    TooManySessions,
 }

@@ -94,7 +94,8 @@ impl From<TrustLevel> for device::TrustLevel {
 pub enum SessionStatus {
     /// In use: its token is accepted until `expiresAt`.
     Active,
-    /// Ended by a person: signed out, revoked, or its device signed out, hijacked or forgotten.
+    /// Ended by a person or a rule: signed out, revoked, its device signed out, hijacked or
+    /// forgotten, or pushed out by the cap on active sessions.
     Revoked,
     /// Ended by time: idle for too long, or past its absolute lifetime.
     Expired,
@@ -127,6 +128,9 @@ pub enum SessionEndReason {
     IdleTimeout,
     /// Its absolute lifetime was reached.
     LifetimeExceeded,
+    /// The user signed in once more than the active sessions allowed per user; the least
+    /// recently active session made room.
+    TooManySessions,
 }
 
 impl From<session::EndReason> for SessionEndReason {
@@ -139,6 +143,7 @@ impl From<session::EndReason> for SessionEndReason {
             session::EndReason::DeviceForgotten => Self::DeviceForgotten,
             session::EndReason::IdleTimeout => Self::IdleTimeout,
             session::EndReason::LifetimeExceeded => Self::LifetimeExceeded,
+            session::EndReason::TooManySessions => Self::TooManySessions,
         }
     }
 }

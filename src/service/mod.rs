@@ -44,6 +44,8 @@ pub struct Rules {
     pub trust_duration: Duration,
     /// How recent a sign-in must be for sensitive device actions (unless on a trusted device).
     pub reauth_window: Duration,
+    /// Most active sessions per user; at least 1.
+    pub max_sessions_per_user: u64,
 }
 
 /// What the request says about the client: its address, location and user agent.

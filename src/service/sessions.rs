@@ -15,8 +15,8 @@ use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use sha2::{Digest, Sha256};
@@ -276,6 +276,8 @@ impl Services {
                 ..Subject::default()
             },
         );
+        self.make_room(&txn, &mut log, &identity.user_id, now)
+            .await?;
         log.commit(txn, &self.events).await?;
 
         let token = self.tokens.issue_session(
@@ -290,6 +292,47 @@ impl Services {
             session,
             device,
         })
+    }
+
+    /// Ends the least recently active sessions of `user_id` beyond the per-user cap.
+    async fn make_room(
+        &self,
+        txn: &DatabaseTransaction,
+        log: &mut EventLog,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        let mine = Condition::all()
+            .add(session::Column::UserId.eq(user_id))
+            .add(is_live(now));
+        let active = session::Entity::find()
+            .filter(mine.clone())
+            .count(txn)
+            .await?;
+        let excess = active.saturating_sub(self.rules.max_sessions_per_user);
+        if excess == 0 {
+            return Ok(());
+        }
+        let oldest: Vec<Uuid> = session::Entity::find()
+            .select_only()
+            .column(session::Column::Id)
+            .filter(mine)
+            .order_by_asc(session::Column::LastActivityAt)
+            .order_by_asc(session::Column::Id)
+            .limit(excess)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let scope = Condition::all().add(session::Column::Id.is_in(oldest));
+        end_sessions(
+            txn,
+            log,
+            scope,
+            EndReason::TooManySessions,
+            Expr::value(now),
+        )
+        .await?;
+        Ok(())
     }
 
     /// A session of `user_id`, ended or not; `None` when it is missing or someone else's.

@@ -166,6 +166,7 @@ pub fn test_config(database_url: String) -> Config {
         session_lifetime: Duration::from_secs(12 * 3600),
         trust_duration: Duration::from_secs(30 * 86400),
         reauth_window: Duration::from_secs(10 * 60),
+        max_sessions_per_user: 20,
         // Tests run the sweep themselves, at the moments they choose.
         sweep_interval: Duration::from_secs(24 * 3600),
         client_info: ClientInfoConfig {

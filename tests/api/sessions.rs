@@ -422,3 +422,47 @@ async fn bad_start_session_input_is_refused_and_writes_nothing(app: TestApp) {
     assert_eq!(app.event_count("SESSION_STARTED").await, 0);
     assert_eq!(app.event_count("DEVICE_ADDED").await, 0);
 }
+
+async fn signing_in_past_the_cap_ends_the_least_recently_active_session(app: TestApp) {
+    // The app allows three active sessions per user.
+    let first = app.sign_in("alice").await;
+    app.advance(1);
+    let second = app.sign_in("alice").await;
+    app.advance(1);
+    let third = app.sign_in("alice").await;
+    app.advance(1);
+    app.heartbeat(&first.token).await;
+    let bob = app.sign_in("bob").await;
+    let fourth = app.sign_in("alice").await;
+
+    app.assert_session_ended(&second.token).await;
+    let history = app
+        .graphql(
+            Some(&fourth.token),
+            "query($id: ID!) { session(id: $id) { endReason } sessions { id } }",
+            json!({ "id": second.session_id }),
+        )
+        .await;
+    history.assert_ok();
+    assert_eq!(history.data("session.endReason"), "TOO_MANY_SESSIONS");
+    assert_eq!(history.data("sessions").as_array().unwrap().len(), 3);
+    for token in [&first.token, &third.token, &bob.token] {
+        app.graphql(Some(token), "{ currentSession { id } }", json!({}))
+            .await
+            .assert_ok();
+    }
+    assert_eq!(app.event_count("SESSION_ENDED").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cap_on_sqlite() {
+    let app = TestApp::sqlite_with(|config| config.max_sessions_per_user = 3).await;
+    signing_in_past_the_cap_ends_the_least_recently_active_session(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cap_on_postgres() {
+    if let Some(app) = TestApp::postgres_with(|config| config.max_sessions_per_user = 3).await {
+        signing_in_past_the_cap_ends_the_least_recently_active_session(app).await;
+    }
+}
