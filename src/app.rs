@@ -15,6 +15,7 @@ use crate::{
     config::Config,
     graphql::build_schema,
     http::{AppState, ClientLookup, ConnectionSlots, router},
+    rate_limit::RateLimits,
     service::{EventBus, Services},
     tokens::TokenKeys,
 };
@@ -81,7 +82,8 @@ impl Application {
             DatabaseBackend::Postgres => (EventBus::postgres(), Some(config.database_url.clone())),
             _ => (EventBus::in_process(), None),
         };
-        let services = Services::new(db, clock, config.rules(), Arc::new(keys), events);
+        let limits = Arc::new(RateLimits::new(&config.rate_limits));
+        let services = Services::new(db, clock, config.rules(), Arc::new(keys), events, limits);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -128,12 +130,27 @@ impl Application {
             self.sweep_interval,
             shutdown.clone(),
         ));
+        tokio::spawn(forget_idle_rate_limits(
+            self.state.services.clone(),
+            shutdown.clone(),
+        ));
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
+    }
+}
+
+/// Every minute, drops the rate-limit buckets of clients that went quiet.
+async fn forget_idle_rate_limits(services: Services, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticks.tick() => services.rate_limits().forget_idle(),
+        }
     }
 }
 

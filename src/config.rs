@@ -57,6 +57,37 @@ pub struct Config {
 
     #[command(flatten)]
     pub api: ApiConfig,
+
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+}
+
+/// How often clients may call; over a limit they get HTTP 429 with `Retry-After`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RateLimitConfig {
+    /// Requests and websocket connection attempts per minute from one client address.
+    #[arg(
+        long,
+        env = "SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP",
+        default_value = "600"
+    )]
+    pub requests_per_minute_per_ip: std::num::NonZeroU32,
+
+    /// Requests per minute with one session's token.
+    #[arg(
+        long,
+        env = "SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION",
+        default_value = "300"
+    )]
+    pub requests_per_minute_per_session: std::num::NonZeroU32,
+
+    /// `startSession` calls per minute for one user.
+    #[arg(
+        long,
+        env = "SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER",
+        default_value = "10"
+    )]
+    pub sign_ins_per_minute_per_user: std::num::NonZeroU32,
 }
 
 /// What the GraphQL endpoint accepts, and what it shows of itself.

@@ -9,5 +9,6 @@ pub mod clock;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod rate_limit;
 pub mod service;
 pub mod tokens;

@@ -128,7 +128,12 @@ impl ErrorExtensions for ServiceError {
             // Details go to the log only: SQL and driver messages never reach clients.
             tracing::error!(%error, "database error");
         }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let ServiceError::RateLimited(limited) = self {
+                e.set("retryAfter", limited.retry_after_seconds());
+            }
+        })
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::AppState;
 use crate::{
     graphql::{Loaders, limit_code, selected_operations},
+    rate_limit::RateLimited,
     service::{ClientInfo, Requester, ServiceError},
 };
 
@@ -180,41 +181,94 @@ async fn execute(
     mut batch: BatchRequest,
 ) -> Response {
     let client = state.clients.client_info(peer, headers);
+    if let Err(limited) = check_client_rate(state, &client) {
+        return rate_limited_response(limited);
+    }
     let requester = match resolve_requester(state, headers, client).await {
         Ok(requester) => requester,
         Err(error) => return service_error_response(&error),
     };
+    if let Requester::Session(actor) = &requester
+        && let Err(limited) = state.services.rate_limits().check_session(actor.session_id)
+    {
+        return rate_limited_response(limited);
+    }
     for request in batch.iter_mut() {
         // Loaders are per request, so each request of a batch gets fresh ones.
         attach_requester(&mut request.data, state, requester.clone());
     }
     let mut response = state.schema.execute_batch(batch).await;
-    let status = finish_errors(&mut response);
-    let mut http = (status, axum::Json(&response)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
+    let outcome = finish_errors(&mut response);
+    let mut http = (outcome.status, axum::Json(&response)).into_response();
+    if outcome.status == StatusCode::UNAUTHORIZED {
         http.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = outcome.retry_after {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
     }
     http
 }
 
+/// Counts a request (or websocket attempt) against its client address's rate.
+pub(super) fn check_client_rate(state: &AppState, client: &ClientInfo) -> Result<(), RateLimited> {
+    let address = client.ip_address.as_deref().unwrap_or_default();
+    state.services.rate_limits().check_client(address)
+}
+
+/// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
+pub(super) fn rate_limited_response(limited: RateLimited) -> Response {
+    let seconds = limited.retry_after_seconds();
+    let body = json!({ "errors": [{
+        "message": format!("too many requests; try again in {seconds} s"),
+        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
+    }] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, seconds.into());
+    response
+}
+
+/// The HTTP status a GraphQL answer gets from its errors, and how long to wait when
+/// one of them is a rate limit.
+struct Outcome {
+    status: StatusCode,
+    retry_after: Option<u64>,
+}
+
 /// Gives every error a code and picks the HTTP status: errors async-graphql raised itself
 /// (syntax, validation, argument coercion) have none yet.
-fn finish_errors(response: &mut BatchResponse) -> StatusCode {
+fn finish_errors(response: &mut BatchResponse) -> Outcome {
     let responses: Vec<&mut async_graphql::Response> = match response {
         BatchResponse::Single(single) => vec![single],
         BatchResponse::Batch(many) => many.iter_mut().collect(),
     };
-    let mut status = StatusCode::OK;
+    let mut outcome = Outcome {
+        status: StatusCode::OK,
+        retry_after: None,
+    };
     for response in responses {
         for error in &mut response.errors {
             let code = ensure_code(error);
             if AUTHENTICATION_CODES.contains(&code.as_str()) {
-                status = StatusCode::UNAUTHORIZED;
+                outcome.status = StatusCode::UNAUTHORIZED;
+            } else if code == "RATE_LIMITED" && outcome.status != StatusCode::UNAUTHORIZED {
+                outcome.status = StatusCode::TOO_MANY_REQUESTS;
+                let wait = error
+                    .extensions
+                    .as_ref()
+                    .and_then(|extensions| match extensions.get("retryAfter") {
+                        Some(async_graphql::Value::Number(n)) => n.as_u64(),
+                        _ => None,
+                    })
+                    .unwrap_or(1);
+                outcome.retry_after = Some(outcome.retry_after.unwrap_or(0).max(wait));
             }
         }
     }
-    status
+    outcome
 }
 
 /// `errors`, each with a code: for results sent outside [`execute`], e.g. on a websocket.

@@ -201,6 +201,9 @@ pub async fn upgrade(
         );
     };
     let client = state.clients.client_info(peer, &headers);
+    if let Err(limited) = super::graphql::check_client_rate(&state, &client) {
+        return super::graphql::rate_limited_response(limited);
+    }
     let limits = state.websocket;
     upgrade
         .protocols([protocol.name()])

@@ -24,6 +24,7 @@ pub use sessions::{SessionEnd, SessionState, StartSession, StartedSession, sessi
 
 use crate::{
     clock::Clock,
+    rate_limit::{RateLimited, RateLimits},
     tokens::{TokenError, TokenKeys},
 };
 
@@ -92,6 +93,8 @@ pub enum ServiceError {
     DeviceBlocked(&'static str),
     #[error("this needs a recent sign-in: sign in again, or do it from a trusted device")]
     ReauthRequired,
+    #[error("too many requests; try again in {} s", .0.retry_after_seconds())]
+    RateLimited(RateLimited),
     #[error("internal error")]
     Database(#[from] DbErr),
 }
@@ -106,6 +109,7 @@ impl ServiceError {
             ServiceError::BadUserInput(_) => "BAD_USER_INPUT",
             ServiceError::DeviceBlocked(_) => "DEVICE_BLOCKED",
             ServiceError::ReauthRequired => "REAUTH_REQUIRED",
+            ServiceError::RateLimited(_) => "RATE_LIMITED",
             ServiceError::Database(_) => "INTERNAL",
         }
     }
@@ -121,6 +125,7 @@ pub struct Services {
     rules: Rules,
     tokens: Arc<TokenKeys>,
     events: EventBus,
+    limits: Arc<RateLimits>,
 }
 
 impl Services {
@@ -130,6 +135,7 @@ impl Services {
         rules: Rules,
         tokens: Arc<TokenKeys>,
         events: EventBus,
+        limits: Arc<RateLimits>,
     ) -> Self {
         Self {
             db,
@@ -137,7 +143,12 @@ impl Services {
             rules,
             tokens,
             events,
+            limits,
         }
+    }
+
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.limits
     }
 
     pub fn now(&self) -> DateTime<Utc> {

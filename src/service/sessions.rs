@@ -134,6 +134,9 @@ impl Services {
         client: &ClientInfo,
         request: StartSession,
     ) -> ServiceResult<StartedSession> {
+        self.limits
+            .check_sign_in(&identity.user_id)
+            .map_err(ServiceError::RateLimited)?;
         let now = self.now();
         let name = request
             .device_name

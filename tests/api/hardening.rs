@@ -332,3 +332,113 @@ async fn short_hmac_secrets_are_refused_at_start_up() {
         );
     }
 }
+
+fn quota(per_minute: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(per_minute).unwrap()
+}
+
+/// The 429 shape the Laravel seed documents, as a GraphQL error: status, `Retry-After`,
+/// `extensions.code` and `extensions.retryAfter`.
+async fn assert_rate_limited(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], retry_after);
+}
+
+#[tokio::test]
+async fn requests_per_client_address_are_limited_websockets_included() {
+    let app = TestApp::sqlite_with(|config| {
+        config.rate_limits.requests_per_minute_per_ip = quota(4);
+    })
+    .await;
+    let alice = app.sign_in("alice").await; // 1
+    let query = json!({ "query": "{ currentSession { id } }" });
+    for _ in 0..3 {
+        let response = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&alice.token)
+            .json(&query)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&alice.token)
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(response).await;
+    // A websocket upgrade from the same address is refused the same way.
+    let upgrade = app
+        .http
+        .get(app.url("/graphql/ws"))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("Sec-WebSocket-Protocol", "graphql-transport-ws")
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(upgrade).await;
+}
+
+#[tokio::test]
+async fn requests_per_session_are_limited_and_other_sessions_go_on() {
+    let app = TestApp::sqlite_with(|config| {
+        config.rate_limits.requests_per_minute_per_session = quota(3);
+    })
+    .await;
+    let busy = app.sign_in("alice").await;
+    let calm = app.sign_in("alice").await;
+    for _ in 0..3 {
+        app.graphql(Some(&busy.token), "{ currentSession { id } }", json!({}))
+            .await
+            .assert_ok();
+    }
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&busy.token)
+        .json(&json!({ "query": "{ currentSession { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(response).await;
+    app.graphql(Some(&calm.token), "{ currentSession { id } }", json!({}))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn sign_ins_per_user_are_limited() {
+    let app = TestApp::sqlite_with(|config| {
+        config.rate_limits.sign_ins_per_minute_per_user = quota(2);
+    })
+    .await;
+    app.sign_in("alice").await;
+    app.sign_in("alice").await;
+    let response = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(app.identity_token("alice", &["pwd"]))
+        .json(&json!({ "query": "mutation { startSession(input: {}) { token } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(response).await;
+    assert_eq!(app.event_count("SESSION_STARTED").await, 2);
+    app.sign_in("bob").await;
+}

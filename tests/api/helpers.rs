@@ -2,7 +2,7 @@
 //! database (a SQLite file, or a new PostgreSQL database), bound to port 0, and talks to it
 //! over real HTTP. Time is a [`MockClock`] the test moves.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, sync::Arc, time::Duration};
 
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sessionhub::{
     app::{Application, connect_database},
     clock::{Clock, MockClock},
-    config::{ApiConfig, ClientInfoConfig, Config, KeyConfig, WebSocketConfig},
+    config::{ApiConfig, ClientInfoConfig, Config, KeyConfig, RateLimitConfig, WebSocketConfig},
     service::Services,
 };
 use tokio_util::sync::CancellationToken;
@@ -195,6 +195,12 @@ pub fn test_config(database_url: String) -> Config {
             max_recursion: 32,
             max_batch: 10,
             max_body_bytes: 256 * 1024,
+        },
+        // Generous: only the rate-limit tests run into these.
+        rate_limits: RateLimitConfig {
+            requests_per_minute_per_ip: NonZeroU32::new(100_000).unwrap(),
+            requests_per_minute_per_session: NonZeroU32::new(100_000).unwrap(),
+            sign_ins_per_minute_per_user: NonZeroU32::new(100_000).unwrap(),
         },
     }
 }

@@ -1,0 +1,86 @@
+//! Request rates: per client address, per session, and sign-ins per user, each a GCRA
+//! bucket (the `governor` crate) that refills evenly over a minute.
+
+use std::{num::NonZeroU32, time::Duration};
+
+use governor::{
+    DefaultKeyedRateLimiter, Quota,
+    clock::{Clock, DefaultClock},
+};
+use uuid::Uuid;
+
+use crate::config::RateLimitConfig;
+
+/// Refused for now; may try again after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub retry_after: Duration,
+}
+
+impl RateLimited {
+    /// Whole seconds to wait, rounded up, as `Retry-After` and `retryAfter` carry them.
+    pub fn retry_after_seconds(&self) -> u64 {
+        self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)
+    }
+}
+
+pub struct RateLimits {
+    per_client: DefaultKeyedRateLimiter<String>,
+    per_session: DefaultKeyedRateLimiter<Uuid>,
+    sign_ins_per_user: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+fn per_minute(count: NonZeroU32) -> Quota {
+    Quota::per_minute(count)
+}
+
+impl RateLimits {
+    pub fn new(config: &RateLimitConfig) -> Self {
+        Self {
+            per_client: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.requests_per_minute_per_ip,
+            )),
+            per_session: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.requests_per_minute_per_session,
+            )),
+            sign_ins_per_user: DefaultKeyedRateLimiter::keyed(per_minute(
+                config.sign_ins_per_minute_per_user,
+            )),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    fn check<K: Clone + std::hash::Hash + Eq>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+    ) -> Result<(), RateLimited> {
+        limiter.check_key(key).map_err(|not_until| RateLimited {
+            retry_after: not_until.wait_time_from(self.clock.now()),
+        })
+    }
+
+    /// Any request or websocket connection attempt from this client address.
+    pub fn check_client(&self, address: &str) -> Result<(), RateLimited> {
+        self.check(&self.per_client, &address.to_owned())
+    }
+
+    /// Any request made with this session's token.
+    pub fn check_session(&self, session_id: Uuid) -> Result<(), RateLimited> {
+        self.check(&self.per_session, &session_id)
+    }
+
+    /// A `startSession` for this user.
+    pub fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
+        self.check(&self.sign_ins_per_user, &user_id.to_owned())
+    }
+
+    /// Drops the buckets of keys that have been quiet long enough to be full again, so
+    /// memory follows the active clients rather than every client ever seen.
+    pub fn forget_idle(&self) {
+        self.per_client.retain_recent();
+        self.per_session.retain_recent();
+        self.sign_ins_per_user.retain_recent();
+    }
+}
