@@ -13,6 +13,7 @@ use crate::service::{Actor, Services};
 /// The loaders of one request.
 pub struct Loaders {
     pub devices: DataLoader<DeviceLoader>,
+    pub sessions: DataLoader<SessionLoader>,
     pub device_sessions: DataLoader<DeviceSessionsLoader>,
 }
 
@@ -21,6 +22,13 @@ impl Loaders {
         Self {
             devices: DataLoader::new(
                 DeviceLoader {
+                    services: services.clone(),
+                    actor: actor.clone(),
+                },
+                tokio::spawn,
+            ),
+            sessions: DataLoader::new(
+                SessionLoader {
                     services: services.clone(),
                     actor: actor.clone(),
                 },
@@ -49,6 +57,21 @@ impl Loader<Uuid> for DeviceLoader {
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let devices = self.services.devices_by_id(&self.actor, ids).await.api()?;
         Ok(devices.into_iter().map(|d| (d.id, d)).collect())
+    }
+}
+
+pub struct SessionLoader {
+    services: Services,
+    actor: Actor,
+}
+
+impl Loader<Uuid> for SessionLoader {
+    type Value = session::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let sessions = self.services.sessions_by_id(&self.actor, ids).await.api()?;
+        Ok(sessions.into_iter().map(|s| (s.id, s)).collect())
     }
 }
 

@@ -6,6 +6,7 @@ mod loaders;
 mod mutation;
 mod query;
 mod scalars;
+mod security;
 mod subscription;
 mod types;
 

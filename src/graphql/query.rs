@@ -2,11 +2,12 @@ use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::{
     ApiResult, ContextExt, parse_id,
+    security::SecurityQuery,
     types::{Device, Session},
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(DeviceQuery, SessionQuery);
+pub struct Query(DeviceQuery, SessionQuery, SecurityQuery);
 
 #[derive(Default)]
 pub struct DeviceQuery;

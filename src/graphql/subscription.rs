@@ -14,6 +14,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::{
     ContextExt,
     scalars::DateTime,
+    security::SecurityEvent,
     types::{Session, SessionRevokedEvent, SignedOutEvent},
 };
 use crate::service::{AccountEvent, Actor, BusMessage, ServiceError, Services, SessionEnd};
@@ -29,7 +30,7 @@ pub struct Subscription;
 /// connection is closed with 1013 at the same time).
 fn account_events(
     ctx: &Context<'_>,
-    kind: EventKind,
+    kind: Option<EventKind>,
 ) -> Result<(
     Services,
     Arc<Actor>,
@@ -47,7 +48,7 @@ fn account_events(
             })
         })
         .take_while(move |event| ready(!event.ends_session(own_session)))
-        .filter(move |event| ready(event.kind == kind))
+        .filter(move |event| ready(kind.is_none_or(|kind| event.kind == kind)))
         .chain(stream::pending());
     Ok((services, actor, events))
 }
@@ -56,7 +57,7 @@ fn account_events(
 impl Subscription {
     /// Each new session of the caller's account.
     async fn session_started(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Session>> {
-        let (services, actor, events) = account_events(ctx, EventKind::SessionStarted)?;
+        let (services, actor, events) = account_events(ctx, Some(EventKind::SessionStarted))?;
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
@@ -71,7 +72,7 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = SessionRevokedEvent>> {
-        let (services, actor, events) = account_events(ctx, EventKind::SessionEnded)?;
+        let (services, actor, events) = account_events(ctx, Some(EventKind::SessionEnded))?;
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
@@ -81,6 +82,18 @@ impl Subscription {
                     reason: event.end_reason?.into(),
                     at: DateTime(event.occurred_at),
                 })
+            }
+        }))
+    }
+
+    /// Each new entry of the caller's security log, as `securityEvents` will list it.
+    async fn security_event(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SecurityEvent>> {
+        let (services, actor, events) = account_events(ctx, None)?;
+        Ok(events.filter_map(move |event| {
+            let (services, actor) = (services.clone(), actor.clone());
+            async move {
+                let row = services.security_event(&actor, event.id).await.ok()??;
+                Some(SecurityEvent::new(row, &actor))
             }
         }))
     }

@@ -176,7 +176,7 @@ pub struct Location {
 }
 
 impl Location {
-    fn from_parts(country: &Option<String>, city: &Option<String>) -> Option<Self> {
+    pub(super) fn from_parts(country: &Option<String>, city: &Option<String>) -> Option<Self> {
         (country.is_some() || city.is_some()).then(|| Location {
             country: country.clone(),
             city: city.clone(),
@@ -350,18 +350,8 @@ impl Session {
 
     /// The device the session runs on.
     async fn device(&self, ctx: &Context<'_>) -> Result<Device> {
-        let device_id = self.row.device_id;
-        let device = match ctx.loaders() {
-            Some(loaders) => loaders.devices.load_one(device_id).await?,
-            None => ctx
-                .services()
-                .devices_by_id(&self.viewer, &[device_id])
-                .await
-                .api()?
-                .pop(),
-        };
-        device
-            .map(|row| Device::new(row, &self.viewer))
+        load_device(ctx, &self.viewer, self.row.device_id)
+            .await?
             .ok_or_else(|| super::internal_error("a session's device is missing"))
     }
 
@@ -416,6 +406,38 @@ impl Session {
     async fn end_reason(&self) -> Option<SessionEndReason> {
         self.row.end_reason.map(Into::into)
     }
+}
+
+/// One of `viewer`'s devices by id, forgotten ones included, batched when the request has
+/// loaders (a websocket payload or `startSession` answer may not).
+pub(super) async fn load_device(
+    ctx: &Context<'_>,
+    viewer: &Arc<Actor>,
+    id: uuid::Uuid,
+) -> Result<Option<Device>> {
+    let row = match ctx.loaders() {
+        Some(loaders) => loaders.devices.load_one(id).await?,
+        None => ctx
+            .services()
+            .devices_by_id(viewer, &[id])
+            .await
+            .api()?
+            .pop(),
+    };
+    Ok(row.map(|row| Device::new(row, viewer)))
+}
+
+/// One of `viewer`'s sessions by id, ended or not; batched like [`load_device`].
+pub(super) async fn load_session(
+    ctx: &Context<'_>,
+    viewer: &Arc<Actor>,
+    id: uuid::Uuid,
+) -> Result<Option<Session>> {
+    let row = match ctx.loaders() {
+        Some(loaders) => loaders.sessions.load_one(id).await?,
+        None => ctx.services().session(viewer, id).await.api()?,
+    };
+    Ok(row.map(|row| Session::new(row, viewer)))
 }
 
 /// The result of signing in.

@@ -6,6 +6,7 @@
 
 mod devices;
 mod events;
+mod security_log;
 mod sessions;
 mod user_agent;
 
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 pub use events::{AccountEvent, BusMessage, EventBus};
+pub use security_log::LogPosition;
 pub use sessions::{SessionEnd, SessionState, StartSession, StartedSession, session_state};
 
 use crate::{

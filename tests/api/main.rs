@@ -5,5 +5,6 @@ mod helpers;
 mod auth;
 mod devices;
 mod hardening;
+mod security_log;
 mod sessions;
 mod subscriptions;

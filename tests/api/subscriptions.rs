@@ -50,7 +50,7 @@ async fn revoke_on_one_instance_signs_out_a_subscriber_on_another() {
 }
 
 /// A `graphql-transport-ws` client connection.
-struct Subscriber {
+pub struct Subscriber {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
@@ -78,7 +78,7 @@ impl Subscriber {
         subscriber
     }
 
-    async fn authenticated(app: &TestApp, token: &str) -> Self {
+    pub async fn authenticated(app: &TestApp, token: &str) -> Self {
         let mut subscriber =
             Self::connect(app, json!({ "Authorization": format!("Bearer {token}") })).await;
         assert_eq!(subscriber.next().await["type"], "connection_ack");
@@ -92,14 +92,14 @@ impl Subscriber {
             .unwrap();
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str) {
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
             .await;
     }
 
     /// The next protocol message; a close frame comes back as `{"close": code}`. Gives up
     /// after ten seconds, so a missing message fails the test instead of hanging it.
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         tokio::time::timeout(std::time::Duration::from_secs(10), self.next_message())
             .await
             .expect("no message within 10 s")
@@ -126,7 +126,7 @@ impl Subscriber {
 }
 
 /// Waits until `count` subscriptions listen, so no event is published before they do.
-async fn wait_for_subscribers(app: &TestApp, count: usize) {
+pub async fn wait_for_subscribers(app: &TestApp, count: usize) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.services.events().subscriber_count() < count {
         assert!(

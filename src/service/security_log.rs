@@ -1,0 +1,72 @@
+//! The user's security log: their account events, newest first, a page at a time.
+
+use chrono::{DateTime, Utc};
+use entity::account_event;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::{Actor, ServiceResult, Services};
+
+/// Where a page starts: just after this event in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    pub occurred_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Services {
+    /// Up to `limit` of the caller's account events after `after`, newest first. Ties in
+    /// time are broken by id, so pages never skip or repeat an event.
+    pub async fn security_events(
+        &self,
+        actor: &Actor,
+        limit: u64,
+        after: Option<LogPosition>,
+    ) -> ServiceResult<Vec<account_event::Model>> {
+        let mut query = account_event::Entity::find()
+            .filter(account_event::Column::UserId.eq(actor.user_id.as_str()));
+        if let Some(after) = after {
+            query = query.filter(
+                Condition::any()
+                    .add(account_event::Column::OccurredAt.lt(after.occurred_at))
+                    .add(
+                        Condition::all()
+                            .add(account_event::Column::OccurredAt.eq(after.occurred_at))
+                            .add(account_event::Column::Id.lt(after.id)),
+                    ),
+            );
+        }
+        Ok(query
+            .order_by_desc(account_event::Column::OccurredAt)
+            .order_by_desc(account_event::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One of the caller's account events.
+    pub async fn security_event(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> ServiceResult<Option<account_event::Model>> {
+        Ok(account_event::Entity::find_by_id(id)
+            .filter(account_event::Column::UserId.eq(actor.user_id.as_str()))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Sessions of the caller by id, ended or not.
+    pub async fn sessions_by_id(
+        &self,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> ServiceResult<Vec<entity::session::Model>> {
+        use entity::session;
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(session::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+}
