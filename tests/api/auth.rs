@@ -174,13 +174,7 @@ async fn non_json_and_malformed_bodies_are_refused_with_a_code(app: TestApp) {
         .await;
     assert_eq!(unknown.error_code(), "GRAPHQL_VALIDATION_FAILED");
     // The session is untouched by all of it.
-    app.graphql(
-        Some(&alice.token),
-        "{ currentSession { status } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.assert_session_active(&alice.token).await;
 }
 
 async fn get_runs_queries_but_never_mutations(app: TestApp) {
@@ -211,13 +205,7 @@ async fn get_runs_queries_but_never_mutations(app: TestApp) {
     assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = mutation.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
-    app.graphql(
-        Some(&alice.token),
-        "{ currentSession { status } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.assert_session_active(&alice.token).await;
 }
 
 async fn health_check_answers(app: TestApp) {

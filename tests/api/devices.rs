@@ -386,9 +386,7 @@ async fn another_users_devices_and_sessions_do_not_exist(app: TestApp) {
         mine,
         json!({ "name": "Chrome on macOS", "status": "UNVERIFIED" })
     );
-    app.graphql(Some(&alice.token), "{ currentSession { id } }", json!({}))
-        .await
-        .assert_ok();
+    app.assert_session_active(&alice.token).await;
 }
 
 async fn malformed_ids_are_bad_user_input(app: TestApp) {

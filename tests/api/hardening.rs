@@ -58,13 +58,7 @@ async fn each_query_limit_has_its_own_code_and_does_no_work() {
         assert!(answer.body["data"].is_null(), "{query}");
     }
     // None of the over-limit mutations ran.
-    app.graphql(
-        Some(&alice.token),
-        "{ currentSession { status } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.assert_session_active(&alice.token).await;
     assert_eq!(app.event_count("SESSION_ENDED").await, 0);
 }
 
@@ -101,13 +95,7 @@ async fn batch_and_body_limits_answer_with_their_codes() {
         body[1]["data"]["currentSession"]["id"],
         alice.session_id.as_str()
     );
-    app.graphql(
-        Some(&alice.token),
-        "{ currentSession { status } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.assert_session_active(&alice.token).await;
 }
 
 /// GraphiQL's introspection query (graphql-js `getIntrospectionQuery`) fits the default limits.
@@ -257,10 +245,7 @@ async fn session_secrets_roll_without_signing_anyone_out() {
                 vec![NEW_SECRET.into(), crate::helpers::SESSION_SECRET.into()];
         })
         .await;
-    rolling
-        .graphql(Some(&alice.token), "{ currentSession { id } }", json!({}))
-        .await
-        .assert_ok();
+    rolling.assert_session_active(&alice.token).await;
     let bob = rolling.sign_in("bob").await;
     // Once the old secret is dropped, its tokens stop working and the new ones go on.
     let rolled = old
@@ -271,10 +256,7 @@ async fn session_secrets_roll_without_signing_anyone_out() {
         .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.error_code(), "UNAUTHENTICATED");
-    rolled
-        .graphql(Some(&bob.token), "{ currentSession { id } }", json!({}))
-        .await
-        .assert_ok();
+    rolled.assert_session_active(&bob.token).await;
 }
 
 #[tokio::test]
@@ -361,24 +343,10 @@ async fn requests_per_client_address_are_limited_websockets_included() {
     let alice = app.sign_in("alice").await; // 1
     let query = json!({ "query": "{ currentSession { id } }" });
     for _ in 0..3 {
-        let response = app
-            .http
-            .post(app.url("/graphql"))
-            .bearer_auth(&alice.token)
-            .json(&query)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_json(&alice.token, &query).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let response = app
-        .http
-        .post(app.url("/graphql"))
-        .bearer_auth(&alice.token)
-        .json(&query)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json(&alice.token, &query).await;
     assert_rate_limited(response).await;
     // A websocket upgrade from the same address is refused the same way.
     let upgrade = app
@@ -404,9 +372,7 @@ async fn requests_per_session_are_limited_and_other_sessions_go_on() {
     let busy = app.sign_in("alice").await;
     let calm = app.sign_in("alice").await;
     for _ in 0..3 {
-        app.graphql(Some(&busy.token), "{ currentSession { id } }", json!({}))
-            .await
-            .assert_ok();
+        app.assert_session_active(&busy.token).await;
     }
     let response = app
         .http
@@ -417,9 +383,7 @@ async fn requests_per_session_are_limited_and_other_sessions_go_on() {
         .await
         .unwrap();
     assert_rate_limited(response).await;
-    app.graphql(Some(&calm.token), "{ currentSession { id } }", json!({}))
-        .await
-        .assert_ok();
+    app.assert_session_active(&calm.token).await;
 }
 
 #[tokio::test]

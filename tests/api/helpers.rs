@@ -385,6 +385,24 @@ impl TestApp {
             .assert_ok();
     }
 
+    /// Asserts that `token`'s session is still active.
+    pub async fn assert_session_active(&self, token: &str) {
+        self.graphql(Some(token), "{ currentSession { status } }", json!({}))
+            .await
+            .assert_ok();
+    }
+
+    /// POSTs a raw JSON body (a request, a batch, anything) to /graphql with `token`.
+    pub async fn post_json(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send the request")
+    }
+
     /// Asserts that `token`'s session has ended: HTTP 401 with code SESSION_ENDED.
     pub async fn assert_session_ended(&self, token: &str) {
         let refused = self

@@ -284,9 +284,7 @@ async fn revoke_session_ends_it_and_its_token_is_refused(app: TestApp) {
     );
 
     app.assert_session_ended(&phone.token).await;
-    app.graphql(Some(&laptop.token), "{ currentSession { id } }", json!({}))
-        .await
-        .assert_ok();
+    app.assert_session_active(&laptop.token).await;
 
     let history = app
         .graphql(
@@ -447,9 +445,7 @@ async fn signing_in_past_the_cap_ends_the_least_recently_active_session(app: Tes
     assert_eq!(history.data("session.endReason"), "TOO_MANY_SESSIONS");
     assert_eq!(history.data("sessions").as_array().unwrap().len(), 3);
     for token in [&first.token, &third.token, &bob.token] {
-        app.graphql(Some(token), "{ currentSession { id } }", json!({}))
-            .await
-            .assert_ok();
+        app.assert_session_active(token).await;
     }
     assert_eq!(app.event_count("SESSION_ENDED").await, 1);
 }
