@@ -8,7 +8,7 @@ mod devices;
 mod events;
 mod security_log;
 mod sessions;
-mod user_agent;
+pub mod user_agent;
 
 use std::sync::Arc;
 
