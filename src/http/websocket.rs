@@ -263,6 +263,20 @@ struct Connection {
 /// The live subscriptions of a connection; a `None` item marks a finished stream.
 type Subscriptions = StreamMap<String, BoxStream<'static, Option<Response>>>;
 
+/// A connection past `connection_init`: whose it is, and its subscriptions.
+struct Live {
+    actor: Arc<Actor>,
+    /// What every subscription of the connection shares: requester, loaders, sign-out notice.
+    data: Arc<Data>,
+    subscriptions: Subscriptions,
+    /// Ids of the subscriptions to `signedOut`, the only ones that outlive the session.
+    signed_out_ids: HashSet<String>,
+    notify_sign_out: watch::Sender<Option<SessionEnd>>,
+}
+
+/// What happens after one event of a connection: it goes on, or it ends.
+type Step = Result<(), Ended>;
+
 impl Connection {
     async fn serve(&mut self) -> Ended {
         // Listen before authenticating, so an end that comes after the check is still heard.
@@ -275,105 +289,122 @@ impl Connection {
         let mut data = Data::default();
         attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
         data.insert(SignOutNotice(sign_out_notice));
-        let data = Arc::new(data);
-
-        let mut subscriptions = Subscriptions::new();
-        let mut signed_out_ids = HashSet::new();
+        let mut live = Live {
+            actor,
+            data: Arc::new(data),
+            subscriptions: Subscriptions::new(),
+            signed_out_ids: HashSet::new(),
+            notify_sign_out,
+        };
         let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
         keepalive.reset();
         let shutdown = self.state.shutdown.clone();
         loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ended::Close(close::GOING_AWAY, "server shutting down"),
-                _ = keepalive.tick() => {
-                    if self.send(self.protocol.keepalive()).await.is_err() {
-                        return Ended::Gone;
-                    }
+            let step = tokio::select! {
+                _ = shutdown.cancelled() => Err(Ended::Close(close::GOING_AWAY, "server shutting down")),
+                _ = keepalive.tick() => self.send(self.protocol.keepalive()).await,
+                incoming = self.receive() => match incoming {
+                    Incoming::Message(message) => self.on_client_message(&mut live, message).await,
+                    Incoming::Nothing => Ok(()),
+                    Incoming::Malformed => Err(Ended::Close(close::BAD_REQUEST, "malformed message")),
+                    Incoming::Gone => Err(Ended::Gone),
+                },
+                Some((id, response)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
+                    self.forward(&id, response, &mut live.subscriptions).await
                 }
-                incoming = self.receive() => {
-                    let message = match incoming {
-                        Incoming::Message(message) => message,
-                        Incoming::Nothing => continue,
-                        Incoming::Malformed => return Ended::Close(close::BAD_REQUEST, "malformed message"),
-                        Incoming::Gone => return Ended::Gone,
-                    };
-                    match message {
-                        ClientMessage::Subscribe { id, payload } => {
-                            if subscriptions.contains_key(&id) {
-                                return Ended::Close(close::DUPLICATE_SUBSCRIBER, "subscriber for this id already exists");
-                            }
-                            let mut request = *payload;
-                            if selects_signed_out(&mut request) {
-                                signed_out_ids.insert(id.clone());
-                            }
-                            let responses = self
-                                .state
-                                .schema
-                                .execute_stream_with_session_data(request, data.clone())
-                                .map(Some)
-                                .chain(stream::once(async { None }))
-                                .boxed();
-                            subscriptions.insert(id, responses);
-                        }
-                        ClientMessage::Complete { id } => {
-                            signed_out_ids.remove(&id);
-                            let stopped = subscriptions.remove(&id).is_some();
-                            // Legacy clients expect the server to confirm a `stop`.
-                            if stopped
-                                && self.protocol == Protocol::LegacyWs
-                                && self.send(json!({ "id": id, "type": "complete" })).await.is_err()
-                            {
-                                return Ended::Gone;
-                            }
-                        }
-                        ClientMessage::Ping { payload } => {
-                            if self.send(pong(payload)).await.is_err() {
-                                return Ended::Gone;
-                            }
-                        }
-                        ClientMessage::Pong {} => {}
-                        ClientMessage::ConnectionInit { .. } => {
-                            return Ended::Close(close::TOO_MANY_INITS, "too many initialisation requests");
-                        }
-                        ClientMessage::ConnectionTerminate => return Ended::Gone,
-                    }
+                message = bus.recv() => self.on_bus_message(&mut live, message).await,
+            };
+            if let Err(ended) = step {
+                return ended;
+            }
+        }
+    }
+
+    async fn on_client_message(&mut self, live: &mut Live, message: ClientMessage) -> Step {
+        match message {
+            ClientMessage::Subscribe { id, payload } => {
+                if live.subscriptions.contains_key(&id) {
+                    return Err(Ended::Close(
+                        close::DUPLICATE_SUBSCRIBER,
+                        "subscriber for this id already exists",
+                    ));
                 }
-                Some((id, response)) = subscriptions.next(), if !subscriptions.is_empty() => {
-                    if self.forward(&id, response, &mut subscriptions).await.is_err() {
-                        return Ended::Gone;
-                    }
+                let mut request = *payload;
+                if selects_signed_out(&mut request) {
+                    live.signed_out_ids.insert(id.clone());
                 }
-                message = bus.recv() => {
-                    let lagged = matches!(message, Err(RecvError::Lagged(_)));
-                    let end = match message {
-                        Ok(BusMessage::Event(event)) if event.ends_session(actor.session_id) => {
-                            event.end_reason.map(|reason| SessionEnd { reason, at: event.occurred_at })
-                        }
-                        Ok(BusMessage::Event(_)) => continue,
-                        // Events may have been missed: the database has the truth.
-                        Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
-                            match self.state.services.session_end(&actor).await {
-                                Ok(end) => end,
-                                Err(error) => {
-                                    tracing::warn!(%error, "cannot re-check a subscriber's session");
-                                    return Ended::Close(close::TRY_AGAIN_LATER, "cannot check the session; reconnect");
-                                }
-                            }
-                        }
-                        Err(RecvError::Closed) => return Ended::Close(close::GOING_AWAY, "server shutting down"),
-                    };
-                    if let Some(end) = end {
-                        return self
-                            .sign_out(end, &notify_sign_out, &mut subscriptions, &signed_out_ids)
-                            .await;
-                    }
-                    if lagged {
-                        // Its subscriptions lagged too and may have missed events.
-                        return Ended::Close(close::TRY_AGAIN_LATER, "fell behind; reconnect and refetch");
+                let responses = self
+                    .state
+                    .schema
+                    .execute_stream_with_session_data(request, live.data.clone())
+                    .map(Some)
+                    .chain(stream::once(async { None }))
+                    .boxed();
+                live.subscriptions.insert(id, responses);
+                Ok(())
+            }
+            ClientMessage::Complete { id } => {
+                live.signed_out_ids.remove(&id);
+                let stopped = live.subscriptions.remove(&id).is_some();
+                // Legacy clients expect the server to confirm a `stop`.
+                if stopped && self.protocol == Protocol::LegacyWs {
+                    self.send(json!({ "id": id, "type": "complete" })).await?;
+                }
+                Ok(())
+            }
+            ClientMessage::Ping { payload } => self.send(pong(payload)).await,
+            ClientMessage::Pong {} => Ok(()),
+            ClientMessage::ConnectionInit { .. } => Err(Ended::Close(
+                close::TOO_MANY_INITS,
+                "too many initialisation requests",
+            )),
+            ClientMessage::ConnectionTerminate => Err(Ended::Gone),
+        }
+    }
+
+    /// Watches for the end of the connection's own session, re-checking the database
+    /// whenever events may have been missed.
+    async fn on_bus_message(
+        &mut self,
+        live: &mut Live,
+        message: Result<BusMessage, RecvError>,
+    ) -> Step {
+        let lagged = matches!(message, Err(RecvError::Lagged(_)));
+        let end = match message {
+            Ok(BusMessage::Event(event)) if event.ends_session(live.actor.session_id) => {
+                event.end_reason.map(|reason| SessionEnd {
+                    reason,
+                    at: event.occurred_at,
+                })
+            }
+            Ok(BusMessage::Event(_)) => return Ok(()),
+            Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+                match self.state.services.session_end(&live.actor).await {
+                    Ok(end) => end,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot re-check a subscriber's session");
+                        return Err(Ended::Close(
+                            close::TRY_AGAIN_LATER,
+                            "cannot check the session; reconnect",
+                        ));
                     }
                 }
             }
+            Err(RecvError::Closed) => {
+                return Err(Ended::Close(close::GOING_AWAY, "server shutting down"));
+            }
+        };
+        if let Some(end) = end {
+            return Err(self.sign_out(end, live).await);
         }
+        if lagged {
+            // Its subscriptions lagged too and may have missed events.
+            return Err(Ended::Close(
+                close::TRY_AGAIN_LATER,
+                "fell behind; reconnect and refetch",
+            ));
+        }
+        Ok(())
     }
 
     /// Waits for `connection_init` and authenticates its token, within the init timeout.
@@ -417,27 +448,13 @@ impl Connection {
                             "too many connections for this session",
                         ));
                     };
-                    if self
-                        .send(json!({ "type": "connection_ack" }))
-                        .await
-                        .is_err()
-                    {
-                        return Err(Ended::Gone);
-                    }
+                    self.send(json!({ "type": "connection_ack" })).await?;
                     return Ok((actor, slot));
                 }
                 ClientMessage::Subscribe { .. } => {
                     return Err(Ended::Close(close::UNAUTHORIZED, "unauthorized"));
                 }
-                ClientMessage::Ping { payload } => {
-                    if self
-                        .send(json!({ "type": "pong", "payload": payload }))
-                        .await
-                        .is_err()
-                    {
-                        return Err(Ended::Gone);
-                    }
-                }
+                ClientMessage::Ping { payload } => self.send(pong(payload)).await?,
                 ClientMessage::ConnectionTerminate => return Err(Ended::Gone),
                 ClientMessage::Complete { .. } | ClientMessage::Pong {} => {}
             }
@@ -475,11 +492,12 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, message: Value) -> Result<(), ()> {
+    /// Sends one message; a client that does not take it within [`SEND_TIMEOUT`] is gone.
+    async fn send(&mut self, message: Value) -> Step {
         let frame = Message::Text(message.to_string().into());
         match timeout(SEND_TIMEOUT, self.sink.send(frame)).await {
             Ok(Ok(())) => Ok(()),
-            _ => Err(()),
+            _ => Err(Ended::Gone),
         }
     }
 
@@ -489,7 +507,7 @@ impl Connection {
         id: &str,
         response: Option<Response>,
         subscriptions: &mut Subscriptions,
-    ) -> Result<(), ()> {
+    ) -> Step {
         match response {
             None => self.send(json!({ "id": id, "type": "complete" })).await,
             // A request that never started (it did not parse or validate) is an `error`.
@@ -511,29 +529,25 @@ impl Connection {
 
     /// The connection's session ended: only `signedOut` subscriptions hear of it, each once,
     /// then the connection closes. Nothing else reaches a session that has ended.
-    async fn sign_out(
-        &mut self,
-        end: SessionEnd,
-        notify: &watch::Sender<Option<SessionEnd>>,
-        subscriptions: &mut Subscriptions,
-        signed_out_ids: &HashSet<String>,
-    ) -> Ended {
-        let others: Vec<String> = subscriptions
+    async fn sign_out(&mut self, end: SessionEnd, live: &mut Live) -> Ended {
+        let others: Vec<String> = live
+            .subscriptions
             .keys()
-            .filter(|id| !signed_out_ids.contains(*id))
+            .filter(|id| !live.signed_out_ids.contains(*id))
             .cloned()
             .collect();
         for id in others {
-            subscriptions.remove(&id);
+            live.subscriptions.remove(&id);
         }
-        notify.send_replace(Some(end));
+        live.notify_sign_out.send_replace(Some(end));
         let deadline = Instant::now() + SIGN_OUT_DRAIN;
-        while !subscriptions.is_empty() {
-            let Ok(Some((id, response))) = timeout_at(deadline, subscriptions.next()).await else {
+        while !live.subscriptions.is_empty() {
+            let Ok(Some((id, response))) = timeout_at(deadline, live.subscriptions.next()).await
+            else {
                 break;
             };
-            if self.forward(&id, response, subscriptions).await.is_err() {
-                return Ended::Gone;
+            if let Err(ended) = self.forward(&id, response, &mut live.subscriptions).await {
+                return ended;
             }
         }
         Ended::Close(close::FORBIDDEN, "signed out")
