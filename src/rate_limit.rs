@@ -1,7 +1,12 @@
 //! Request rates: per client address, per session, and sign-ins per user, each a GCRA
 //! bucket (the `governor` crate) that refills evenly over a minute.
 
-use std::{num::NonZeroU32, time::Duration};
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota,
@@ -15,6 +20,9 @@ use crate::config::RateLimitConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     pub retry_after: Duration,
+    /// The first refusal since the key was last allowed: worth recording, where every
+    /// further refusal of the same lockout is not.
+    pub starts_lockout: bool,
 }
 
 impl RateLimited {
@@ -28,6 +36,9 @@ pub struct RateLimits {
     per_client: DefaultKeyedRateLimiter<String>,
     per_session: DefaultKeyedRateLimiter<Uuid>,
     sign_ins_per_user: DefaultKeyedRateLimiter<String>,
+    /// Users whose sign-ins are refused, and until when, to tell a new lockout from more
+    /// refusals of the current one.
+    sign_in_lockouts: Mutex<HashMap<String, Instant>>,
     clock: DefaultClock,
 }
 
@@ -47,6 +58,7 @@ impl RateLimits {
             sign_ins_per_user: DefaultKeyedRateLimiter::keyed(per_minute(
                 config.sign_ins_per_minute_per_user,
             )),
+            sign_in_lockouts: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
@@ -58,6 +70,7 @@ impl RateLimits {
     ) -> Result<(), RateLimited> {
         limiter.check_key(key).map_err(|not_until| RateLimited {
             retry_after: not_until.wait_time_from(self.clock.now()),
+            starts_lockout: false,
         })
     }
 
@@ -73,7 +86,15 @@ impl RateLimits {
 
     /// A `startSession` for this user.
     pub fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
-        self.check(&self.sign_ins_per_user, &user_id.to_owned())
+        let Err(mut limited) = self.check(&self.sign_ins_per_user, &user_id.to_owned()) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut lockouts = self.sign_in_lockouts.lock().expect("lockouts poisoned");
+        let until = lockouts.entry(user_id.to_owned()).or_insert(now);
+        limited.starts_lockout = *until <= now;
+        *until = now + limited.retry_after;
+        Err(limited)
     }
 
     /// Drops the buckets of keys that have been quiet long enough to be full again, so
@@ -82,5 +103,10 @@ impl RateLimits {
         self.per_client.retain_recent();
         self.per_session.retain_recent();
         self.sign_ins_per_user.retain_recent();
+        let now = Instant::now();
+        self.sign_in_lockouts
+            .lock()
+            .expect("lockouts poisoned")
+            .retain(|_, until| *until > now);
     }
 }

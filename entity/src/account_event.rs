@@ -46,4 +46,6 @@ pub enum EventKind {
     DeviceRenamed,
     #[sea_orm(string_value = "DEVICE_FORGOTTEN")]
     DeviceForgotten,
+    #[sea_orm(string_value = "SIGN_IN_RATE_LIMITED")]
+    SignInRateLimited,
 }

@@ -40,6 +40,9 @@ pub enum SecurityEventKind {
     DeviceRenamed,
     /// A device was forgotten.
     DeviceForgotten,
+    /// Too many sign-ins in a row: further sign-ins were refused for a while. Recorded
+    /// once per lockout.
+    SignInRateLimited,
 }
 
 impl From<EventKind> for SecurityEventKind {
@@ -53,6 +56,7 @@ impl From<EventKind> for SecurityEventKind {
             EventKind::DeviceHijacked => Self::DeviceHijacked,
             EventKind::DeviceRenamed => Self::DeviceRenamed,
             EventKind::DeviceForgotten => Self::DeviceForgotten,
+            EventKind::SignInRateLimited => Self::SignInRateLimited,
         }
     }
 }

@@ -134,9 +134,12 @@ impl Services {
         client: &ClientInfo,
         request: StartSession,
     ) -> ServiceResult<StartedSession> {
-        self.limits
-            .check_sign_in(&identity.user_id)
-            .map_err(ServiceError::RateLimited)?;
+        if let Err(limited) = self.limits.check_sign_in(&identity.user_id) {
+            if limited.starts_lockout {
+                self.record_sign_in_lockout(identity, client).await?;
+            }
+            return Err(ServiceError::RateLimited(limited));
+        }
         let now = self.now();
         let name = request
             .device_name
@@ -295,6 +298,23 @@ impl Services {
             session,
             device,
         })
+    }
+
+    /// Puts a sign-in lockout in the user's security log: someone is signing in as them
+    /// faster than the limit allows, from this address.
+    async fn record_sign_in_lockout(
+        &self,
+        identity: &Identity,
+        client: &ClientInfo,
+    ) -> ServiceResult<()> {
+        let txn = self.begin_write().await?;
+        let mut log = EventLog::new(None, client.clone(), self.now());
+        log.record(
+            &identity.user_id,
+            EventKind::SignInRateLimited,
+            Subject::default(),
+        );
+        Ok(log.commit(txn, &self.events).await?)
     }
 
     /// Ends the least recently active sessions of `user_id` beyond the per-user cap.

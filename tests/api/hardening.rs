@@ -392,7 +392,7 @@ async fn sign_ins_per_user_are_limited() {
         config.rate_limits.sign_ins_per_minute_per_user = quota(2);
     })
     .await;
-    app.sign_in("alice").await;
+    let alice = app.sign_in("alice").await;
     app.sign_in("alice").await;
     let response = app
         .http
@@ -405,4 +405,27 @@ async fn sign_ins_per_user_are_limited() {
     assert_rate_limited(response).await;
     assert_eq!(app.event_count("SESSION_STARTED").await, 2);
     app.sign_in("bob").await;
+
+    // More refusals within the same lockout are not logged again.
+    let again = app
+        .post_json(
+            &app.identity_token("alice", &["pwd"]),
+            &json!({ "query": "mutation { startSession(input: {}) { token } }" }),
+        )
+        .await;
+    assert_rate_limited(again).await;
+    assert_eq!(app.event_count("SIGN_IN_RATE_LIMITED").await, 1);
+    // Alice sees the lockout, with the address it came from, in her security log.
+    let log = app
+        .graphql(
+            Some(&alice.token),
+            "{ securityEvents(first: 1) { edges { node { kind ipAddress } } } }",
+            json!({}),
+        )
+        .await;
+    log.assert_ok();
+    assert_eq!(
+        log.data("securityEvents.edges.0.node"),
+        &json!({ "kind": "SIGN_IN_RATE_LIMITED", "ipAddress": "127.0.0.1" })
+    );
 }
