@@ -468,7 +468,7 @@ impl Connection {
         match self
             .state
             .services
-            .authenticate(&token, self.client.clone())
+            .authenticate(token, self.client.clone())
             .await
         {
             Ok(Requester::Session(actor)) => Some(actor),
@@ -573,19 +573,13 @@ fn pong(payload: Option<Value>) -> Value {
     }
 }
 
-fn init_token(payload: &Value) -> Option<String> {
+fn init_token(payload: &Value) -> Option<&str> {
     let authorization = payload
         .get("Authorization")
         .or_else(|| payload.get("authorization"))
         .and_then(Value::as_str);
-    if let Some(value) = authorization {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+    match authorization {
+        Some(value) => super::graphql::bearer(value),
+        None => payload.get("token").and_then(Value::as_str),
     }
-    payload
-        .get("token")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
