@@ -5,6 +5,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
 
+/// A SQLite file in the working directory, created on first start: zero set-up.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://sessionhub.db?mode=rwc";
+
 /// Everything the server needs to run. Secrets are never printed: `Debug` is not derived.
 #[derive(clap::Args, Clone)]
 pub struct Config {
@@ -13,11 +16,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://sessionhub.db?mode=rwc"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
     #[command(flatten)]

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use sessionhub::{
     app::{Application, migrate},
     clock::{Clock, SystemClock},
-    config::{Config, KeyConfig},
+    config::{Config, DEFAULT_DATABASE_URL, KeyConfig},
     graphql::schema_sdl,
     tokens::{Identity, TokenKeys},
 };
@@ -36,11 +36,7 @@ enum Command {
     /// Bring the database schema up to date, then exit.
     Migrate {
         /// Database URL.
-        #[arg(
-            long,
-            env = "DATABASE_URL",
-            default_value = "sqlite://sessionhub.db?mode=rwc"
-        )]
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
     },
     /// Print the GraphQL schema (SDL) to standard output.
