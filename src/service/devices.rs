@@ -11,7 +11,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -70,9 +70,7 @@ const HIJACKED: ServiceError =
 impl Services {
     /// The caller's devices, most recently seen first.
     pub async fn devices(&self, actor: &Actor) -> ServiceResult<Vec<device::Model>> {
-        Ok(device::Entity::find()
-            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
-            .filter(device::Column::ForgottenAt.is_null())
+        Ok(own_devices(actor)
             .order_by_desc(device::Column::LastSeenAt)
             .order_by_desc(device::Column::Id)
             .all(&self.db)
@@ -81,9 +79,8 @@ impl Services {
 
     /// One of the caller's devices; `None` when missing, forgotten or someone else's.
     pub async fn device(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<device::Model>> {
-        Ok(device::Entity::find_by_id(id)
-            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
-            .filter(device::Column::ForgottenAt.is_null())
+        Ok(own_devices(actor)
+            .filter(device::Column::Id.eq(id))
             .one(&self.db)
             .await?)
     }
@@ -125,9 +122,8 @@ impl Services {
         actor: &Actor,
         id: Uuid,
     ) -> ServiceResult<device::Model> {
-        device::Entity::find_by_id(id)
-            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
-            .filter(device::Column::ForgottenAt.is_null())
+        own_devices(actor)
+            .filter(device::Column::Id.eq(id))
             .lock_exclusive()
             .one(txn)
             .await?
@@ -322,6 +318,14 @@ impl Services {
         self.end_sessions_for(actor, scope, EndReason::DeviceSignedOut)
             .await
     }
+}
+
+/// The caller's devices, forgotten ones excluded: the only devices the API lets anyone
+/// see or change, so another user's look exactly like missing ones.
+fn own_devices(actor: &Actor) -> Select<device::Entity> {
+    device::Entity::find()
+        .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+        .filter(device::Column::ForgottenAt.is_null())
 }
 
 fn without_trust(mut device: device::ActiveModel) -> device::ActiveModel {
