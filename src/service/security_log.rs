@@ -55,18 +55,4 @@ impl Services {
             .one(&self.db)
             .await?)
     }
-
-    /// Sessions of the caller by id, ended or not.
-    pub async fn sessions_by_id(
-        &self,
-        actor: &Actor,
-        ids: &[Uuid],
-    ) -> ServiceResult<Vec<entity::session::Model>> {
-        use entity::session;
-        Ok(session::Entity::find()
-            .filter(session::Column::UserId.eq(actor.user_id.as_str()))
-            .filter(session::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.db)
-            .await?)
-    }
 }

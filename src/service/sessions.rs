@@ -370,6 +370,19 @@ impl Services {
             .await?)
     }
 
+    /// Sessions of the caller by id, ended or not.
+    pub async fn sessions_by_id(
+        &self,
+        actor: &Actor,
+        ids: &[Uuid],
+    ) -> ServiceResult<Vec<session::Model>> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(session::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
     pub async fn session(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<session::Model>> {
         self.load_session(&actor.user_id, id).await
     }
