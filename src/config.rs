@@ -8,6 +8,9 @@ use ipnet::IpNet;
 /// A SQLite file in the working directory, created on first start: zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sessionhub.db?mode=rwc";
 
+/// Active sessions a user may have unless configured otherwise.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: u64 = 20;
+
 /// Everything the server needs to run. Secrets are never printed: `Debug` is not derived.
 #[derive(clap::Args, Clone)]
 pub struct Config {
@@ -36,7 +39,7 @@ pub struct Config {
 
     /// Most active sessions one user may have; signing in once more ends the least recently
     /// active one (reason TOO_MANY_SESSIONS).
-    #[arg(long, env = "SESSIONHUB_MAX_SESSIONS_PER_USER", default_value_t = 20)]
+    #[arg(long, env = "SESSIONHUB_MAX_SESSIONS_PER_USER", default_value_t = DEFAULT_MAX_SESSIONS_PER_USER)]
     pub max_sessions_per_user: u64,
 
     /// Trusting or untrusting a device, or marking another device hijacked, needs a session
@@ -117,8 +120,9 @@ pub struct ApiConfig {
     #[arg(long, env = "SESSIONHUB_MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
 
-    /// Highest complexity (fields selected, each counting 1) a query may have.
-    #[arg(long, env = "SESSIONHUB_MAX_QUERY_COMPLEXITY", default_value_t = 500)]
+    /// Highest complexity a query may have: each field counts 1, once per element of every
+    /// list above it (see `graphql::cost`), so this bounds the objects an answer can hold.
+    #[arg(long, env = "SESSIONHUB_MAX_QUERY_COMPLEXITY", default_value_t = 5000)]
     pub max_query_complexity: usize,
 
     /// Most aliases one document may use.

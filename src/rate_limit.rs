@@ -3,6 +3,7 @@
 
 use std::{
     collections::HashMap,
+    hash::Hash,
     num::NonZeroU32,
     sync::Mutex,
     time::{Duration, Instant},
@@ -36,10 +37,38 @@ pub struct RateLimits {
     per_client: DefaultKeyedRateLimiter<String>,
     per_session: DefaultKeyedRateLimiter<Uuid>,
     sign_ins_per_user: DefaultKeyedRateLimiter<String>,
-    /// Users whose sign-ins are refused, and until when, to tell a new lockout from more
-    /// refusals of the current one.
-    sign_in_lockouts: Mutex<HashMap<String, Instant>>,
+    session_lockouts: Lockouts<Uuid>,
+    sign_in_lockouts: Lockouts<String>,
     clock: DefaultClock,
+}
+
+/// The keys being refused, and until when: tells the first refusal of a lockout (worth a
+/// security-log entry) from the many that follow it.
+struct Lockouts<K>(Mutex<HashMap<K, Instant>>);
+
+impl<K: Clone + Hash + Eq> Lockouts<K> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    /// Marks `limited` as starting a lockout when `key` was not locked out already, and
+    /// extends the lockout to the end of this refusal.
+    fn note(&self, key: &K, mut limited: RateLimited) -> RateLimited {
+        let now = Instant::now();
+        let mut lockouts = self.0.lock().expect("lockouts poisoned");
+        let until = lockouts.entry(key.clone()).or_insert(now);
+        limited.starts_lockout = *until <= now;
+        *until = now + limited.retry_after;
+        limited
+    }
+
+    fn forget_ended(&self) {
+        let now = Instant::now();
+        self.0
+            .lock()
+            .expect("lockouts poisoned")
+            .retain(|_, until| *until > now);
+    }
 }
 
 fn per_minute(count: NonZeroU32) -> Quota {
@@ -58,12 +87,13 @@ impl RateLimits {
             sign_ins_per_user: DefaultKeyedRateLimiter::keyed(per_minute(
                 config.sign_ins_per_minute_per_user,
             )),
-            sign_in_lockouts: Mutex::new(HashMap::new()),
+            session_lockouts: Lockouts::new(),
+            sign_in_lockouts: Lockouts::new(),
             clock: DefaultClock::default(),
         }
     }
 
-    fn check<K: Clone + std::hash::Hash + Eq>(
+    fn check<K: Clone + Hash + Eq>(
         &self,
         limiter: &DefaultKeyedRateLimiter<K>,
         key: &K,
@@ -82,19 +112,14 @@ impl RateLimits {
     /// Any request made with this session's token.
     pub fn check_session(&self, session_id: Uuid) -> Result<(), RateLimited> {
         self.check(&self.per_session, &session_id)
+            .map_err(|limited| self.session_lockouts.note(&session_id, limited))
     }
 
     /// A `startSession` for this user.
     pub fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
-        let Err(mut limited) = self.check(&self.sign_ins_per_user, &user_id.to_owned()) else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let mut lockouts = self.sign_in_lockouts.lock().expect("lockouts poisoned");
-        let until = lockouts.entry(user_id.to_owned()).or_insert(now);
-        limited.starts_lockout = *until <= now;
-        *until = now + limited.retry_after;
-        Err(limited)
+        let user_id = user_id.to_owned();
+        self.check(&self.sign_ins_per_user, &user_id)
+            .map_err(|limited| self.sign_in_lockouts.note(&user_id, limited))
     }
 
     /// Drops the buckets of keys that have been quiet long enough to be full again, so
@@ -103,10 +128,7 @@ impl RateLimits {
         self.per_client.retain_recent();
         self.per_session.retain_recent();
         self.sign_ins_per_user.retain_recent();
-        let now = Instant::now();
-        self.sign_in_lockouts
-            .lock()
-            .expect("lockouts poisoned")
-            .retain(|_, until| *until > now);
+        self.session_lockouts.forget_ended();
+        self.sign_in_lockouts.forget_ended();
     }
 }

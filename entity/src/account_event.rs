@@ -48,4 +48,6 @@ pub enum EventKind {
     DeviceForgotten,
     #[sea_orm(string_value = "SIGN_IN_RATE_LIMITED")]
     SignInRateLimited,
+    #[sea_orm(string_value = "SESSION_RATE_LIMITED")]
+    SessionRateLimited,
 }

@@ -1,6 +1,7 @@
 //! The GraphQL API: a thin translation of the service layer. Resolvers parse arguments,
 //! call one service method, and wrap the rows it returns in API types.
 
+mod cost;
 mod limits;
 mod loaders;
 mod mutation;

@@ -15,6 +15,7 @@ pub struct DeviceQuery;
 #[Object]
 impl DeviceQuery {
     /// The caller's devices, most recently seen first.
+    #[graphql(complexity = "super::cost::devices(child_complexity)")]
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
         let actor = ctx.actor()?;
         let devices = ctx.services().devices(actor).await.api()?;
@@ -51,7 +52,10 @@ pub struct SessionQuery;
 
 #[Object]
 impl SessionQuery {
-    /// The caller's sessions, most recent activity first; active ones only unless includeEnded.
+    /// The caller's sessions, most recent activity first; active ones only unless
+    /// includeEnded, and then only the 50 most recently active ended ones (the security log
+    /// has the whole history).
+    #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,

@@ -19,7 +19,7 @@ use crate::service::{Actor, LogPosition, ServiceError};
 
 /// Longest page of `securityEvents`.
 pub const MAX_PAGE: i32 = 100;
-const DEFAULT_PAGE: i32 = 20;
+pub const DEFAULT_PAGE: i32 = 20;
 
 /// What happened to the account.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -43,6 +43,9 @@ pub enum SecurityEventKind {
     /// Too many sign-ins in a row: further sign-ins were refused for a while. Recorded
     /// once per lockout.
     SignInRateLimited,
+    /// One session made too many requests in a row: its requests were refused for a
+    /// while. `session` and `device` name it. Recorded once per lockout.
+    SessionRateLimited,
 }
 
 impl From<EventKind> for SecurityEventKind {
@@ -57,6 +60,7 @@ impl From<EventKind> for SecurityEventKind {
             EventKind::DeviceRenamed => Self::DeviceRenamed,
             EventKind::DeviceForgotten => Self::DeviceForgotten,
             EventKind::SignInRateLimited => Self::SignInRateLimited,
+            EventKind::SessionRateLimited => Self::SessionRateLimited,
         }
     }
 }
@@ -163,6 +167,7 @@ pub struct SecurityQuery;
 impl SecurityQuery {
     /// The caller's security log, newest first: sign-ins, sign-outs and every change to
     /// their devices, with who did it and from where.
+    #[graphql(complexity = "super::cost::page(first, child_complexity)")]
     async fn security_events(
         &self,
         ctx: &Context<'_>,

@@ -294,7 +294,8 @@ impl Device {
     }
 
     /// The device's sessions, most recent activity first. Ended sessions only when
-    /// includeEnded is true.
+    /// includeEnded is true, and then only its 50 most recently active ended ones.
+    #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,

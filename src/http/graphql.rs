@@ -189,9 +189,9 @@ async fn execute(
         Err(error) => return service_error_response(&error),
     };
     if let Requester::Session(actor) = &requester
-        && let Err(limited) = state.services.rate_limits().check_session(actor.session_id)
+        && let Err(error) = state.services.check_session_rate(actor).await
     {
-        return rate_limited_response(limited);
+        return service_error_response(&error);
     }
     for request in batch.iter_mut() {
         // Loaders are per request, so each request of a batch gets fresh ones.
@@ -300,9 +300,10 @@ fn ensure_code(error: &mut ServerError) -> String {
 
 fn service_error_response(error: &ServiceError) -> Response {
     let status = match error {
+        ServiceError::RateLimited(limited) => return rate_limited_response(*limited),
         ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
         ServiceError::Database(error) => {
-            tracing::error!(%error, "database error while authenticating");
+            tracing::error!(%error, "database error while admitting a request");
             StatusCode::INTERNAL_SERVER_ERROR
         }
         _ => StatusCode::BAD_REQUEST,

@@ -22,7 +22,10 @@ use uuid::Uuid;
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 pub use events::{AccountEvent, BusMessage, EventBus};
 pub use security_log::LogPosition;
-pub use sessions::{SessionEnd, SessionState, StartSession, StartedSession, session_state};
+pub use sessions::{
+    MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, StartSession, StartedSession,
+    session_state,
+};
 
 use crate::{
     clock::Clock,

@@ -17,7 +17,9 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, SimpleExpr},
+    sea_query::{
+        Alias, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr, WindowStatement,
+    },
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -79,6 +81,35 @@ fn is_live(now: DateTime<Utc>) -> Condition {
         .add(session::Column::ExpiresAt.gt(now))
 }
 
+/// Most ended sessions one list shows; the security log keeps the whole history.
+pub const MAX_LISTED_ENDED_SESSIONS: u64 = 50;
+
+/// Ids of the [`MAX_LISTED_ENDED_SESSIONS`] most recently active ended sessions in `scope`
+/// for each value of `list`:
+/// `SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY list ORDER BY activity) …)`.
+fn recent_ended(scope: Condition, list: session::Column, now: DateTime<Utc>) -> SelectStatement {
+    let rank = Alias::new("recency");
+    let ranked = Query::select()
+        .column(session::Column::Id)
+        .expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            WindowStatement::partition_by(list)
+                .order_by(session::Column::LastActivityAt, Order::Desc)
+                .order_by(session::Column::Id, Order::Desc)
+                .take(),
+            rank.clone(),
+        )
+        .from(session::Entity)
+        .cond_where(scope)
+        .cond_where(is_live(now).not())
+        .take();
+    Query::select()
+        .column(session::Column::Id)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(rank).lte(MAX_LISTED_ENDED_SESSIONS))
+        .take()
+}
+
 /// What the caller of `startSession` asked for.
 #[derive(Debug, Default)]
 pub struct StartSession {
@@ -136,7 +167,15 @@ impl Services {
     ) -> ServiceResult<StartedSession> {
         if let Err(limited) = self.limits.check_sign_in(&identity.user_id) {
             if limited.starts_lockout {
-                self.record_sign_in_lockout(identity, client).await?;
+                // Someone is signing in as this user faster than the limit allows.
+                let log = EventLog::new(None, client.clone(), self.now());
+                self.record_lockout(
+                    log,
+                    &identity.user_id,
+                    EventKind::SignInRateLimited,
+                    Subject::default(),
+                )
+                .await?;
             }
             return Err(ServiceError::RateLimited(limited));
         }
@@ -300,20 +339,36 @@ impl Services {
         })
     }
 
-    /// Puts a sign-in lockout in the user's security log: someone is signing in as them
-    /// faster than the limit allows, from this address.
-    async fn record_sign_in_lockout(
+    /// Counts a request made with `actor`'s session against the per-session rate. The
+    /// first refusal of a lockout goes in the user's security log, naming the session that
+    /// was too busy: a stolen token being hammered shows up there.
+    pub async fn check_session_rate(&self, actor: &Actor) -> ServiceResult<()> {
+        let Err(limited) = self.limits.check_session(actor.session_id) else {
+            return Ok(());
+        };
+        if limited.starts_lockout {
+            let subject = Subject {
+                session_id: Some(actor.session_id),
+                device_id: Some(actor.device_id),
+                ..Subject::default()
+            };
+            let log = EventLog::by_actor(actor, self.now());
+            self.record_lockout(log, &actor.user_id, EventKind::SessionRateLimited, subject)
+                .await?;
+        }
+        Err(ServiceError::RateLimited(limited))
+    }
+
+    /// Puts a rate-limit lockout in `user_id`'s security log.
+    async fn record_lockout(
         &self,
-        identity: &Identity,
-        client: &ClientInfo,
+        mut log: EventLog,
+        user_id: &str,
+        kind: EventKind,
+        subject: Subject,
     ) -> ServiceResult<()> {
         let txn = self.begin_write().await?;
-        let mut log = EventLog::new(None, client.clone(), self.now());
-        log.record(
-            &identity.user_id,
-            EventKind::SignInRateLimited,
-            Subject::default(),
-        );
+        log.record(user_id, kind, subject);
         Ok(log.commit(txn, &self.events).await?)
     }
 
@@ -400,7 +455,8 @@ impl Services {
             .ok_or(ServiceError::SessionEnded)
     }
 
-    /// The caller's sessions, most recent activity first; active ones only unless `include_ended`.
+    /// The caller's sessions, most recent activity first; active ones only unless
+    /// `include_ended`, and then at most [`MAX_LISTED_ENDED_SESSIONS`] ended ones.
     pub async fn sessions(
         &self,
         actor: &Actor,
@@ -408,12 +464,14 @@ impl Services {
     ) -> ServiceResult<Vec<session::Model>> {
         self.sessions_where(
             Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
+            session::Column::UserId,
             include_ended,
         )
         .await
     }
 
-    /// Sessions of any of `device_ids`, which the caller must already own.
+    /// Sessions of any of `device_ids`, which the caller must already own; with
+    /// `include_ended`, at most [`MAX_LISTED_ENDED_SESSIONS`] ended ones per device.
     pub async fn sessions_of_devices(
         &self,
         actor: &Actor,
@@ -424,21 +482,33 @@ impl Services {
             Condition::all()
                 .add(session::Column::UserId.eq(actor.user_id.as_str()))
                 .add(session::Column::DeviceId.is_in(device_ids.iter().copied())),
+            session::Column::DeviceId,
             include_ended,
         )
         .await
     }
 
+    /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
+    /// `include_ended` the most recently active ended ones, up to
+    /// [`MAX_LISTED_ENDED_SESSIONS`] per `list` (one list per user, or per device). History
+    /// grows without bound; an answer must not.
     async fn sessions_where(
         &self,
         scope: Condition,
+        list: session::Column,
         include_ended: bool,
     ) -> ServiceResult<Vec<session::Model>> {
-        let mut query = session::Entity::find().filter(scope);
-        if !include_ended {
-            query = query.filter(is_live(self.now()));
-        }
-        Ok(query
+        let now = self.now();
+        let wanted = if include_ended {
+            Condition::any()
+                .add(is_live(now))
+                .add(session::Column::Id.in_subquery(recent_ended(scope.clone(), list, now)))
+        } else {
+            is_live(now)
+        };
+        Ok(session::Entity::find()
+            .filter(scope)
+            .filter(wanted)
             .order_by_desc(session::Column::LastActivityAt)
             .order_by_desc(session::Column::Id)
             .all(&self.db)

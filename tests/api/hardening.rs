@@ -11,7 +11,8 @@ async fn strict_app() -> TestApp {
     TestApp::sqlite_with(|config| {
         let api = &mut config.api;
         api.max_query_depth = 4;
-        api.max_query_complexity = 12;
+        // Above the deep query below (820), under the wide one (1,220).
+        api.max_query_complexity = 900;
         api.max_aliases = 2;
         api.max_field_repeats = 2;
         api.max_directives = 1;
@@ -32,7 +33,7 @@ async fn each_query_limit_has_its_own_code_and_does_no_work() {
             "QUERY_TOO_DEEP",
         ),
         (
-            "{ sessions { id isCurrent status ipAddress startedAt lastActivityAt expiresAt endedAt endReason loginMethod } currentSession { id } }",
+            "{ devices { sessions { id status startedAt } } }",
             "QUERY_TOO_COMPLEX",
         ),
         (
@@ -60,6 +61,33 @@ async fn each_query_limit_has_its_own_code_and_does_no_work() {
     // None of the over-limit mutations ran.
     app.assert_session_active(&alice.token).await;
     assert_eq!(app.event_count("SESSION_ENDED").await, 0);
+}
+
+#[tokio::test]
+async fn nested_lists_cost_what_they_resolve() {
+    let app = TestApp::sqlite().await;
+    let alice = app.sign_in("alice").await;
+    // 70 sessions (20 active, 50 ended), each with a device of up to 70: fits the default 5,000.
+    let two_levels = "{ sessions(includeEnded: true) { device {
+        sessions(includeEnded: true) { id } } } }";
+    app.graphql(Some(&alice.token), two_levels, json!({}))
+        .await
+        .assert_ok();
+    // One more level would be up to 343,000 objects: refused before it runs.
+    let three_levels = "{ sessions(includeEnded: true) { device {
+        sessions(includeEnded: true) { device { sessions(includeEnded: true) { id } } } } } }";
+    let refused = app
+        .graphql(Some(&alice.token), three_levels, json!({}))
+        .await;
+    assert_eq!(refused.error_code(), "QUERY_TOO_COMPLEX");
+    // A full page of the security log, with the usual fields, is fine.
+    let full_page = "{ securityEvents(first: 100) { edges { cursor node {
+        id kind occurredAt ipAddress endReason location { country city }
+        session { id } device { id name } actorSession { id } } }
+        pageInfo { hasNextPage endCursor } } }";
+    app.graphql(Some(&alice.token), full_page, json!({}))
+        .await
+        .assert_ok();
 }
 
 #[tokio::test]
@@ -291,6 +319,71 @@ async fn identity_tokens_verify_against_any_configured_secret() {
     assert_eq!(stranger.error_code(), "UNAUTHENTICATED");
 }
 
+/// Test-only RSA keys: the identity provider's pair, and a stranger's private key.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn public_key_identity_tokens_refuse_key_confusion_and_foreign_keys() {
+    let public_key = fixture("identity-rsa-public.pem");
+    let app = TestApp::sqlite_with(|config| {
+        config.keys.identity_secret = Vec::new();
+        config.keys.identity_public_key_file = vec![public_key.clone()];
+        config.keys.identity_algorithm = "RS256".into();
+    })
+    .await;
+    let claims = json!({ "sub": "alice", "exp": app.now() + 300 });
+    let rsa_key = |name: &str| {
+        let pem = std::fs::read(fixture(name)).unwrap();
+        jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap()
+    };
+    let sign = |header: jsonwebtoken::Header, key: &jsonwebtoken::EncodingKey| {
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    };
+    let rs256 = || jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    let start = "mutation { startSession(input: {}) { token } }";
+
+    // The provider's own key works, whatever `kid` says: every configured key is tried.
+    let genuine = sign(
+        jsonwebtoken::Header {
+            kid: Some("no-such-key-id".into()),
+            ..rs256()
+        },
+        &rsa_key("identity-rsa-private.pem"),
+    );
+    app.graphql(Some(&genuine), start, json!({}))
+        .await
+        .assert_ok();
+
+    // HS256 keyed with the public key's PEM bytes: the classic RS/HS confusion.
+    let confused = sign(
+        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &jsonwebtoken::EncodingKey::from_secret(&std::fs::read(&public_key).unwrap()),
+    );
+    // A stranger's key, with header fields telling us where to fetch it from.
+    let pointed_elsewhere = sign(
+        jsonwebtoken::Header {
+            kid: Some("stranger".into()),
+            jku: Some("http://127.0.0.1:9/jwks.json".into()),
+            x5u: Some("http://127.0.0.1:9/cert.pem".into()),
+            ..rs256()
+        },
+        &rsa_key("stranger-rsa-private.pem"),
+    );
+    for (what, token) in [
+        ("HS256 with the public key", confused),
+        ("jku/x5u/kid", pointed_elsewhere),
+    ] {
+        let answer = app.graphql(Some(&token), start, json!({})).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(answer.error_code(), "UNAUTHENTICATED", "{what}");
+    }
+    assert_eq!(app.event_count("SESSION_STARTED").await, 1);
+}
+
 #[tokio::test]
 async fn short_hmac_secrets_are_refused_at_start_up() {
     for short in ["identity", "session"] {
@@ -384,6 +477,37 @@ async fn requests_per_session_are_limited_and_other_sessions_go_on() {
         .unwrap();
     assert_rate_limited(response).await;
     app.assert_session_active(&calm.token).await;
+
+    // The lockout is in the security log once, however often it is hit, naming the busy
+    // session and its device.
+    let again = app
+        .post_json(
+            &busy.token,
+            &json!({ "query": "{ currentSession { id } }" }),
+        )
+        .await;
+    assert_rate_limited(again).await;
+    assert_eq!(app.event_count("SESSION_RATE_LIMITED").await, 1);
+    let log = app
+        .graphql(
+            Some(&calm.token),
+            "{ securityEvents(first: 1) { edges { node {
+                kind ipAddress session { id } device { id } actorSession { id }
+            } } } }",
+            json!({}),
+        )
+        .await;
+    log.assert_ok();
+    assert_eq!(
+        log.data("securityEvents.edges.0.node"),
+        &json!({
+            "kind": "SESSION_RATE_LIMITED",
+            "ipAddress": "127.0.0.1",
+            "session": { "id": busy.session_id },
+            "device": { "id": busy.device_id },
+            "actorSession": { "id": busy.session_id },
+        })
+    );
 }
 
 #[tokio::test]

@@ -188,7 +188,7 @@ pub fn test_config(database_url: String) -> Config {
             suggestions: true,
             cors_origins: Vec::new(),
             max_query_depth: 15,
-            max_query_complexity: 500,
+            max_query_complexity: 5_000,
             max_aliases: 30,
             max_field_repeats: 3,
             max_directives: 5,

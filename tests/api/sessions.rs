@@ -15,6 +15,7 @@ crate::on_both_databases!(
     concurrent_revokes_end_a_session_exactly_once,
     revoke_all_keeps_or_includes_the_current_session,
     sign_out_ends_the_current_session,
+    session_history_is_bounded_per_list,
     bad_start_session_input_is_refused_and_writes_nothing,
 );
 
@@ -461,4 +462,44 @@ async fn session_cap_on_postgres() {
     if let Some(app) = TestApp::postgres_with(|config| config.max_sessions_per_user = 3).await {
         signing_in_past_the_cap_ends_the_least_recently_active_session(app).await;
     }
+}
+
+/// However long the history, `includeEnded` lists every active session plus the 50 most
+/// recently active ended ones, per user and per device.
+async fn session_history_is_bounded_per_list(app: TestApp) {
+    // An old ended session on a device of its own...
+    let tablet = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    app.revoke(&tablet.token, &tablet.session_id).await;
+    // ...then 75 sign-ins on one laptop: the cap of 20 ends the 55 oldest of them.
+    let first = app.sign_in("alice").await;
+    let mut latest = first.clone();
+    for _ in 1..75 {
+        latest = app
+            .sign_in_with("alice", CHROME_MAC, Some(&first.device_token))
+            .await;
+    }
+    let answer = app
+        .graphql(
+            Some(&latest.token),
+            "query($tablet: ID!, $laptop: ID!) {
+                sessions(includeEnded: true) { id status }
+                tablet: device(id: $tablet) { sessions(includeEnded: true) { id } }
+                laptop: device(id: $laptop) { sessions(includeEnded: true) { id } }
+            }",
+            json!({ "tablet": tablet.device_id, "laptop": first.device_id }),
+        )
+        .await;
+    answer.assert_ok();
+    let listed = answer.data("sessions").as_array().unwrap();
+    assert_eq!(listed.len(), 70);
+    let active = listed.iter().filter(|s| s["status"] == "ACTIVE").count();
+    assert_eq!(active, 20);
+    assert_eq!(listed[0]["id"], latest.session_id.as_str());
+    assert!(listed.iter().all(|s| s["id"] != tablet.session_id.as_str()));
+    // Each device is its own list: the tablet's one ended session is still shown there.
+    assert_eq!(
+        answer.data("tablet.sessions"),
+        &json!([{ "id": tablet.session_id }])
+    );
+    assert_eq!(answer.data("laptop.sessions").as_array().unwrap().len(), 70);
 }
