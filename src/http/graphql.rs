@@ -212,9 +212,19 @@ async fn execute(
 }
 
 /// Counts a request (or websocket attempt) against its client address's rate.
+/// An address is not an account, so its lockouts go to the operator's log, not a user's.
 pub(super) fn check_client_rate(state: &AppState, client: &ClientInfo) -> Result<(), RateLimited> {
     let address = client.ip_address.as_deref().unwrap_or_default();
-    state.services.rate_limits().check_client(address)
+    let checked = state.services.rate_limits().check_client(address);
+    if let Err(limited) = &checked
+        && limited.starts_lockout
+    {
+        tracing::warn!(
+            address,
+            "client address over its request rate; refusing for now"
+        );
+    }
+    checked
 }
 
 /// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
