@@ -22,8 +22,8 @@ use uuid::Uuid;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
-pub use subscription::SignOutNotice;
 use subscription::Subscription;
+pub use subscription::{FellBehind, SignOutNotice};
 
 use crate::{
     config::ApiConfig,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Result, Subscription as SubscriptionRoot};
 use entity::account_event::EventKind;
 use futures_util::{Stream, StreamExt, future::ready, stream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{
@@ -22,12 +22,17 @@ use crate::service::{AccountEvent, Actor, BusMessage, ServiceError, Services, Se
 /// Set by the connection when its own session ends; `signedOut` waits for it.
 pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 
+/// Raised by a subscription that fell too far behind the account events to deliver them
+/// all. Its stream goes quiet, and the connection closes (1013) so the client reconnects
+/// and refetches instead of waiting on a subscription that will never speak again.
+pub struct FellBehind(pub Arc<Notify>);
+
 pub struct Subscription;
 
 /// The subscriber's account events of `kind` until its own session ends; from then on the
 /// stream goes quiet (not complete: the connection tells `signedOut` and closes). A
-/// subscription that falls too far behind ends rather than skip events silently (its
-/// connection is closed with 1013 at the same time).
+/// subscription that falls too far behind goes quiet rather than skip events silently, and
+/// raises [`FellBehind`] so its connection closes with 1013.
 fn account_events(
     ctx: &Context<'_>,
     kind: Option<EventKind>,
@@ -39,8 +44,18 @@ fn account_events(
     let services = ctx.services().clone();
     let actor = ctx.actor()?.clone();
     let (user_id, own_session) = (actor.user_id.clone(), actor.session_id);
+    let fell_behind = ctx
+        .data_opt::<FellBehind>()
+        .map(|FellBehind(alarm)| alarm.clone());
     let events = BroadcastStream::new(services.events().subscribe())
-        .take_while(|received| ready(received.is_ok()))
+        .take_while(move |received| {
+            let lagged = received.is_err();
+            if let (true, Some(alarm)) = (lagged, &fell_behind) {
+                // A permit is kept if the connection is not waiting right now.
+                alarm.notify_one();
+            }
+            ready(!lagged)
+        })
         .filter_map(move |received| {
             ready(match received {
                 Ok(BusMessage::Event(event)) if event.user_id == user_id => Some(event),

@@ -29,7 +29,7 @@ use futures_util::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{
-    sync::{broadcast::error::RecvError, watch},
+    sync::{Notify, broadcast::error::RecvError, watch},
     time::{Instant, timeout, timeout_at},
 };
 use tokio_stream::StreamMap;
@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::{AppState, graphql::attach_requester};
 use crate::{
-    graphql::{SignOutNotice, selected_operations},
+    graphql::{FellBehind, SignOutNotice, selected_operations},
     service::{Actor, BusMessage, ClientInfo, Requester, SessionEnd},
 };
 
@@ -243,6 +243,14 @@ enum Ended {
     Gone,
 }
 
+impl Ended {
+    /// Events were dropped before this connection could deliver them: the client must
+    /// reconnect and refetch rather than trust its subscriptions.
+    fn fell_behind() -> Self {
+        Self::Close(close::TRY_AGAIN_LATER, "fell behind; reconnect and refetch")
+    }
+}
+
 /// What one client frame turned out to be.
 enum Incoming {
     Message(ClientMessage),
@@ -289,6 +297,8 @@ impl Connection {
         let mut data = Data::default();
         attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
         data.insert(SignOutNotice(sign_out_notice));
+        let fell_behind = Arc::new(Notify::new());
+        data.insert(FellBehind(fell_behind.clone()));
         let mut live = Live {
             actor,
             data: Arc::new(data),
@@ -313,6 +323,7 @@ impl Connection {
                     self.forward(&id, response, &mut live.subscriptions).await
                 }
                 message = bus.recv() => self.on_bus_message(&mut live, message).await,
+                _ = fell_behind.notified() => Err(Ended::fell_behind()),
             };
             if let Err(ended) = step {
                 return ended;
@@ -399,10 +410,7 @@ impl Connection {
         }
         if lagged {
             // Its subscriptions lagged too and may have missed events.
-            return Err(Ended::Close(
-                close::TRY_AGAIN_LATER,
-                "fell behind; reconnect and refetch",
-            ));
+            return Err(Ended::fell_behind());
         }
         Ok(())
     }

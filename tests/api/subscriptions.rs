@@ -518,3 +518,133 @@ async fn a_dropped_listen_connection_rechecks_every_session() {
     assert_eq!(feed.next().await["type"], "complete");
     assert_eq!(feed.next().await, json!({ "close": 4403 }));
 }
+
+/// A subscriber that cannot keep up with a burst of events is closed with 1013 (reconnect
+/// and refetch) instead of missing some silently or seeing a normal `complete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let alice = app.sign_in("alice").await;
+    let mut feed = Subscriber::authenticated(&app, &alice.token).await;
+    feed.subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    wait_for_subscribers(&app, 2).await;
+
+    // 20,000 distinct sessionStarted events for alice in one statement: PostgreSQL delivers
+    // them together at commit, and the relay broadcasts them far faster than a subscription
+    // that loads each session from the database can send them on (the bus holds 1,024).
+    app.db
+        .execute_unprepared(&format!(
+            "SELECT pg_notify('sessionhub_account_events', json_build_object(
+                'id', gen_random_uuid(), 'user_id', 'alice', 'kind', 'SESSION_STARTED',
+                'actor_session_id', NULL, 'device_id', NULL, 'session_id', '{}',
+                'end_reason', NULL, 'occurred_at', now())::text)
+             FROM generate_series(1, 20000)",
+            alice.session_id
+        ))
+        .await
+        .unwrap();
+
+    let mut delivered = 0;
+    let closed = loop {
+        let message = feed.next().await;
+        match message["type"].as_str() {
+            Some("next") => delivered += 1,
+            _ => break message,
+        }
+    };
+    assert_eq!(closed, json!({ "close": 1013 }), "after {delivered} events");
+    assert!(delivered < 20_000);
+}
+
+/// The subscription itself raises the alarm when it lags, even if its connection's own
+/// event feed kept up: its stream has ended and the client must not take that for a
+/// normal `complete`. Driven without a websocket, so nothing reads the stream while the
+/// burst arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
+    use std::{sync::Arc, time::Duration};
+
+    use sea_orm::ConnectionTrait;
+    use sessionhub::{
+        graphql::{FellBehind, build_schema},
+        service::{Actor, BusMessage, Requester},
+    };
+    use tokio::sync::{Notify, broadcast::error::RecvError};
+
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    // Let the sign-in's own events pass before the subscription starts listening.
+    let mut watcher = app.services.events().subscribe();
+    let alice = app.sign_in("alice").await;
+    loop {
+        if let BusMessage::Event(event) = watcher.recv().await.unwrap()
+            && event.kind == entity::account_event::EventKind::SessionStarted
+        {
+            break;
+        }
+    }
+    let schema = build_schema(
+        app.services.clone(),
+        &crate::helpers::test_config(String::new()).api,
+    );
+    let actor = Arc::new(Actor {
+        user_id: "alice".into(),
+        session_id: alice.session_id.parse().unwrap(),
+        device_id: alice.device_id.parse().unwrap(),
+        client: Default::default(),
+    });
+    let alarm = Arc::new(Notify::new());
+    let request = async_graphql::Request::new("subscription { sessionStarted { id } }")
+        .data(Requester::Session(actor))
+        .data(FellBehind(alarm.clone()));
+    let mut stream = schema.execute_stream(request);
+    // The first poll runs the resolver, which starts listening; nothing has happened yet.
+    let first = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+    assert!(first.is_err(), "no event yet: {first:?}");
+
+    app.db
+        .execute_unprepared(&format!(
+            "SELECT pg_notify('sessionhub_account_events', json_build_object(
+                'id', gen_random_uuid(), 'user_id', 'alice', 'kind', 'SESSION_STARTED',
+                'actor_session_id', NULL, 'device_id', NULL, 'session_id', '{}',
+                'end_reason', NULL, 'occurred_at', now())::text)
+             FROM generate_series(1, 2000)",
+            alice.session_id
+        ))
+        .await
+        .unwrap();
+    // Wait until all 2,000 have been broadcast, received or skipped by our own watcher.
+    let mut seen = 0;
+    while seen < 2000 {
+        match watcher.recv().await {
+            Ok(BusMessage::Event(_)) => seen += 1,
+            Err(RecvError::Lagged(skipped)) => seen += skipped,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), alarm.notified())
+            .await
+            .is_err(),
+        "nothing has read the subscription yet"
+    );
+
+    // 2,000 events against a bus of 1,024: the unread subscription lagged. Reading it now
+    // delivers nothing from across the gap, and raises the alarm.
+    let mut delivered = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await {
+        delivered += 1;
+    }
+    assert_eq!(
+        delivered, 0,
+        "a lagged subscription delivers nothing after the gap"
+    );
+    tokio::time::timeout(Duration::from_secs(1), alarm.notified())
+        .await
+        .expect("the connection is told its subscription fell behind");
+}
