@@ -519,11 +519,27 @@ async fn a_dropped_listen_connection_rechecks_every_session() {
     assert_eq!(feed.next().await, json!({ "close": 4403 }));
 }
 
+/// `count` distinct sessionStarted events for alice's session `alice`, sent as PostgreSQL
+/// notifications by one statement: they arrive together when it commits.
+async fn notify_sessions_started(app: &TestApp, alice: &SignedIn, count: u32) {
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(&format!(
+            "SELECT pg_notify('sessionhub_account_events', json_build_object(
+                'id', gen_random_uuid(), 'user_id', 'alice', 'kind', 'SESSION_STARTED',
+                'actor_session_id', NULL, 'device_id', NULL, 'session_id', '{}',
+                'end_reason', NULL, 'occurred_at', now())::text)
+             FROM generate_series(1, {count})",
+            alice.session_id
+        ))
+        .await
+        .unwrap();
+}
+
 /// A subscriber that cannot keep up with a burst of events is closed with 1013 (reconnect
 /// and refetch) instead of missing some silently or seeing a normal `complete`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
-    use sea_orm::ConnectionTrait;
     let Some(app) = TestApp::postgres().await else {
         return;
     };
@@ -533,20 +549,9 @@ async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
         .await;
     wait_for_subscribers(&app, 2).await;
 
-    // 20,000 distinct sessionStarted events for alice in one statement: PostgreSQL delivers
-    // them together at commit, and the relay broadcasts them far faster than a subscription
-    // that loads each session from the database can send them on (the bus holds 1,024).
-    app.db
-        .execute_unprepared(&format!(
-            "SELECT pg_notify('sessionhub_account_events', json_build_object(
-                'id', gen_random_uuid(), 'user_id', 'alice', 'kind', 'SESSION_STARTED',
-                'actor_session_id', NULL, 'device_id', NULL, 'session_id', '{}',
-                'end_reason', NULL, 'occurred_at', now())::text)
-             FROM generate_series(1, 20000)",
-            alice.session_id
-        ))
-        .await
-        .unwrap();
+    // The relay broadcasts the burst far faster than a subscription that loads each session
+    // from the database can send it on (the bus holds 1,024).
+    notify_sessions_started(&app, &alice, 20_000).await;
 
     let mut delivered = 0;
     let closed = loop {
@@ -568,7 +573,6 @@ async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
 async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
     use std::{sync::Arc, time::Duration};
 
-    use sea_orm::ConnectionTrait;
     use sessionhub::{
         graphql::{FellBehind, build_schema},
         service::{Actor, BusMessage, Requester},
@@ -607,17 +611,7 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
     let first = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
     assert!(first.is_err(), "no event yet: {first:?}");
 
-    app.db
-        .execute_unprepared(&format!(
-            "SELECT pg_notify('sessionhub_account_events', json_build_object(
-                'id', gen_random_uuid(), 'user_id', 'alice', 'kind', 'SESSION_STARTED',
-                'actor_session_id', NULL, 'device_id', NULL, 'session_id', '{}',
-                'end_reason', NULL, 'occurred_at', now())::text)
-             FROM generate_series(1, 2000)",
-            alice.session_id
-        ))
-        .await
-        .unwrap();
+    notify_sessions_started(&app, &alice, 2_000).await;
     // Wait until all 2,000 have been broadcast, received or skipped by our own watcher.
     let mut seen = 0;
     while seen < 2000 {
