@@ -147,10 +147,10 @@ def main():
     request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request) as response:
-            status = response.status
+            status, text = response.status, response.read()
     except urllib.error.HTTPError as error:
-        status = error.code
-    report("GET with a mutation", status, "")
+        status, text = error.code, error.read()
+    report("GET with a mutation", status, json.loads(text))
     status, headers, _ = call(b"", method="OPTIONS", content_type=None, headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type"})
