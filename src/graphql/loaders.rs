@@ -1,7 +1,7 @@
 //! Batch loading, so a list of sessions asks for their devices in one query instead of one
 //! each. Loaders are made per request for its actor, so nothing is shared across users.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, hash::Hash};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{device, session};
@@ -10,83 +10,87 @@ use uuid::Uuid;
 use super::ApiResult;
 use crate::service::{Actor, Services};
 
-/// The loaders of one request.
-pub struct Loaders {
-    pub devices: DataLoader<DeviceLoader>,
-    pub sessions: DataLoader<SessionLoader>,
-    pub device_sessions: DataLoader<DeviceSessionsLoader>,
-}
+/// One of the actor's devices, forgotten ones included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeviceId(pub Uuid);
 
-impl Loaders {
-    pub fn new(services: &Services, actor: &Actor) -> Self {
-        Self {
-            devices: DataLoader::new(
-                DeviceLoader {
-                    services: services.clone(),
-                    actor: actor.clone(),
-                },
-                tokio::spawn,
-            ),
-            sessions: DataLoader::new(
-                SessionLoader {
-                    services: services.clone(),
-                    actor: actor.clone(),
-                },
-                tokio::spawn,
-            ),
-            device_sessions: DataLoader::new(
-                DeviceSessionsLoader {
-                    services: services.clone(),
-                    actor: actor.clone(),
-                },
-                tokio::spawn,
-            ),
-        }
-    }
-}
+/// One of the actor's sessions, ended ones included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(pub Uuid);
 
-pub struct DeviceLoader {
-    services: Services,
-    actor: Actor,
-}
-
-impl Loader<Uuid> for DeviceLoader {
-    type Value = device::Model;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let devices = self.services.devices_by_id(&self.actor, ids).await.api()?;
-        Ok(devices.into_iter().map(|d| (d.id, d)).collect())
-    }
-}
-
-pub struct SessionLoader {
-    services: Services,
-    actor: Actor,
-}
-
-impl Loader<Uuid> for SessionLoader {
-    type Value = session::Model;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let sessions = self.services.sessions_by_id(&self.actor, ids).await.api()?;
-        Ok(sessions.into_iter().map(|s| (s.id, s)).collect())
-    }
-}
-
+/// The sessions of one of the actor's devices, as `Device.sessions` lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceSessionsKey {
     pub device_id: Uuid,
     pub include_ended: bool,
 }
 
-pub struct DeviceSessionsLoader {
+/// The batch loader of one request: each kind of key is one query per batch, scoped to the
+/// request's actor.
+pub struct Loaders(DataLoader<ActorRows>);
+
+impl Loaders {
+    pub fn new(services: &Services, actor: &Actor) -> Self {
+        let rows = ActorRows {
+            services: services.clone(),
+            actor: actor.clone(),
+        };
+        Self(DataLoader::new(rows, tokio::spawn))
+    }
+
+    /// What `key` names, batched with the other keys of its kind asked for meanwhile.
+    pub async fn load<K>(
+        &self,
+        key: K,
+    ) -> async_graphql::Result<Option<<ActorRows as Loader<K>>::Value>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        ActorRows: Loader<K, Error = async_graphql::Error>,
+    {
+        self.0.load_one(key).await
+    }
+}
+
+pub struct ActorRows {
     services: Services,
     actor: Actor,
 }
 
-impl Loader<DeviceSessionsKey> for DeviceSessionsLoader {
+/// Rows keyed by their id.
+fn by_id<K: Hash + Eq, M>(rows: Vec<M>, key: impl Fn(&M) -> K) -> HashMap<K, M> {
+    rows.into_iter().map(|row| (key(&row), row)).collect()
+}
+
+impl Loader<DeviceId> for ActorRows {
+    type Value = device::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, ids: &[DeviceId]) -> Result<HashMap<DeviceId, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = ids.iter().map(|DeviceId(id)| *id).collect();
+        let devices = self.services.devices_by_id(&self.actor, &ids).await.api()?;
+        Ok(by_id(devices, |device| DeviceId(device.id)))
+    }
+}
+
+impl Loader<SessionId> for ActorRows {
+    type Value = session::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        ids: &[SessionId],
+    ) -> Result<HashMap<SessionId, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = ids.iter().map(|SessionId(id)| *id).collect();
+        let sessions = self
+            .services
+            .sessions_by_id(&self.actor, &ids)
+            .await
+            .api()?;
+        Ok(by_id(sessions, |session| SessionId(session.id)))
+    }
+}
+
+impl Loader<DeviceSessionsKey> for ActorRows {
     type Value = Vec<session::Model>;
     type Error = async_graphql::Error;
 

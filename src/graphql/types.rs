@@ -6,7 +6,11 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject};
 use entity::{device, session};
 
-use super::{ApiResult, ContextExt, loaders::DeviceSessionsKey, scalars::DateTime};
+use super::{
+    ApiResult, ContextExt,
+    loaders::{DeviceId, DeviceSessionsKey, SessionId},
+    scalars::DateTime,
+};
 use crate::service::{self, Actor, SessionState};
 
 /// What kind of hardware a device is, judged from its user agent.
@@ -311,7 +315,7 @@ impl Device {
             include_ended,
         };
         let sessions = match ctx.loaders() {
-            Some(loaders) => loaders.device_sessions.load_one(key).await?,
+            Some(loaders) => loaders.load(key).await?,
             None => Some(
                 ctx.services()
                     .sessions_of_devices(&self.viewer, &[self.row.id], include_ended)
@@ -417,7 +421,7 @@ pub(super) async fn load_device(
     id: uuid::Uuid,
 ) -> Result<Option<Device>> {
     let row = match ctx.loaders() {
-        Some(loaders) => loaders.devices.load_one(id).await?,
+        Some(loaders) => loaders.load(DeviceId(id)).await?,
         None => ctx
             .services()
             .devices_by_id(viewer, &[id])
@@ -435,7 +439,7 @@ pub(super) async fn load_session(
     id: uuid::Uuid,
 ) -> Result<Option<Session>> {
     let row = match ctx.loaders() {
-        Some(loaders) => loaders.sessions.load_one(id).await?,
+        Some(loaders) => loaders.load(SessionId(id)).await?,
         None => ctx.services().session(viewer, id).await.api()?,
     };
     Ok(row.map(|row| Session::new(row, viewer)))
