@@ -670,43 +670,45 @@ impl Services {
         let mut total = 0;
         loop {
             let now = self.now();
-            let expired: Vec<Uuid> = session::Entity::find()
-                .select_only()
-                .column(session::Column::Id)
+            let expired = session::Entity::find()
                 .filter(session::Column::EndedAt.is_null())
                 .filter(session::Column::ExpiresAt.lte(now))
                 .limit(SWEEP_BATCH)
-                .into_tuple()
                 .all(&self.db)
                 .await?;
             if expired.is_empty() {
                 return Ok(total);
             }
+            // `session_end` states the rule (past its lifetime or idle); rows are grouped by
+            // the reason it gives, so the sweep records what on-read checks report.
+            let (mut over_lifetime, mut idle) = (Vec::new(), Vec::new());
+            for row in &expired {
+                match session_end(row, now).map(|end| end.reason) {
+                    Some(EndReason::LifetimeExceeded) => over_lifetime.push(row.id),
+                    Some(_) => idle.push(row.id),
+                    None => {}
+                }
+            }
             let txn = self.begin_write().await?;
             let mut log = EventLog::new(None, ClientInfo::default(), now);
-            let batch = Condition::all()
-                .add(session::Column::Id.is_in(expired.iter().copied()))
-                .add(session::Column::EndedAt.is_null());
-            let over_lifetime = Expr::col(session::Column::ExpiresAt)
-                .gte(Expr::col(session::Column::AbsoluteExpiresAt));
-            let lifetime = end_sessions(
-                &txn,
-                &mut log,
-                batch.clone().add(over_lifetime),
-                EndReason::LifetimeExceeded,
-                Expr::col(session::Column::ExpiresAt),
-            )
-            .await?;
-            let idle = end_sessions(
-                &txn,
-                &mut log,
-                batch,
-                EndReason::IdleTimeout,
-                Expr::col(session::Column::ExpiresAt),
-            )
-            .await?;
+            for (reason, ids) in [
+                (EndReason::LifetimeExceeded, over_lifetime),
+                (EndReason::IdleTimeout, idle),
+            ] {
+                if ids.is_empty() {
+                    continue;
+                }
+                let ended = end_sessions(
+                    &txn,
+                    &mut log,
+                    Condition::all().add(session::Column::Id.is_in(ids)),
+                    reason,
+                    Expr::col(session::Column::ExpiresAt),
+                )
+                .await?;
+                total += ended.len();
+            }
             log.commit(txn, &self.events).await?;
-            total += lifetime.len() + idle.len();
             if (expired.len() as u64) < SWEEP_BATCH {
                 return Ok(total);
             }
