@@ -24,6 +24,8 @@ const LEEWAY_SECONDS: i64 = 30;
 /// Shortest HMAC secret accepted: 256 bits, as RFC 7518 §3.2 requires for HS256.
 const MIN_SECRET_BYTES: usize = 32;
 const MAX_USER_ID_LEN: usize = 255;
+/// Longest login method (`amr` joined with `+`) a session records.
+const MAX_LOGIN_METHOD_CHARS: usize = 100;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -37,8 +39,10 @@ pub enum TokenError {
     NotYetValid,
     #[error("the token's issuer or audience is not accepted")]
     WrongIssuerOrAudience,
-    #[error("the token's subject is missing or too long")]
+    #[error("the token's subject is missing, too long or not printable")]
     BadSubject,
+    #[error("the token's amr must be short, printable method names")]
+    BadMethods,
 }
 
 impl From<jsonwebtoken::errors::Error> for TokenError {
@@ -222,8 +226,19 @@ impl TokenKeys {
         let claims: IdentityClaims =
             decode_with_any(token, &self.identity_keys, &self.identity_validation)?;
         check_time_window(now, claims.exp, claims.nbf)?;
-        if claims.sub.is_empty() || claims.sub.len() > MAX_USER_ID_LEN {
+        if claims.sub.is_empty()
+            || claims.sub.len() > MAX_USER_ID_LEN
+            || claims.sub.chars().any(char::is_control)
+        {
             return Err(TokenError::BadSubject);
+        }
+        // Stored joined with `+` as the session's login method.
+        let methods_fit = claims.amr.join("+").chars().count() <= MAX_LOGIN_METHOD_CHARS;
+        let methods_printable = claims.amr.iter().all(|method| {
+            !method.is_empty() && !method.contains('+') && !method.chars().any(char::is_control)
+        });
+        if !methods_fit || !methods_printable {
+            return Err(TokenError::BadMethods);
         }
         Ok(Identity {
             user_id: claims.sub,

@@ -40,4 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let agent = String::from_utf8_lossy(data);
     let parsed = user_agent::parse(Some(&agent));
     assert!(!parsed.display_name.is_empty());
+    // The columns: names and versions 64 characters, the device name 100.
+    let fits = |value: &Option<String>| value.as_ref().is_none_or(|v| v.chars().count() <= 64);
+    assert!(fits(&parsed.browser_name) && fits(&parsed.browser_version), "{parsed:?}");
+    assert!(fits(&parsed.os_name) && fits(&parsed.os_version), "{parsed:?}");
+    assert!(parsed.display_name.chars().count() <= 100, "{parsed:?}");
 });

@@ -148,10 +148,15 @@ fn validate_metadata(
     if !metadata.is_object() {
         return Err(bad_input("metadata must be a JSON object"));
     }
-    if metadata.to_string().len() > MAX_METADATA_BYTES {
+    let json = metadata.to_string();
+    if json.len() > MAX_METADATA_BYTES {
         return Err(bad_input(format!(
             "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
         )));
+    }
+    // PostgreSQL cannot store U+0000 in text or jsonb; serde_json escapes it so.
+    if json.contains("\\u0000") {
+        return Err(bad_input("metadata must not contain NUL characters"));
     }
     Ok(Some(metadata))
 }
@@ -191,6 +196,12 @@ impl Services {
                 return Err(bad_input(format!(
                     "the user agent must be at most {MAX_USER_AGENT_BYTES} bytes"
                 )));
+            }
+            // A header cannot carry them either, and PostgreSQL cannot store U+0000.
+            Some(given) if given.chars().any(char::is_control) => {
+                return Err(bad_input(
+                    "the user agent must not contain control characters",
+                ));
             }
             Some(given) => Some(given),
             // A header we did not choose is cut to size rather than refused.

@@ -5,6 +5,9 @@
 use entity::device::DeviceType;
 
 const UNKNOWN: &str = "UNKNOWN";
+/// Longest version kept (its column's size). woothee copies versions out of the user agent
+/// as long as they run; one longer than this is noise, not a version.
+const MAX_VERSION_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedUserAgent {
@@ -19,6 +22,12 @@ pub struct ParsedUserAgent {
 
 fn known(value: &str) -> Option<&str> {
     (!value.is_empty() && value != UNKNOWN).then_some(value)
+}
+
+fn version(value: &str) -> Option<String> {
+    known(value)
+        .filter(|version| version.chars().count() <= MAX_VERSION_CHARS)
+        .map(str::to_owned)
 }
 
 pub fn parse(user_agent: Option<&str>) -> ParsedUserAgent {
@@ -41,14 +50,14 @@ pub fn parse(user_agent: Option<&str>) -> ParsedUserAgent {
         Some("iPhone") | Some("iPod") => (Some("iOS".to_owned()), None, known(result.os)),
         Some("iPad") => (Some("iPadOS".to_owned()), None, Some("iPad")),
         Some(windows) if windows.starts_with("Windows ") && windows != "Windows Phone OS" => {
-            let version = windows.trim_start_matches("Windows ");
-            let version = (version != "UNKNOWN Ver").then(|| version.to_owned());
-            (Some("Windows".to_owned()), version, Some("Windows"))
+            let release = windows.trim_start_matches("Windows ");
+            let release = (release != "UNKNOWN Ver").then(|| release.to_owned());
+            (Some("Windows".to_owned()), release, Some("Windows"))
         }
         Some(other) => (Some(other.to_owned()), None, Some(other)),
         None => (None, None, None),
     };
-    let os_version = os_version.or_else(|| known(&result.os_version).map(str::to_owned));
+    let os_version = os_version.or_else(|| version(&result.os_version));
 
     let device_type = match result.category {
         "pc" => DeviceType::Desktop,
@@ -73,9 +82,7 @@ pub fn parse(user_agent: Option<&str>) -> ParsedUserAgent {
         (None, None) => "Unknown device".to_owned(),
     };
     ParsedUserAgent {
-        browser_version: browser_name
-            .as_ref()
-            .and_then(|_| known(result.version).map(str::to_owned)),
+        browser_version: browser_name.as_ref().and_then(|_| version(result.version)),
         browser_name,
         os_name,
         os_version,

@@ -69,6 +69,22 @@ async fn bad_identity_tokens_are_refused_with_401(app: TestApp) {
             "empty subject",
             app.identity_token_with(json!({ "sub": "", "exp": now + 300 })),
         ),
+        // Found by Schemathesis on PostgreSQL, which cannot store U+0000 and enforces
+        // column lengths: these were INTERNAL errors there.
+        (
+            "NUL in the subject",
+            app.identity_token_with(json!({ "sub": "al\u{0}ice", "exp": now + 300 })),
+        ),
+        (
+            "login methods longer than a session records",
+            app.identity_token_with(
+                json!({ "sub": "alice", "exp": now + 300, "amr": ["x".repeat(101)] }),
+            ),
+        ),
+        (
+            "a control character in a login method",
+            app.identity_token_with(json!({ "sub": "alice", "exp": now + 300, "amr": ["p\nwd"] })),
+        ),
         ("wrong key", forged),
         ("alg none", unsigned),
         ("not a jwt", "hello".to_owned()),

@@ -17,6 +17,7 @@ crate::on_both_databases!(
     sign_out_ends_the_current_session,
     session_history_is_bounded_per_list,
     bad_start_session_input_is_refused_and_writes_nothing,
+    absurd_user_agent_versions_still_sign_in,
 );
 
 const SESSION_FIELDS: &str = "id status isCurrent loginMethod ipAddress startedAt lastActivityAt expiresAt endedAt endReason";
@@ -410,6 +411,10 @@ async fn bad_start_session_input_is_refused_and_writes_nothing(app: TestApp) {
         json!({ "deviceName": "   " }),
         json!({ "deviceName": "tab\tname" }),
         json!({ "userAgent": long_agent }),
+        // PostgreSQL cannot store U+0000: these were INTERNAL errors there.
+        json!({ "userAgent": "Mozilla\u{0}/5.0" }),
+        json!({ "metadata": { "note": "nul\u{0}here" } }),
+        json!({ "metadata": { "nul\u{0}key": 1 } }),
         json!({ "deviceToken": "t".repeat(200) }),
     ] {
         let answer = app
@@ -502,4 +507,31 @@ async fn session_history_is_bounded_per_list(app: TestApp) {
         &json!([{ "id": tablet.session_id }])
     );
     assert_eq!(answer.data("laptop.sessions").as_array().unwrap().len(), 70);
+}
+
+/// A user agent is what the browser sent, not something a person typed: one with a
+/// 200-digit version still signs in, and the version nobody could read is dropped rather
+/// than overflowing its column (an INTERNAL error on PostgreSQL before).
+async fn absurd_user_agent_versions_still_sign_in(app: TestApp) {
+    let digits = "1".repeat(200);
+    let user_agent = format!(
+        "Mozilla/5.0 (Linux; Android {digits}; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{digits} Mobile Safari/537.36"
+    );
+    let alice = app.sign_in_with("alice", &user_agent, None).await;
+    let device = app
+        .graphql(
+            Some(&alice.token),
+            "{ currentDevice { name browser { name version } os { name version } } }",
+            json!({}),
+        )
+        .await;
+    device.assert_ok();
+    assert_eq!(
+        device.data("currentDevice"),
+        &json!({
+            "name": "Chrome on Android",
+            "browser": { "name": "Chrome", "version": null },
+            "os": { "name": "Android", "version": null },
+        })
+    );
 }
