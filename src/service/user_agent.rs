@@ -6,7 +6,8 @@ use entity::device::DeviceType;
 
 const UNKNOWN: &str = "UNKNOWN";
 /// Longest version kept (its column's size). woothee copies versions out of the user agent
-/// as long as they run; one longer than this is noise, not a version.
+/// as long as they run (for some agents, whatever bytes follow); a longer one, or one with
+/// control characters, is noise, not a version.
 const MAX_VERSION_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,9 @@ fn known(value: &str) -> Option<&str> {
 
 fn version(value: &str) -> Option<String> {
     known(value)
-        .filter(|version| version.chars().count() <= MAX_VERSION_CHARS)
+        .filter(|version| {
+            version.chars().count() <= MAX_VERSION_CHARS && !version.chars().any(char::is_control)
+        })
         .map(str::to_owned)
 }
 
@@ -143,6 +146,27 @@ mod tests {
         ));
         assert_eq!(parsed.display_name, "Firefox on Windows");
         assert_eq!(parsed.os_version.as_deref(), Some("10"));
+    }
+
+    /// woothee takes whatever follows `KDDI-` as the version (found by the `client_input`
+    /// fuzz target); what cannot be a version is dropped, the rest still parses.
+    #[test]
+    fn versions_that_cannot_be_versions_are_dropped() {
+        let plain = parse(Some("KDDI-CA3F UP.Browser/6.2"));
+        assert_eq!(plain.browser_name.as_deref(), Some("au by KDDI"));
+        assert!(plain.browser_version.is_some());
+        for noise in [
+            format!("KDDI-{}", "9".repeat(65)),
+            "KDDI-CA\0\t3F".to_owned(),
+        ] {
+            let parsed = parse(Some(&noise));
+            assert_eq!(
+                parsed.browser_name.as_deref(),
+                Some("au by KDDI"),
+                "{noise:?}"
+            );
+            assert_eq!(parsed.browser_version, None, "{noise:?}");
+        }
     }
 
     #[test]
