@@ -148,17 +148,28 @@ fn validate_metadata(
     if !metadata.is_object() {
         return Err(bad_input("metadata must be a JSON object"));
     }
-    let json = metadata.to_string();
-    if json.len() > MAX_METADATA_BYTES {
+    if metadata.to_string().len() > MAX_METADATA_BYTES {
         return Err(bad_input(format!(
             "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
         )));
     }
-    // PostgreSQL cannot store U+0000 in text or jsonb; serde_json escapes it so.
-    if json.contains("\\u0000") {
+    if holds_nul(&metadata) {
         return Err(bad_input("metadata must not contain NUL characters"));
     }
     Ok(Some(metadata))
+}
+
+/// Whether any string or key in `value` holds U+0000, which PostgreSQL's jsonb cannot store.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, field)| key.contains('\0') || holds_nul(field)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 impl Services {

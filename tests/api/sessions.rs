@@ -35,7 +35,8 @@ async fn start_session_creates_a_device_and_a_session(app: TestApp) {
                               status isTrusted trustLevel isCurrent metadata ipAddress createdAt lastSeenAt }}
                 }} }}"
             ),
-            json!({ "input": { "userAgent": CHROME_MAC, "metadata": { "app": "web", "build": 7 } } }),
+            // The text `\u0000` (a backslash and five characters) is fine: only NUL is not.
+            json!({ "input": { "userAgent": CHROME_MAC, "metadata": { "app": "web", "build": 7, "note": "\\u0000" } } }),
         )
         .await;
     answer.assert_ok();
@@ -61,7 +62,10 @@ async fn start_session_creates_a_device_and_a_session(app: TestApp) {
     assert_eq!(device["isTrusted"], false);
     assert_eq!(device["trustLevel"], "UNKNOWN");
     assert_eq!(device["isCurrent"], true);
-    assert_eq!(device["metadata"], json!({ "app": "web", "build": 7 }));
+    assert_eq!(
+        device["metadata"],
+        json!({ "app": "web", "build": 7, "note": "\\u0000" })
+    );
     // At least 128 bits of randomness, base64url: 22 characters or more.
     assert!(
         answer
@@ -415,6 +419,7 @@ async fn bad_start_session_input_is_refused_and_writes_nothing(app: TestApp) {
         json!({ "userAgent": "Mozilla\u{0}/5.0" }),
         json!({ "metadata": { "note": "nul\u{0}here" } }),
         json!({ "metadata": { "nul\u{0}key": 1 } }),
+        json!({ "metadata": { "deep": [{ "nul": "\u{0}" }] } }),
         json!({ "deviceToken": "t".repeat(200) }),
     ] {
         let answer = app
