@@ -9,10 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota,
-    clock::{Clock, DefaultClock},
-};
+use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use uuid::Uuid;
 
 use crate::config::RateLimitConfig;
@@ -34,13 +31,9 @@ impl RateLimited {
 }
 
 pub struct RateLimits {
-    per_client: DefaultKeyedRateLimiter<String>,
-    per_session: DefaultKeyedRateLimiter<Uuid>,
-    sign_ins_per_user: DefaultKeyedRateLimiter<String>,
-    client_lockouts: Lockouts<String>,
-    session_lockouts: Lockouts<Uuid>,
-    sign_in_lockouts: Lockouts<String>,
-    clock: DefaultClock,
+    per_client: KeyedLimit<String>,
+    per_session: KeyedLimit<Uuid>,
+    sign_ins_per_user: KeyedLimit<String>,
 }
 
 /// How long a key must go without a refusal for its lockout to end. Without it a refill of
@@ -48,98 +41,81 @@ pub struct RateLimits {
 /// requests could start, and log, a new one five times a second.
 const LOCKOUT_QUIET: Duration = Duration::from_secs(60);
 
-/// The keys being refused, and until when: tells the first refusal of a lockout (worth a
-/// security-log entry) from the many that follow it.
-struct Lockouts<K>(Mutex<HashMap<K, Instant>>);
+/// One rate, kept per key, and the keys it is refusing: tells the first refusal of a
+/// lockout (worth a security-log entry) from the many that follow it.
+struct KeyedLimit<K: Clone + Hash + Eq> {
+    buckets: DefaultKeyedRateLimiter<K>,
+    /// Keys being refused, and until when.
+    lockouts: Mutex<HashMap<K, Instant>>,
+}
 
-impl<K: Clone + Hash + Eq> Lockouts<K> {
-    fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
+impl<K: Clone + Hash + Eq> KeyedLimit<K> {
+    fn per_minute(count: NonZeroU32) -> Self {
+        Self {
+            buckets: DefaultKeyedRateLimiter::keyed(Quota::per_minute(count)),
+            lockouts: Mutex::new(HashMap::new()),
+        }
     }
 
-    /// Marks `limited` as starting a lockout when `key` was not locked out already, and
-    /// extends the lockout to [`LOCKOUT_QUIET`] past this refusal.
-    fn note(&self, key: &K, mut limited: RateLimited) -> RateLimited {
+    /// Counts one use of `key`. A refusal starts a lockout when `key` was not locked out
+    /// already, and extends the lockout to [`LOCKOUT_QUIET`] past it.
+    fn check(&self, key: &K) -> Result<(), RateLimited> {
+        let Err(not_until) = self.buckets.check_key(key) else {
+            return Ok(());
+        };
+        let retry_after = not_until.wait_time_from(self.buckets.clock().now());
         let now = Instant::now();
-        let mut lockouts = self.0.lock().expect("lockouts poisoned");
+        let mut lockouts = self.lockouts.lock().expect("lockouts poisoned");
         let until = lockouts.entry(key.clone()).or_insert(now);
-        limited.starts_lockout = *until <= now;
-        *until = now + limited.retry_after.max(LOCKOUT_QUIET);
-        limited
+        let starts_lockout = *until <= now;
+        *until = now + retry_after.max(LOCKOUT_QUIET);
+        Err(RateLimited {
+            retry_after,
+            starts_lockout,
+        })
     }
 
-    fn forget_ended(&self) {
+    /// Drops full buckets and ended lockouts.
+    fn forget_idle(&self) {
+        self.buckets.retain_recent();
         let now = Instant::now();
-        self.0
+        self.lockouts
             .lock()
             .expect("lockouts poisoned")
             .retain(|_, until| *until > now);
     }
 }
 
-fn per_minute(count: NonZeroU32) -> Quota {
-    Quota::per_minute(count)
-}
-
 impl RateLimits {
     pub fn new(config: &RateLimitConfig) -> Self {
         Self {
-            per_client: DefaultKeyedRateLimiter::keyed(per_minute(
-                config.requests_per_minute_per_ip,
-            )),
-            per_session: DefaultKeyedRateLimiter::keyed(per_minute(
-                config.requests_per_minute_per_session,
-            )),
-            sign_ins_per_user: DefaultKeyedRateLimiter::keyed(per_minute(
-                config.sign_ins_per_minute_per_user,
-            )),
-            client_lockouts: Lockouts::new(),
-            session_lockouts: Lockouts::new(),
-            sign_in_lockouts: Lockouts::new(),
-            clock: DefaultClock::default(),
+            per_client: KeyedLimit::per_minute(config.requests_per_minute_per_ip),
+            per_session: KeyedLimit::per_minute(config.requests_per_minute_per_session),
+            sign_ins_per_user: KeyedLimit::per_minute(config.sign_ins_per_minute_per_user),
         }
-    }
-
-    fn check<K: Clone + Hash + Eq>(
-        &self,
-        limiter: &DefaultKeyedRateLimiter<K>,
-        key: &K,
-    ) -> Result<(), RateLimited> {
-        limiter.check_key(key).map_err(|not_until| RateLimited {
-            retry_after: not_until.wait_time_from(self.clock.now()),
-            starts_lockout: false,
-        })
     }
 
     /// Any request or websocket connection attempt from this client address.
     pub fn check_client(&self, address: &str) -> Result<(), RateLimited> {
-        let address = address.to_owned();
-        self.check(&self.per_client, &address)
-            .map_err(|limited| self.client_lockouts.note(&address, limited))
+        self.per_client.check(&address.to_owned())
     }
 
     /// Any request made with this session's token.
     pub fn check_session(&self, session_id: Uuid) -> Result<(), RateLimited> {
-        self.check(&self.per_session, &session_id)
-            .map_err(|limited| self.session_lockouts.note(&session_id, limited))
+        self.per_session.check(&session_id)
     }
 
     /// A `startSession` for this user.
     pub fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
-        let user_id = user_id.to_owned();
-        self.check(&self.sign_ins_per_user, &user_id)
-            .map_err(|limited| self.sign_in_lockouts.note(&user_id, limited))
+        self.sign_ins_per_user.check(&user_id.to_owned())
     }
 
     /// Drops the buckets of keys that have been quiet long enough to be full again, so
     /// memory follows the active clients rather than every client ever seen.
     pub fn forget_idle(&self) {
-        self.per_client.retain_recent();
-        self.per_session.retain_recent();
-        self.sign_ins_per_user.retain_recent();
-        self.client_lockouts.forget_ended();
-        self.session_lockouts.forget_ended();
-        self.sign_in_lockouts.forget_ended();
+        self.per_client.forget_idle();
+        self.per_session.forget_idle();
+        self.sign_ins_per_user.forget_idle();
     }
 }
 
