@@ -1,5 +1,7 @@
 //! Building and running the server: database, migrations, keys, router, expiry sweep and
-//! graceful shutdown.
+//! graceful shutdown. This is the one place that turns the configuration into what each
+//! layer applies: the service rules, the rate limits, the websocket limits and the list
+//! caps the query cost estimate uses.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -12,11 +14,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::Clock,
-    config::Config,
-    graphql::build_schema,
-    http::{AppState, ClientLookup, ConnectionSlots, router},
-    rate_limit::RateLimits,
-    service::{EventBus, Services},
+    config::{Config, RateLimitConfig, WebSocketConfig},
+    events::EventBus,
+    graphql::{ListCaps, build_schema},
+    http::{AppState, ClientLookup, ConnectionSlots, WebSocketLimits, router},
+    service::{
+        Rules, Services,
+        rate_limit::{RateLimits, Rates},
+    },
     tokens::TokenKeys,
 };
 
@@ -76,22 +81,27 @@ impl Application {
         }
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
-        let db = migrate(&config.database_url).await?;
+        let database_url = &config.database.database_url;
+        let db = migrate(database_url).await?;
         // PostgreSQL carries events between instances; SQLite has only the one.
         let (events, event_listener_url) = match db.get_database_backend() {
-            DatabaseBackend::Postgres => (EventBus::postgres(), Some(config.database_url.clone())),
+            DatabaseBackend::Postgres => (EventBus::postgres(), Some(database_url.clone())),
             _ => (EventBus::in_process(), None),
         };
-        let limits = Arc::new(RateLimits::new(&config.rate_limits));
-        let services = Services::new(db, clock, config.rules(), Arc::new(keys), events, limits);
+        let limits = Arc::new(RateLimits::new(rates(&config.rate_limits), clock.clone()));
+        let rules = rules(config);
+        let caps = ListCaps {
+            sessions_per_user: rules.max_sessions_per_user,
+        };
+        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {
-            schema: build_schema(services.clone(), &config.api),
+            schema: build_schema(services.clone(), &config.api, caps),
             services,
             clients: Arc::new(clients),
-            websocket: (&config.websocket).into(),
+            websocket: websocket_limits(&config.websocket),
             api: Arc::new(config.api.clone()),
             connections: Arc::new(ConnectionSlots::new(
                 config.websocket.ws_max_connections_per_session,
@@ -141,6 +151,38 @@ impl Application {
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     }
+}
+
+/// The session rules the configuration asks for.
+fn rules(config: &Config) -> Rules {
+    Rules {
+        idle_timeout: to_chrono(config.idle_timeout),
+        session_lifetime: to_chrono(config.session_lifetime),
+        trust_duration: to_chrono(config.trust_duration),
+        reauth_window: to_chrono(config.reauth_window),
+        max_sessions_per_user: config.max_sessions_per_user.max(1),
+    }
+}
+
+fn rates(config: &RateLimitConfig) -> Rates {
+    Rates {
+        per_client: config.requests_per_minute_per_ip,
+        per_session: config.requests_per_minute_per_session,
+        sign_ins_per_user: config.sign_ins_per_minute_per_user,
+    }
+}
+
+fn websocket_limits(config: &WebSocketConfig) -> WebSocketLimits {
+    WebSocketLimits {
+        init_timeout: config.ws_init_timeout,
+        keepalive: config.ws_keepalive,
+        max_message_bytes: config.ws_max_message_bytes,
+    }
+}
+
+/// A configured duration for the rules; one too long for chrono means "for ever".
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Every minute, drops the rate-limit buckets of clients that went quiet.

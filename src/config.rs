@@ -1,8 +1,12 @@
 //! Configuration: defaults, then `SESSIONHUB_*` environment variables (and `DATABASE_URL`),
 //! then command-line flags, all declared once here with clap.
+//!
+//! Plain data and nothing else: this module depends on no other part of the crate, and
+//! `app` is the one place that turns it into the rules, limits and caps the layers apply.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use clap::{CommandFactory, FromArgMatches, Parser};
 use ipnet::IpNet;
 
 /// A SQLite file in the working directory, created on first start: zero set-up.
@@ -18,9 +22,8 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
 
     #[command(flatten)]
     pub keys: KeyConfig,
@@ -62,6 +65,14 @@ pub struct Config {
 
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+}
+
+/// Where the data lives; `migrate` takes the same flag.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
 }
 
 /// How often clients may call; over a limit they get HTTP 429 with `Retry-After`.
@@ -274,19 +285,119 @@ fn parse_net(value: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("`{value}` is neither an IP address nor a CIDR range"))
 }
 
-impl Config {
-    /// Session rules derived from the configuration.
-    pub fn rules(&self) -> crate::service::Rules {
-        crate::service::Rules {
-            idle_timeout: to_chrono(self.idle_timeout),
-            session_lifetime: to_chrono(self.session_lifetime),
-            trust_duration: to_chrono(self.trust_duration),
-            reauth_window: to_chrono(self.reauth_window),
-            max_sessions_per_user: self.max_sessions_per_user.max(1),
-        }
+/// Every setting at its declared default, as if nothing were in the environment or on
+/// the command line: the baseline tests and tools adjust, so none of them restates a default.
+impl Default for Config {
+    fn default() -> Self {
+        let command = Settings::command().mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(["sessionhub"])
+            .expect("every setting has a default");
+        Config::from_arg_matches(&matches).expect("the defaults parse")
     }
 }
 
-fn to_chrono(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+impl Config {
+    /// The defaults overridden by the environment, for `sessionhub` run with no command;
+    /// exits with clap's message when a variable does not parse.
+    pub fn from_environment() -> Self {
+        Settings::parse_from(["sessionhub"]).config
+    }
+}
+
+/// [`Config`] alone as a command line, to parse it without a subcommand.
+#[derive(Parser)]
+struct Settings {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// Variables named `SESSIONHUB_*` that are read, but are not settings of [`Config`]: the
+/// log filter, and the test suite's and fuzz runs' own.
+const OTHER_VARIABLES: &[&str] = &["SESSIONHUB_LOG"];
+const TOOLING_PREFIXES: &[&str] = &["SESSIONHUB_TEST_", "SESSIONHUB_FUZZ_"];
+
+/// A `SESSIONHUB_*` variable that configures nothing, most likely a misspelt setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    /// The known variable it is closest to, when one is close.
+    pub did_you_mean: Option<String>,
+}
+
+/// The `SESSIONHUB_*` names among `names` that no setting reads: without this, a
+/// misspelt variable would be ignored in silence and its default used instead.
+pub fn unknown_variables(names: impl IntoIterator<Item = String>) -> Vec<UnknownVariable> {
+    let command = Settings::command();
+    let known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .chain(OTHER_VARIABLES.iter().map(|name| (*name).to_owned()))
+        .collect();
+    let mut unknown: Vec<UnknownVariable> = names
+        .into_iter()
+        .filter(|name| name.starts_with("SESSIONHUB_"))
+        .filter(|name| {
+            !TOOLING_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        })
+        .filter(|name| !known.contains(name))
+        .map(|name| UnknownVariable {
+            did_you_mean: known
+                .iter()
+                .map(|candidate| (strsim::levenshtein(&name, candidate), candidate))
+                .filter(|(distance, _)| *distance <= 3)
+                .min()
+                .map(|(_, candidate)| candidate.clone()),
+            name,
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.name.cmp(&b.name));
+    unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_declared_ones_whatever_the_environment() {
+        let defaults = Config::default();
+        assert_eq!(defaults.database.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(
+            defaults.max_sessions_per_user,
+            DEFAULT_MAX_SESSIONS_PER_USER
+        );
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(30 * 60));
+        assert!(defaults.keys.identity_secret.is_empty());
+    }
+
+    #[test]
+    fn misspelt_variables_are_reported_with_the_likely_name() {
+        let names = [
+            "SESSIONHUB_IDLE_TIMOUT",
+            "SESSIONHUB_IDLE_TIMEOUT",
+            "SESSIONHUB_LOG",
+            "SESSIONHUB_TEST_POSTGRES_URL",
+            "SESSIONHUB_SOMETHING_ELSE_ENTIRELY",
+            "DATABASE_URL",
+            "PATH",
+        ]
+        .map(String::from);
+        assert_eq!(
+            unknown_variables(names),
+            [
+                UnknownVariable {
+                    name: "SESSIONHUB_IDLE_TIMOUT".into(),
+                    did_you_mean: Some("SESSIONHUB_IDLE_TIMEOUT".into()),
+                },
+                UnknownVariable {
+                    name: "SESSIONHUB_SOMETHING_ELSE_ENTIRELY".into(),
+                    did_you_mean: None,
+                },
+            ]
+        );
+    }
 }

@@ -1,14 +1,16 @@
 //! Sessionhub: device and session management over GraphQL.
 //!
 //! Layers, outermost first: [`http`] (routes, who is calling), [`graphql`] (API types,
-//! thin resolvers), [`service`] (the rules, transactions and events), and the `entity`
-//! and `migration` crates (storage).
+//! thin resolvers), [`service`] (the rules, transactions and the events they record),
+//! [`events`] (carrying committed events to live subscribers), and the `entity` and
+//! `migration` crates (storage). [`app`] wires them together from [`config`], which is
+//! plain data. `docs/architecture.md` draws the map.
 
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod graphql;
 pub mod http;
-pub mod rate_limit;
 pub mod service;
 pub mod tokens;

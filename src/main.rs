@@ -1,13 +1,13 @@
 //! The `sessionhub` command: parses the command line and hands over to the library.
 
-use std::{sync::Arc, time::Duration};
+use std::{io::IsTerminal, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use sessionhub::{
     app::{Application, migrate},
     clock::{Clock, SystemClock},
-    config::{Config, DEFAULT_DATABASE_URL, KeyConfig},
+    config::{Config, DatabaseConfig, KeyConfig, unknown_variables},
     graphql::schema_sdl,
     tokens::{Identity, TokenKeys},
 };
@@ -22,23 +22,12 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// `serve` with nothing on the command line: the environment and defaults only.
-#[derive(Parser)]
-struct DefaultServe {
-    #[command(flatten)]
-    config: Config,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
     Serve(Box<Config>),
     /// Bring the database schema up to date, then exit.
-    Migrate {
-        /// Database URL.
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
-    },
+    Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) to standard output.
     PrintSchema,
     /// Mint an identity token with the configured HS256 identity secret, as the product's
@@ -69,18 +58,20 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in a log file or pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let cli = Cli::parse();
     let command = match cli.command {
         Some(command) => command,
         // `sessionhub` alone serves, configured from the environment and defaults.
-        None => Command::Serve(Box::new(DefaultServe::parse_from(["sessionhub"]).config)),
+        None => Command::Serve(Box::new(Config::from_environment())),
     };
     match command {
         Command::Serve(config) => serve(*config).await,
-        Command::Migrate { database_url } => {
-            migrate(&database_url).await?;
+        Command::Migrate(database) => {
+            migrate(&database.database_url).await?;
             tracing::info!("database is up to date");
             Ok(())
         }
@@ -113,6 +104,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let variables = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for unknown in unknown_variables(variables) {
+        match unknown.did_you_mean {
+            Some(known) => tracing::warn!(
+                variable = unknown.name,
+                did_you_mean = known,
+                "ignoring an unknown SESSIONHUB_ variable"
+            ),
+            None => tracing::warn!(
+                variable = unknown.name,
+                "ignoring an unknown SESSIONHUB_ variable"
+            ),
+        }
+    }
     let shutdown = CancellationToken::new();
     let app = Application::build(&config, Arc::new(SystemClock), shutdown.clone()).await?;
     tracing::info!(

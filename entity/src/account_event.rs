@@ -51,3 +51,10 @@ pub enum EventKind {
     #[sea_orm(string_value = "SESSION_RATE_LIMITED")]
     SessionRateLimited,
 }
+
+impl Model {
+    /// Why the session ended, for `SessionEnded`: kept in `detail` as `{"reason": …}`.
+    pub fn end_reason(&self) -> Option<super::session::EndReason> {
+        serde_json::from_value(self.detail.as_ref()?.get("reason")?.clone()).ok()
+    }
+}

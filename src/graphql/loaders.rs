@@ -1,5 +1,7 @@
 //! Batch loading, so a list of sessions asks for their devices in one query instead of one
-//! each. Loaders are made per request for its actor, so nothing is shared across users.
+//! each. Loaders are made per request (per connection for subscriptions) for the account
+//! its token proves, so nothing is shared across users; they keep no cache, so a
+//! connection's later events read fresh rows.
 
 use std::{collections::HashMap, hash::Hash};
 
@@ -8,17 +10,17 @@ use entity::{device, session};
 use uuid::Uuid;
 
 use super::ApiResult;
-use crate::service::{Actor, Services};
+use crate::service::{Requester, Services};
 
-/// One of the actor's devices, forgotten ones included.
+/// One of the account's devices, forgotten ones included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceId(pub Uuid);
 
-/// One of the actor's sessions, ended ones included.
+/// One of the account's sessions, ended ones included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionId(pub Uuid);
 
-/// The sessions of one of the actor's devices, as `Device.sessions` lists them.
+/// The sessions of one of the account's devices, as `Device.sessions` lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceSessionsKey {
     pub device_id: Uuid,
@@ -26,34 +28,37 @@ pub struct DeviceSessionsKey {
 }
 
 /// The batch loader of one request: each kind of key is one query per batch, scoped to the
-/// request's actor.
-pub struct Loaders(DataLoader<ActorRows>);
+/// account the request's token proves.
+pub struct Loaders(DataLoader<AccountRows>);
 
 impl Loaders {
-    pub fn new(services: &Services, actor: &Actor) -> Self {
-        let rows = ActorRows {
+    /// Loaders for `requester`'s account; `None` for an anonymous request, which can read
+    /// no rows at all.
+    pub fn for_requester(services: &Services, requester: &Requester) -> Option<Self> {
+        let rows = AccountRows {
             services: services.clone(),
-            actor: actor.clone(),
+            user_id: requester.user_id()?.to_owned(),
         };
-        Self(DataLoader::new(rows, tokio::spawn))
+        Some(Self(DataLoader::new(rows, tokio::spawn)))
     }
 
     /// What `key` names, batched with the other keys of its kind asked for meanwhile.
     pub async fn load<K>(
         &self,
         key: K,
-    ) -> async_graphql::Result<Option<<ActorRows as Loader<K>>::Value>>
+    ) -> async_graphql::Result<Option<<AccountRows as Loader<K>>::Value>>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
-        ActorRows: Loader<K, Error = async_graphql::Error>,
+        AccountRows: Loader<K, Error = async_graphql::Error>,
     {
         self.0.load_one(key).await
     }
 }
 
-pub struct ActorRows {
+/// The rows of one account.
+pub struct AccountRows {
     services: Services,
-    actor: Actor,
+    user_id: String,
 }
 
 /// Rows keyed by their id.
@@ -61,18 +66,22 @@ fn by_id<K: Hash + Eq, M>(rows: Vec<M>, key: impl Fn(&M) -> K) -> HashMap<K, M> 
     rows.into_iter().map(|row| (key(&row), row)).collect()
 }
 
-impl Loader<DeviceId> for ActorRows {
+impl Loader<DeviceId> for AccountRows {
     type Value = device::Model;
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[DeviceId]) -> Result<HashMap<DeviceId, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = ids.iter().map(|DeviceId(id)| *id).collect();
-        let devices = self.services.devices_by_id(&self.actor, &ids).await.api()?;
+        let devices = self
+            .services
+            .devices_by_id(&self.user_id, &ids)
+            .await
+            .api()?;
         Ok(by_id(devices, |device| DeviceId(device.id)))
     }
 }
 
-impl Loader<SessionId> for ActorRows {
+impl Loader<SessionId> for AccountRows {
     type Value = session::Model;
     type Error = async_graphql::Error;
 
@@ -83,14 +92,14 @@ impl Loader<SessionId> for ActorRows {
         let ids: Vec<Uuid> = ids.iter().map(|SessionId(id)| *id).collect();
         let sessions = self
             .services
-            .sessions_by_id(&self.actor, &ids)
+            .sessions_by_id(&self.user_id, &ids)
             .await
             .api()?;
         Ok(by_id(sessions, |session| SessionId(session.id)))
     }
 }
 
-impl Loader<DeviceSessionsKey> for ActorRows {
+impl Loader<DeviceSessionsKey> for AccountRows {
     type Value = Vec<session::Model>;
     type Error = async_graphql::Error;
 
@@ -110,7 +119,7 @@ impl Loader<DeviceSessionsKey> for ActorRows {
             }
             let sessions = self
                 .services
-                .sessions_of_devices(&self.actor, &device_ids, include_ended)
+                .sessions_of_devices(&self.user_id, &device_ids, include_ended)
                 .await
                 .api()?;
             for device_id in device_ids {

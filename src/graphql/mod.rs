@@ -4,12 +4,12 @@
 mod cost;
 mod limits;
 mod loaders;
+mod model;
 mod mutation;
 mod query;
 mod scalars;
-mod security;
+mod security_log;
 mod subscription;
-mod types;
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use async_graphql::{
 };
 use uuid::Uuid;
 
+pub use cost::ListCaps;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
@@ -36,10 +37,12 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
-/// The served schema, with the configured limits and switches.
-pub fn build_schema(services: Services, api: &ApiConfig) -> AppSchema {
+/// The served schema, with the configured limits and switches; `caps` are the list
+/// lengths the cost estimate prices lists at.
+pub fn build_schema(services: Services, api: &ApiConfig, caps: ListCaps) -> AppSchema {
     let mut builder = schema_builder()
         .data(services)
+        .extension(cost::ListPricing(caps))
         .limit_depth(api.max_query_depth)
         .limit_complexity(api.max_query_complexity)
         .limit_directives(api.max_directives)
@@ -90,8 +93,8 @@ pub(crate) trait ContextExt {
     fn requester(&self) -> &Requester;
     /// The calling session, or UNAUTHENTICATED when the request has no session token.
     fn actor(&self) -> async_graphql::Result<&Arc<Actor>>;
-    /// The request's batch loaders; absent where no session token came with the request.
-    fn loaders(&self) -> Option<&Loaders>;
+    /// The request's batch loaders, there for every request with a token.
+    fn loaders(&self) -> async_graphql::Result<&Loaders>;
 }
 
 impl ContextExt for Context<'_> {
@@ -119,8 +122,10 @@ impl ContextExt for Context<'_> {
         }
     }
 
-    fn loaders(&self) -> Option<&Loaders> {
+    fn loaders(&self) -> async_graphql::Result<&Loaders> {
+        // Only objects of an account load rows, and reaching one takes a token.
         self.data_opt::<Loaders>()
+            .ok_or_else(|| internal_error("a request reached account rows without loaders"))
     }
 }
 

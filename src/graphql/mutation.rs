@@ -1,16 +1,22 @@
+//! The mutation root: signing in, ending sessions, and changing devices.
+
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Json, MergedObject, Object, Result};
+use entity::device;
+use futures_util::{FutureExt, future::BoxFuture};
+use uuid::Uuid;
 
 use super::{
-    ApiResult, ContextExt, parse_id,
-    scalars::DateTime,
-    types::{
+    ApiResult, ContextExt,
+    model::{
         Device, ForgetDevicePayload, RevokeSessionsPayload, Session, StartSessionPayload,
         TrustLevel,
     },
+    parse_id,
+    scalars::DateTime,
 };
-use crate::service::{Actor, Requester, ServiceError, StartSession};
+use crate::service::{Actor, Requester, ServiceError, ServiceResult, Services, StartSession};
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(SessionMutation, DeviceMutation);
@@ -128,6 +134,22 @@ impl SessionMutation {
 #[derive(Default)]
 pub struct DeviceMutation;
 
+/// One of the caller's devices, `id`, changed by `change`, as the caller sees it afterwards.
+async fn change_device(
+    ctx: &Context<'_>,
+    id: &ID,
+    change: impl for<'s> FnOnce(
+        &'s Services,
+        &'s Actor,
+        Uuid,
+    ) -> BoxFuture<'s, ServiceResult<device::Model>>,
+) -> Result<Device> {
+    let id = parse_id(id)?;
+    let actor = ctx.actor()?;
+    let device = change(ctx.services(), actor, id).await.api()?;
+    Ok(Device::new(device, actor))
+}
+
 #[Object]
 impl DeviceMutation {
     /// Marks a device trusted. expiresAt omitted: the configured default trust duration.
@@ -144,15 +166,12 @@ impl DeviceMutation {
             DateTime,
         >,
     ) -> Result<Device> {
-        let id = parse_id(&id)?;
         let level = level.unwrap_or(TrustLevel::High).into();
-        let actor = ctx.actor()?;
-        let device = ctx
-            .services()
-            .trust_device(actor, id, level, expires_at.map(|DateTime(at)| at))
-            .await
-            .api()?;
-        Ok(Device::new(device, actor))
+        let expires_at = expires_at.map(|DateTime(at)| at);
+        change_device(ctx, &id, move |services, actor, id| {
+            services.trust_device(actor, id, level, expires_at).boxed()
+        })
+        .await
     }
 
     /// Removes a device's trust.
@@ -161,10 +180,10 @@ impl DeviceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<Device> {
-        let id = parse_id(&id)?;
-        let actor = ctx.actor()?;
-        let device = ctx.services().untrust_device(actor, id).await.api()?;
-        Ok(Device::new(device, actor))
+        change_device(ctx, &id, |services, actor, id| {
+            services.untrust_device(actor, id).boxed()
+        })
+        .await
     }
 
     /// Flags a device as compromised: its sessions end and it can never start a session again.
@@ -173,10 +192,10 @@ impl DeviceMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The device's id.")] id: ID,
     ) -> Result<Device> {
-        let id = parse_id(&id)?;
-        let actor = ctx.actor()?;
-        let device = ctx.services().mark_device_hijacked(actor, id).await.api()?;
-        Ok(Device::new(device, actor))
+        change_device(ctx, &id, |services, actor, id| {
+            services.mark_device_hijacked(actor, id).boxed()
+        })
+        .await
     }
 
     /// Gives a device a name the user chooses.
@@ -186,10 +205,10 @@ impl DeviceMutation {
         #[graphql(desc = "The device's id.")] id: ID,
         #[graphql(desc = "The new name: 1 to 100 characters.")] name: String,
     ) -> Result<Device> {
-        let id = parse_id(&id)?;
-        let actor = ctx.actor()?;
-        let device = ctx.services().rename_device(actor, id, &name).await.api()?;
-        Ok(Device::new(device, actor))
+        change_device(ctx, &id, move |services, actor, id| {
+            async move { services.rename_device(actor, id, &name).await }.boxed()
+        })
+        .await
     }
 
     /// Ends the device's sessions and deletes the device. Its token stops working; signing

@@ -1,13 +1,16 @@
+//! The query root: the caller's devices, sessions and security log.
+
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 
 use super::{
-    ApiResult, ContextExt, parse_id,
-    security::SecurityQuery,
-    types::{Device, Session},
+    ApiResult, ContextExt,
+    model::{Device, Session},
+    parse_id,
+    security_log::SecurityLogQuery,
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(DeviceQuery, SessionQuery, SecurityQuery);
+pub struct Query(DeviceQuery, SessionQuery, SecurityLogQuery);
 
 #[derive(Default)]
 pub struct DeviceQuery;
@@ -55,7 +58,7 @@ impl SessionQuery {
     /// The caller's sessions, most recent activity first; active ones only unless
     /// includeEnded, and then only the 50 most recently active ended ones (the security log
     /// has the whole history).
-    #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)")]
+    #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)?")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,

@@ -13,11 +13,13 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::{
     ContextExt,
+    model::{SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
     scalars::DateTime,
-    security::SecurityEvent,
-    types::{Session, SessionRevokedEvent, SignedOutEvent},
 };
-use crate::service::{AccountEvent, Actor, BusMessage, ServiceError, Services, SessionEnd};
+use crate::{
+    events::{AccountEvent, BusMessage},
+    service::{Actor, ServiceError, Services, SessionEnd},
+};
 
 /// Set by the connection when its own session ends; `signedOut` waits for it.
 pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
@@ -107,7 +109,7 @@ impl Subscription {
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
-                let row = services.security_event(&actor, event.id).await.ok()??;
+                let row = services.account_event(&actor, event.id).await.ok()??;
                 Some(SecurityEvent::new(row, &actor))
             }
         }))

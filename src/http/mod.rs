@@ -1,11 +1,13 @@
 //! The HTTP surface: routes, and what is shared by every request.
 
+mod admission;
 mod client;
+mod errors;
+mod graphql;
 mod websocket;
 
 pub use client::ClientLookup;
 pub use websocket::ConnectionSlots;
-mod graphql;
 
 use std::sync::Arc;
 
@@ -22,11 +24,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{
-    config::{ApiConfig, WebSocketConfig},
-    graphql::AppSchema,
-    service::Services,
-};
+use crate::{config::ApiConfig, graphql::AppSchema, service::Services};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -47,16 +45,6 @@ pub struct WebSocketLimits {
     pub init_timeout: std::time::Duration,
     pub keepalive: std::time::Duration,
     pub max_message_bytes: usize,
-}
-
-impl From<&WebSocketConfig> for WebSocketLimits {
-    fn from(config: &WebSocketConfig) -> Self {
-        Self {
-            init_timeout: config.ws_init_timeout,
-            keepalive: config.ws_keepalive,
-            max_message_bytes: config.ws_max_message_bytes,
-        }
-    }
 }
 
 pub fn router(state: AppState) -> anyhow::Result<Router> {
@@ -96,7 +84,7 @@ fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::
 {
     fn internal(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
         tracing::error!("a request handler panicked");
-        graphql::error_response(
+        errors::error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "internal error",

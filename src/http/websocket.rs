@@ -35,10 +35,15 @@ use tokio::{
 use tokio_stream::StreamMap;
 use uuid::Uuid;
 
-use super::{AppState, graphql::attach_requester};
+use super::{
+    AppState,
+    admission::{attach_requester, bearer, check_client_rate},
+    errors::{coded_errors, error_response, rate_limited_response},
+};
 use crate::{
+    events::BusMessage,
     graphql::{FellBehind, SignOutNotice, selected_operations},
-    service::{Actor, BusMessage, ClientInfo, Requester, SessionEnd},
+    service::{Actor, ClientInfo, Requester, SessionEnd},
 };
 
 /// Close codes of the `graphql-transport-ws` protocol, and the standard ones we use.
@@ -194,15 +199,15 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     let Some(protocol) = Protocol::negotiate(&headers) else {
-        return super::graphql::error_response(
+        return error_response(
             axum::http::StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "speak graphql-transport-ws or graphql-ws",
         );
     };
     let client = state.clients.client_info(peer, &headers);
-    if let Err(limited) = super::graphql::check_client_rate(&state, &client) {
-        return super::graphql::rate_limited_response(limited);
+    if let Err(limited) = check_client_rate(&state, &client) {
+        return rate_limited_response(limited);
     }
     let limits = state.websocket;
     upgrade
@@ -390,7 +395,7 @@ impl Connection {
             }
             Ok(BusMessage::Event(_)) => return Ok(()),
             Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
-                match self.state.services.session_end(&live.actor).await {
+                match self.state.services.current_session_end(&live.actor).await {
                     Ok(end) => end,
                     Err(error) => {
                         tracing::warn!(%error, "cannot re-check a subscriber's session");
@@ -406,7 +411,7 @@ impl Connection {
             }
         };
         if let Some(end) = end {
-            return Err(self.sign_out(end, live).await);
+            return Err(self.close_signed_out(end, live).await);
         }
         if lagged {
             // Its subscriptions lagged too and may have missed events.
@@ -521,12 +526,12 @@ impl Connection {
             // A request that never started (it did not parse or validate) is an `error`.
             Some(response) if response.data == async_graphql::Value::Null && response.is_err() => {
                 subscriptions.remove(id);
-                let errors = super::graphql::coded_errors(response.errors);
+                let errors = coded_errors(response.errors);
                 self.send(json!({ "id": id, "type": "error", "payload": errors }))
                     .await
             }
             Some(mut response) => {
-                response.errors = super::graphql::coded_errors(response.errors);
+                response.errors = coded_errors(response.errors);
                 self.send(
                     json!({ "id": id, "type": self.protocol.next_type(), "payload": response }),
                 )
@@ -537,7 +542,7 @@ impl Connection {
 
     /// The connection's session ended: only `signedOut` subscriptions hear of it, each once,
     /// then the connection closes. Nothing else reaches a session that has ended.
-    async fn sign_out(&mut self, end: SessionEnd, live: &mut Live) -> Ended {
+    async fn close_signed_out(&mut self, end: SessionEnd, live: &mut Live) -> Ended {
         let others: Vec<String> = live
             .subscriptions
             .keys()
@@ -587,7 +592,7 @@ fn init_token(payload: &Value) -> Option<&str> {
         .or_else(|| payload.get("authorization"))
         .and_then(Value::as_str);
     match authorization {
-        Some(value) => super::graphql::bearer(value),
+        Some(value) => bearer(value),
         None => payload.get("token").and_then(Value::as_str),
     }
 }

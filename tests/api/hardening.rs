@@ -90,6 +90,26 @@ async fn nested_lists_cost_what_they_resolve() {
         .assert_ok();
 }
 
+/// A session list is priced at the configured cap, not the default one: raising the cap
+/// must not quietly let bigger answers through the same complexity limit.
+#[tokio::test]
+async fn session_lists_are_priced_at_the_configured_cap() {
+    let app = TestApp::sqlite_with(|config| config.max_sessions_per_user = 40).await;
+    let alice = app.sign_in("alice").await;
+    // 90 sessions (40 active, 50 ended), each with a device of up to 90: over 5,000.
+    let two_levels = "{ sessions(includeEnded: true) { device {
+        sessions(includeEnded: true) { id } } } }";
+    let refused = app.graphql(Some(&alice.token), two_levels, json!({})).await;
+    assert_eq!(refused.error_code(), "QUERY_TOO_COMPLEX");
+    app.graphql(
+        Some(&alice.token),
+        "{ sessions { device { sessions { id } } } }",
+        json!({}),
+    )
+    .await
+    .assert_ok();
+}
+
 #[tokio::test]
 async fn batch_and_body_limits_answer_with_their_codes() {
     let app = strict_app().await;

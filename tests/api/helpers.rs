@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use sessionhub::{
     app::{Application, connect_database},
     clock::{Clock, MockClock},
-    config::{ApiConfig, ClientInfoConfig, Config, KeyConfig, RateLimitConfig, WebSocketConfig},
+    config::{
+        ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, WebSocketConfig,
+    },
     service::Services,
 };
 use tokio_util::sync::CancellationToken;
@@ -149,59 +151,42 @@ impl Answer {
     }
 }
 
+/// The declared defaults, changed only where a test server must differ: its own
+/// database, known keys, a free port, a sweep the tests run themselves, a trusted proxy,
+/// a short websocket init timeout, few connections per session, and rate limits no test
+/// reaches unless it means to.
 pub fn test_config(database_url: String) -> Config {
+    let defaults = Config::default();
+    // Generous: only the rate-limit tests run into these.
+    let generous = NonZeroU32::new(100_000).unwrap();
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url,
+        database: DatabaseConfig { database_url },
         keys: KeyConfig {
             identity_secret: vec![IDENTITY_SECRET.into()],
-            identity_public_key_file: Vec::new(),
-            identity_algorithm: "RS256".into(),
-            identity_issuer: None,
-            identity_audience: None,
             session_secret: vec![SESSION_SECRET.into()],
             dev_keys_file: PathBuf::from("unused-in-tests.json"),
+            ..defaults.keys
         },
-        idle_timeout: Duration::from_secs(30 * 60),
-        session_lifetime: Duration::from_secs(12 * 3600),
-        trust_duration: Duration::from_secs(30 * 86400),
-        reauth_window: Duration::from_secs(10 * 60),
-        max_sessions_per_user: 20,
         // Tests run the sweep themselves, at the moments they choose.
         sweep_interval: Duration::from_secs(24 * 3600),
         client_info: ClientInfoConfig {
             trusted_proxies: vec!["127.0.0.2/32".parse().unwrap()],
             country_header: Some("CF-IPCountry".into()),
             city_header: Some("CF-IPCity".into()),
-            geoip_database: None,
+            ..defaults.client_info
         },
         websocket: WebSocketConfig {
             ws_init_timeout: Duration::from_millis(300),
-            ws_keepalive: Duration::from_secs(15),
-            ws_max_message_bytes: 64 * 1024,
             ws_max_connections_per_session: 3,
+            ..defaults.websocket
         },
-        api: ApiConfig {
-            production: false,
-            introspection: true,
-            graphiql: true,
-            suggestions: true,
-            cors_origins: Vec::new(),
-            max_query_depth: 15,
-            max_query_complexity: 5_000,
-            max_aliases: 30,
-            max_field_repeats: 3,
-            max_directives: 5,
-            max_recursion: 32,
-            max_batch: 10,
-            max_body_bytes: 256 * 1024,
-        },
-        // Generous: only the rate-limit tests run into these.
         rate_limits: RateLimitConfig {
-            requests_per_minute_per_ip: NonZeroU32::new(100_000).unwrap(),
-            requests_per_minute_per_session: NonZeroU32::new(100_000).unwrap(),
-            sign_ins_per_minute_per_user: NonZeroU32::new(100_000).unwrap(),
+            requests_per_minute_per_ip: generous,
+            requests_per_minute_per_session: generous,
+            sign_ins_per_minute_per_user: generous,
         },
+        ..defaults
     }
 }
 
@@ -284,7 +269,7 @@ impl TestApp {
             .expect("build the application");
         let address = app.local_addr();
         let services = app.services().clone();
-        let db = connect_database(&config.database_url)
+        let db = connect_database(&config.database.database_url)
             .await
             .expect("connect to the test database");
         tokio::spawn(app.run());

@@ -574,8 +574,9 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
     use std::{sync::Arc, time::Duration};
 
     use sessionhub::{
-        graphql::{FellBehind, build_schema},
-        service::{Actor, BusMessage, Requester},
+        events::BusMessage,
+        graphql::{FellBehind, ListCaps, build_schema},
+        service::{Actor, Requester},
     };
     use tokio::sync::{Notify, broadcast::error::RecvError};
 
@@ -592,10 +593,11 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
             break;
         }
     }
-    let schema = build_schema(
-        app.services.clone(),
-        &crate::helpers::test_config(String::new()).api,
-    );
+    let config = crate::helpers::test_config(String::new());
+    let caps = ListCaps {
+        sessions_per_user: config.max_sessions_per_user,
+    };
+    let schema = build_schema(app.services.clone(), &config.api, caps);
     let actor = Arc::new(Actor {
         user_id: "alice".into(),
         session_id: alice.session_id.parse().unwrap(),

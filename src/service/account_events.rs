@@ -1,4 +1,4 @@
-//! The user's security log: their account events, newest first, a page at a time.
+//! Reading account events: the user's security log, newest first, a page at a time.
 
 use chrono::{DateTime, Utc};
 use entity::account_event;
@@ -17,7 +17,7 @@ pub struct LogPosition {
 impl Services {
     /// Up to `limit` of the caller's account events after `after`, newest first. Ties in
     /// time are broken by id, so pages never skip or repeat an event.
-    pub async fn security_events(
+    pub async fn account_events(
         &self,
         actor: &Actor,
         limit: u64,
@@ -45,7 +45,7 @@ impl Services {
     }
 
     /// One of the caller's account events.
-    pub async fn security_event(
+    pub async fn account_event(
         &self,
         actor: &Actor,
         id: Uuid,

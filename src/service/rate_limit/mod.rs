@@ -1,18 +1,36 @@
 //! Request rates: per client address, per session, and sign-ins per user, each a GCRA
-//! bucket (the `governor` crate) that refills evenly over a minute.
+//! bucket (the `governor` crate) that refills evenly over a minute. Time is the service's
+//! injected clock, so tests move it instead of sleeping. What a refusal puts in the
+//! user's security log is in [`lockouts`].
+
+mod lockouts;
 
 use std::{
     collections::HashMap,
     hash::Hash,
     num::NonZeroU32,
-    sync::Mutex,
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
+use governor::{
+    Quota, RateLimiter, clock::Clock as GovernorClock, middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+};
 use uuid::Uuid;
 
-use crate::config::RateLimitConfig;
+use crate::clock::Clock;
+
+/// How many calls a minute each limit allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// Requests and websocket connection attempts from one client address.
+    pub per_client: NonZeroU32,
+    /// Requests made with one session's token.
+    pub per_session: NonZeroU32,
+    /// `startSession` calls for one user.
+    pub sign_ins_per_user: NonZeroU32,
+}
 
 /// Refused for now; may try again after `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,18 +59,38 @@ pub struct RateLimits {
 /// requests could start, and log, a new one five times a second.
 const LOCKOUT_QUIET: Duration = Duration::from_secs(60);
 
+/// The service clock as governor reads time: the time since the Unix epoch. The wall
+/// clock can step back; governor then saturates, so a step back refuses for at most its
+/// own length rather than granting extra calls.
+#[derive(Clone)]
+struct LimiterClock(Arc<dyn Clock>);
+
+impl GovernorClock for LimiterClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        (self.0.now() - chrono::DateTime::UNIX_EPOCH)
+            .to_std()
+            .unwrap_or_default()
+    }
+}
+
+type Buckets<K> = RateLimiter<K, DefaultKeyedStateStore<K>, LimiterClock, NoOpMiddleware<Duration>>;
+
 /// One rate, kept per key, and the keys it is refusing: tells the first refusal of a
 /// lockout (worth a security-log entry) from the many that follow it.
 struct KeyedLimit<K: Clone + Hash + Eq> {
-    buckets: DefaultKeyedRateLimiter<K>,
+    buckets: Buckets<K>,
+    clock: LimiterClock,
     /// Keys being refused, and until when.
-    lockouts: Mutex<HashMap<K, Instant>>,
+    lockouts: Mutex<HashMap<K, Duration>>,
 }
 
 impl<K: Clone + Hash + Eq> KeyedLimit<K> {
-    fn per_minute(count: NonZeroU32) -> Self {
+    fn per_minute(count: NonZeroU32, clock: &LimiterClock) -> Self {
         Self {
-            buckets: DefaultKeyedRateLimiter::keyed(Quota::per_minute(count)),
+            buckets: RateLimiter::dashmap_with_clock(Quota::per_minute(count), clock.clone()),
+            clock: clock.clone(),
             lockouts: Mutex::new(HashMap::new()),
         }
     }
@@ -63,8 +101,8 @@ impl<K: Clone + Hash + Eq> KeyedLimit<K> {
         let Err(not_until) = self.buckets.check_key(key) else {
             return Ok(());
         };
-        let retry_after = not_until.wait_time_from(self.buckets.clock().now());
-        let now = Instant::now();
+        let now = self.clock.now();
+        let retry_after = not_until.wait_time_from(now);
         let mut lockouts = self.lockouts.lock().expect("lockouts poisoned");
         let until = lockouts.entry(key.clone()).or_insert(now);
         let starts_lockout = *until <= now;
@@ -78,7 +116,7 @@ impl<K: Clone + Hash + Eq> KeyedLimit<K> {
     /// Drops full buckets and ended lockouts.
     fn forget_idle(&self) {
         self.buckets.retain_recent();
-        let now = Instant::now();
+        let now = self.clock.now();
         self.lockouts
             .lock()
             .expect("lockouts poisoned")
@@ -87,11 +125,12 @@ impl<K: Clone + Hash + Eq> KeyedLimit<K> {
 }
 
 impl RateLimits {
-    pub fn new(config: &RateLimitConfig) -> Self {
+    pub fn new(rates: Rates, clock: Arc<dyn Clock>) -> Self {
+        let clock = LimiterClock(clock);
         Self {
-            per_client: KeyedLimit::per_minute(config.requests_per_minute_per_ip),
-            per_session: KeyedLimit::per_minute(config.requests_per_minute_per_session),
-            sign_ins_per_user: KeyedLimit::per_minute(config.sign_ins_per_minute_per_user),
+            per_client: KeyedLimit::per_minute(rates.per_client, &clock),
+            per_session: KeyedLimit::per_minute(rates.per_session, &clock),
+            sign_ins_per_user: KeyedLimit::per_minute(rates.sign_ins_per_user, &clock),
         }
     }
 
@@ -121,17 +160,24 @@ impl RateLimits {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{TimeZone, Utc};
+
     use super::*;
+    use crate::clock::MockClock;
 
     #[test]
     fn paced_refusals_stay_one_lockout() {
         // 600 a minute: one request back every 100 ms once the burst is spent.
         let per_minute = NonZeroU32::new(600).unwrap();
-        let limits = RateLimits::new(&RateLimitConfig {
-            requests_per_minute_per_ip: per_minute,
-            requests_per_minute_per_session: per_minute,
-            sign_ins_per_minute_per_user: per_minute,
-        });
+        let clock = Arc::new(MockClock::new(
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        ));
+        let rates = Rates {
+            per_client: per_minute,
+            per_session: per_minute,
+            sign_ins_per_user: per_minute,
+        };
+        let limits = RateLimits::new(rates, clock.clone());
         let spend = |key: Uuid| loop {
             if let Err(refused) = limits.check_session(key) {
                 break refused;
@@ -141,10 +187,13 @@ mod tests {
         assert!(spend(session).starts_lockout);
         // Wait for a refill, use it, and be refused again: still the same lockout, not a
         // new one to log.
-        std::thread::sleep(Duration::from_millis(150));
+        clock.advance(chrono::Duration::milliseconds(150));
         assert!(limits.check_session(session).is_ok());
         assert!(!limits.check_session(session).unwrap_err().starts_lockout);
         // Another key's first refusal starts a lockout of its own.
         assert!(spend(Uuid::now_v7()).starts_lockout);
+        // A quiet minute ends the lockout: the next burst's refusal is a new one.
+        clock.advance(chrono::Duration::seconds(61));
+        assert!(spend(session).starts_lockout);
     }
 }

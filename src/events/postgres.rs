@@ -1,0 +1,103 @@
+//! The PostgreSQL transport: `pg_notify` inside the publishing transaction, and one
+//! LISTEN connection per instance that relays what arrives to the local broadcast.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement,
+    sqlx::postgres::PgListener,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{AccountEvent, BusMessage, EventBus};
+
+/// The PostgreSQL notification channel all instances share.
+const CHANNEL: &str = "sessionhub_account_events";
+/// Pause before reconnecting a listener whose connection failed.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Queues one notification per event; PostgreSQL sends them when `txn` commits.
+pub(super) async fn notify(
+    txn: &DatabaseTransaction,
+    events: &[AccountEvent],
+) -> Result<(), DbErr> {
+    for event in events {
+        let payload = serde_json::to_string(event)
+            .map_err(|e| DbErr::Custom(format!("cannot encode an event: {e}")))?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+impl EventBus {
+    /// Starts relaying events from PostgreSQL to this instance's subscribers, until
+    /// `shutdown`. Returns once LISTEN is in place, so nothing committed afterwards is missed.
+    pub async fn start_listening(self, database_url: String, shutdown: CancellationToken) {
+        let Some(listener) = connect_listener(&database_url, &shutdown).await else {
+            return;
+        };
+        tokio::spawn(self.relay(listener, database_url, shutdown));
+    }
+
+    async fn relay(
+        self,
+        mut listener: PgListener,
+        database_url: String,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    match serde_json::from_str::<AccountEvent>(notification.payload()) {
+                        Ok(event) => self.broadcast(BusMessage::Event(Arc::new(event))),
+                        Err(error) => tracing::warn!(%error, "ignoring a malformed account event"),
+                    }
+                }
+                // The connection dropped and was re-established: events may be lost.
+                Ok(None) => {
+                    tracing::warn!("account event connection was lost and re-established");
+                    self.broadcast(BusMessage::Resync);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "account event listener failed; reconnecting");
+                    let Some(reconnected) = connect_listener(&database_url, &shutdown).await else {
+                        return;
+                    };
+                    listener = reconnected;
+                    self.broadcast(BusMessage::Resync);
+                }
+            }
+        }
+    }
+}
+
+/// A listener on our channel, retrying until it connects; `None` on shutdown.
+async fn connect_listener(database_url: &str, shutdown: &CancellationToken) -> Option<PgListener> {
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect(database_url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            connected = connected => match connected {
+                Ok(listener) => return Some(listener),
+                Err(error) => tracing::warn!(%error, "cannot listen for account events; retrying"),
+            },
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+        }
+    }
+}

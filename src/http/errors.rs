@@ -1,0 +1,137 @@
+//! How errors leave over HTTP: every one with an `extensions.code`, with the HTTP status
+//! and headers its code calls for (401 with `WWW-Authenticate`, 429 with `Retry-After`).
+
+use async_graphql::{BatchResponse, ErrorExtensionValues, ServerError};
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{
+    graphql::limit_code,
+    service::{ServiceError, rate_limit::RateLimited},
+};
+
+/// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
+const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
+
+/// An executed GraphQL answer as HTTP: its errors coded, its status chosen from them.
+pub(super) fn graphql_response(mut response: BatchResponse) -> Response {
+    let outcome = finish_errors(&mut response);
+    let mut http = (outcome.status, axum::Json(&response)).into_response();
+    if outcome.status == StatusCode::UNAUTHORIZED {
+        http.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = outcome.retry_after {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    http
+}
+
+/// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
+pub(super) fn rate_limited_response(limited: RateLimited) -> Response {
+    let seconds = limited.retry_after_seconds();
+    let body = json!({ "errors": [{
+        "message": format!("too many requests; try again in {seconds} s"),
+        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
+    }] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, seconds.into());
+    response
+}
+
+/// The HTTP status a GraphQL answer gets from its errors, and how long to wait when
+/// one of them is a rate limit.
+struct Outcome {
+    status: StatusCode,
+    retry_after: Option<u64>,
+}
+
+/// Gives every error a code and picks the HTTP status: errors async-graphql raised itself
+/// (syntax, validation, argument coercion) have none yet.
+fn finish_errors(response: &mut BatchResponse) -> Outcome {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(single) => vec![single],
+        BatchResponse::Batch(many) => many.iter_mut().collect(),
+    };
+    let mut outcome = Outcome {
+        status: StatusCode::OK,
+        retry_after: None,
+    };
+    for response in responses {
+        for error in &mut response.errors {
+            let code = ensure_code(error);
+            if AUTHENTICATION_CODES.contains(&code.as_str()) {
+                outcome.status = StatusCode::UNAUTHORIZED;
+            } else if code == "RATE_LIMITED" && outcome.status != StatusCode::UNAUTHORIZED {
+                outcome.status = StatusCode::TOO_MANY_REQUESTS;
+                let wait = error
+                    .extensions
+                    .as_ref()
+                    .and_then(|extensions| match extensions.get("retryAfter") {
+                        Some(async_graphql::Value::Number(n)) => n.as_u64(),
+                        _ => None,
+                    })
+                    .unwrap_or(1);
+                outcome.retry_after = Some(outcome.retry_after.unwrap_or(0).max(wait));
+            }
+        }
+    }
+    outcome
+}
+
+/// `errors`, each with a code: for results sent outside [`execute`], e.g. on a websocket.
+pub(super) fn coded_errors(mut errors: Vec<ServerError>) -> Vec<ServerError> {
+    for error in &mut errors {
+        ensure_code(error);
+    }
+    errors
+}
+
+fn ensure_code(error: &mut ServerError) -> String {
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if let Some(async_graphql::Value::String(code)) = extensions.get("code") {
+        return code.clone();
+    }
+    // Without a path the error came before execution: the document itself is wrong.
+    let code = if let Some(code) = limit_code(&error.message) {
+        code
+    } else if error.path.is_empty() {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "BAD_USER_INPUT"
+    };
+    extensions.set("code", code);
+    code.to_owned()
+}
+
+pub(super) fn service_error_response(error: &ServiceError) -> Response {
+    let status = match error {
+        ServiceError::RateLimited(limited) => return rate_limited_response(*limited),
+        ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
+        ServiceError::Database(error) => {
+            tracing::error!(%error, "database error while admitting a request");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = error_response(status, error.code(), &error.to_string());
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,146 @@
+//! Reading sessions: one, the caller's own, and lists bounded however long the history.
+
+use chrono::{DateTime, Utc};
+use entity::session;
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
+};
+use uuid::Uuid;
+
+use super::{SessionEnd, is_live};
+use crate::service::{Actor, ServiceError, ServiceResult, Services};
+
+/// Most ended sessions one list shows; the security log keeps the whole history.
+pub const MAX_LISTED_ENDED_SESSIONS: u64 = 50;
+
+impl Services {
+    /// A session of `user_id`, ended or not; `None` when it is missing or someone else's.
+    pub(in crate::service) async fn own_session(
+        &self,
+        user_id: &str,
+        session_id: Uuid,
+    ) -> ServiceResult<Option<session::Model>> {
+        Ok(session::Entity::find_by_id(session_id)
+            .filter(session::Column::UserId.eq(user_id))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// One of the caller's sessions, ended or not.
+    pub async fn session(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<session::Model>> {
+        self.own_session(&actor.user_id, id).await
+    }
+
+    /// Sessions of `user_id` (the requester's own account) by id, ended or not.
+    pub async fn sessions_by_id(
+        &self,
+        user_id: &str,
+        ids: &[Uuid],
+    ) -> ServiceResult<Vec<session::Model>> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The caller's own session, as it is now.
+    pub async fn current_session(&self, actor: &Actor) -> ServiceResult<session::Model> {
+        self.own_session(&actor.user_id, actor.session_id)
+            .await?
+            .ok_or(ServiceError::SessionEnded)
+    }
+
+    /// Whether the caller's session has ended, read from the database.
+    pub async fn current_session_end(&self, actor: &Actor) -> ServiceResult<Option<SessionEnd>> {
+        let session = self.current_session(actor).await?;
+        Ok(SessionEnd::of(&session, self.now()))
+    }
+
+    /// The caller's sessions, most recent activity first; active ones only unless
+    /// `include_ended`, and then at most [`MAX_LISTED_ENDED_SESSIONS`] ended ones.
+    pub async fn sessions(
+        &self,
+        actor: &Actor,
+        include_ended: bool,
+    ) -> ServiceResult<Vec<session::Model>> {
+        self.sessions_where(
+            Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
+            session::Column::UserId,
+            include_ended,
+        )
+        .await
+    }
+
+    /// Sessions of any of `device_ids`, in `user_id`'s account (the requester's own); with
+    /// `include_ended`, at most [`MAX_LISTED_ENDED_SESSIONS`] ended ones per device.
+    pub async fn sessions_of_devices(
+        &self,
+        user_id: &str,
+        device_ids: &[Uuid],
+        include_ended: bool,
+    ) -> ServiceResult<Vec<session::Model>> {
+        self.sessions_where(
+            Condition::all()
+                .add(session::Column::UserId.eq(user_id))
+                .add(session::Column::DeviceId.is_in(device_ids.iter().copied())),
+            session::Column::DeviceId,
+            include_ended,
+        )
+        .await
+    }
+
+    /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
+    /// `include_ended` the most recently active ended ones, up to
+    /// [`MAX_LISTED_ENDED_SESSIONS`] per `list` (one list per user, or per device). History
+    /// grows without bound; an answer must not.
+    async fn sessions_where(
+        &self,
+        scope: Condition,
+        list: session::Column,
+        include_ended: bool,
+    ) -> ServiceResult<Vec<session::Model>> {
+        let now = self.now();
+        let wanted = if include_ended {
+            Condition::any()
+                .add(is_live(now))
+                .add(session::Column::Id.in_subquery(recent_ended(scope.clone(), list, now)))
+        } else {
+            is_live(now)
+        };
+        Ok(session::Entity::find()
+            .filter(scope)
+            .filter(wanted)
+            .order_by_desc(session::Column::LastActivityAt)
+            .order_by_desc(session::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+}
+
+/// Ids of the [`MAX_LISTED_ENDED_SESSIONS`] most recently active ended sessions in `scope`
+/// for each value of `list`:
+/// `SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY list ORDER BY activity) …)`.
+fn recent_ended(scope: Condition, list: session::Column, now: DateTime<Utc>) -> SelectStatement {
+    let rank = Alias::new("recency");
+    let ranked = Query::select()
+        .column(session::Column::Id)
+        .expr_window_as(
+            Expr::cust("ROW_NUMBER()"),
+            WindowStatement::partition_by(list)
+                .order_by(session::Column::LastActivityAt, Order::Desc)
+                .order_by(session::Column::Id, Order::Desc)
+                .take(),
+            rank.clone(),
+        )
+        .from(session::Entity)
+        .cond_where(scope)
+        .cond_where(is_live(now).not())
+        .take();
+    Query::select()
+        .column(session::Column::Id)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(rank).lte(MAX_LISTED_ENDED_SESSIONS))
+        .take()
+}
