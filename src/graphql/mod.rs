@@ -188,3 +188,25 @@ pub(crate) fn parse_id(id: &ID) -> async_graphql::Result<Uuid> {
         .extend()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        schema_sdl,
+        security_log::{DEFAULT_PAGE, MAX_PAGE},
+    };
+    use crate::service::validate::MAX_DEVICE_NAME_CHARS;
+
+    /// async-graphql takes argument descriptions only as literals, so the limits they state
+    /// cannot be generated from the constants as the doc comments' are; this keeps them true.
+    #[test]
+    fn argument_descriptions_state_the_enforced_limits() {
+        let sdl = schema_sdl();
+        for stated in [
+            format!("The new name: 1 to {MAX_DEVICE_NAME_CHARS} characters."),
+            format!("How many events to return: 1 to {MAX_PAGE}; {DEFAULT_PAGE} when omitted."),
+        ] {
+            assert!(sdl.contains(&stated), "no description says: {stated}");
+        }
+    }
+}

@@ -16,7 +16,10 @@ use super::{
     parse_id,
     scalars::DateTime,
 };
-use crate::service::{Actor, Requester, ServiceError, ServiceResult, Services, StartSession};
+use crate::service::{
+    Actor, Requester, ServiceError, ServiceResult, Services, StartSession,
+    validate::{max_device_name_chars, max_metadata_kib, max_user_agent_bytes},
+};
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(SessionMutation, DeviceMutation);
@@ -28,11 +31,11 @@ pub struct StartSessionInput {
     /// new device.
     pub device_token: Option<String>,
     /// A human-readable name; defaults to one derived from the user agent, e.g.
-    /// "Chrome on Windows". At most 100 characters.
+    #[doc = concat!("\"Chrome on Windows\". At most ", max_device_name_chars!(), " characters.")]
     pub device_name: Option<String>,
-    /// Defaults to the request's User-Agent header. At most 1024 bytes.
+    #[doc = concat!("Defaults to the request's User-Agent header. At most ", max_user_agent_bytes!(), " bytes.")]
     pub user_agent: Option<String>,
-    /// A JSON object (at most 4 KiB) to keep with the device, e.g. app version.
+    #[doc = concat!("A JSON object (at most ", max_metadata_kib!(), " KiB) to keep with the device, e.g. app version.")]
     pub metadata: Option<Json<serde_json::Value>>,
 }
 

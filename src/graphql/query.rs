@@ -8,6 +8,7 @@ use super::{
     parse_id,
     security_log::SecurityLogQuery,
 };
+use crate::service::max_listed_ended_sessions;
 
 #[derive(MergedObject, Default)]
 pub struct Query(DeviceQuery, SessionQuery, SecurityLogQuery);
@@ -56,7 +57,7 @@ pub struct SessionQuery;
 #[Object]
 impl SessionQuery {
     /// The caller's sessions, most recent activity first; active ones only unless
-    /// includeEnded, and then only the 50 most recently active ended ones (the security log
+    #[doc = concat!("includeEnded, and then only the ", max_listed_ended_sessions!(), " most recently active ended ones (the security log")]
     /// has the whole history).
     #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)?")]
     async fn sessions(

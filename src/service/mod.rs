@@ -28,6 +28,7 @@ pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
 pub use requester::{Actor, ClientInfo, Requester};
+pub(crate) use sessions::max_listed_ended_sessions;
 pub use sessions::{MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state};
 pub use sign_in::{StartSession, StartedSession};
 

@@ -5,12 +5,33 @@ use serde_json::Value;
 
 use super::{ServiceResult, bad_input};
 
+// Each limit the API documents is a macro that expands to its number, so the doc
+// comments of the schema (which take only literals) state it from the same source:
+// `#[doc = concat!("At most ", max_device_name_chars!(), " characters.")]`.
+
+macro_rules! max_device_name_chars {
+    () => {
+        100
+    };
+}
+macro_rules! max_user_agent_bytes {
+    () => {
+        1024
+    };
+}
+macro_rules! max_metadata_kib {
+    () => {
+        4
+    };
+}
+pub(crate) use {max_device_name_chars, max_metadata_kib, max_user_agent_bytes};
+
 /// Longest accepted device name, in characters.
-pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+pub const MAX_DEVICE_NAME_CHARS: usize = max_device_name_chars!();
 /// Longest accepted user agent, in bytes; real ones are a few hundred.
-pub const MAX_USER_AGENT_BYTES: usize = 1024;
+pub const MAX_USER_AGENT_BYTES: usize = max_user_agent_bytes!();
 /// Largest accepted device metadata, serialised, in bytes.
-pub const MAX_METADATA_BYTES: usize = 4096;
+pub const MAX_METADATA_BYTES: usize = max_metadata_kib!() * 1024;
 /// Longest accepted device token; ours are 43 characters.
 const MAX_DEVICE_TOKEN_BYTES: usize = 128;
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{DeviceStatus, DeviceType, Location, Session, TrustLevel};
 use crate::{
     graphql::{ContextExt, loaders::DeviceId, loaders::DeviceSessionsKey, scalars::DateTime},
-    service::{self, Actor},
+    service::{self, Actor, max_listed_ended_sessions},
 };
 
 /// A browser or operating system, parsed from the user agent.
@@ -145,7 +145,7 @@ impl Device {
     }
 
     /// The device's sessions, most recent activity first. Ended sessions only when
-    /// includeEnded is true, and then only its 50 most recently active ended ones.
+    #[doc = concat!("includeEnded is true, and then only its ", max_listed_ended_sessions!(), " most recently active ended ones.")]
     #[graphql(complexity = "crate::graphql::cost::sessions(include_ended, child_complexity)?")]
     async fn sessions(
         &self,

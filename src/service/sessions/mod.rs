@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait, Condition};
 
 pub(super) use ends::end_sessions;
 pub use reads::MAX_LISTED_ENDED_SESSIONS;
+pub(crate) use reads::max_listed_ended_sessions;
 
 /// A session's state as the API reports it: derived from the row and the clock, so a
 /// session past its expiry reads as expired before any sweep has recorded it.

@@ -11,8 +11,16 @@ use uuid::Uuid;
 use super::{SessionEnd, is_live};
 use crate::service::{Actor, ServiceError, ServiceResult, Services};
 
+/// Expands to [`MAX_LISTED_ENDED_SESSIONS`], for doc comments (see `service::validate`).
+macro_rules! max_listed_ended_sessions {
+    () => {
+        50
+    };
+}
+pub(crate) use max_listed_ended_sessions;
+
 /// Most ended sessions one list shows; the security log keeps the whole history.
-pub const MAX_LISTED_ENDED_SESSIONS: u64 = 50;
+pub const MAX_LISTED_ENDED_SESSIONS: u64 = max_listed_ended_sessions!();
 
 impl Services {
     /// A session of `user_id`, ended or not; `None` when it is missing or someone else's.
