@@ -24,9 +24,3 @@ impl ScalarType for DateTime {
         Value::String(self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
     }
 }
-
-impl From<chrono::DateTime<Utc>> for DateTime {
-    fn from(instant: chrono::DateTime<Utc>) -> Self {
-        DateTime(instant)
-    }
-}
