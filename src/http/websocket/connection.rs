@@ -1,244 +1,63 @@
-//! Subscriptions over websockets: `graphql-transport-ws` (what the `graphql-ws` npm client,
-//! Apollo and GraphiQL speak) and the legacy `graphql-ws` of subscriptions-transport-ws.
-//!
-//! We run the protocol ourselves rather than use async-graphql's handler because the
-//! connection must do more than relay: refuse with the protocol's close codes, close itself
-//! once its session ends (after its `signedOut` subscriptions had their say), drop clients
-//! that fall behind, cap connections per session, and close with 1001 on shutdown.
+//! One subscription connection, from `connection_init` to its close: authenticating,
+//! running subscriptions, watching for its own session's end, and closing with a code.
 
-use std::{
-    collections::{HashMap, HashSet},
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_graphql::{Data, Request, Response, parser::types::Selection};
-use axum::{
-    extract::{
-        ConnectInfo, State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
-    },
-    http::HeaderMap,
-    response::Response as HttpResponse,
-};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
     SinkExt, StreamExt,
     stream::{self, BoxStream, SplitSink, SplitStream},
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::{
     sync::{Notify, broadcast::error::RecvError, watch},
     time::{Instant, timeout, timeout_at},
 };
 use tokio_stream::StreamMap;
-use uuid::Uuid;
 
 use super::{
-    AppState,
-    admission::{attach_requester, bearer, check_client_rate},
-    errors::{coded_errors, error_response, rate_limited_response},
+    protocol::{ClientMessage, Incoming, Protocol, close, decode, init_token, pong},
+    slots::ConnectionSlot,
 };
 use crate::{
     events::BusMessage,
     graphql::{FellBehind, SignOutNotice, selected_operations},
+    http::{AppState, admission::attach_requester, errors::coded_errors},
     service::{Actor, ClientInfo, Requester, SessionEnd},
 };
 
-/// Close codes of the `graphql-transport-ws` protocol, and the standard ones we use.
-mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const POLICY_VIOLATION: u16 = 1008;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const BAD_REQUEST: u16 = 4400;
-    pub const UNAUTHORIZED: u16 = 4401;
-    pub const FORBIDDEN: u16 = 4403;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const DUPLICATE_SUBSCRIBER: u16 = 4409;
-    pub const TOO_MANY_INITS: u16 = 4429;
-}
-
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Socket read buffer. tungstenite preallocates 128 KiB each way per connection; our
-/// messages are tiny, and 8 KiB keeps an idle subscriber's footprint small.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
-/// Most a connection buffers for a client that is not reading; past it, sending fails and
-/// the client is dropped (as it is after [`SEND_TIMEOUT`]).
-const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// How long `signedOut` subscriptions get to deliver before the connection closes.
 const SIGN_OUT_DRAIN: Duration = Duration::from_secs(2);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
-    /// `graphql-transport-ws`.
-    TransportWs,
-    /// `graphql-ws`, the protocol of the retired subscriptions-transport-ws.
-    LegacyWs,
-}
-
-impl Protocol {
-    /// The client's preferred protocol we speak; `graphql-transport-ws` when it names none.
-    fn negotiate(headers: &HeaderMap) -> Option<Self> {
-        let offered: Vec<&str> = headers
-            .get_all("sec-websocket-protocol")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .collect();
-        if offered.is_empty() {
-            return Some(Protocol::TransportWs);
-        }
-        offered.into_iter().find_map(|name| match name {
-            "graphql-transport-ws" => Some(Protocol::TransportWs),
-            "graphql-ws" => Some(Protocol::LegacyWs),
-            _ => None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Protocol::TransportWs => "graphql-transport-ws",
-            Protocol::LegacyWs => "graphql-ws",
-        }
-    }
-
-    fn next_type(self) -> &'static str {
-        match self {
-            Protocol::TransportWs => "next",
-            Protocol::LegacyWs => "data",
-        }
-    }
-
-    fn keepalive(self) -> Value {
-        match self {
-            Protocol::TransportWs => json!({ "type": "ping" }),
-            Protocol::LegacyWs => json!({ "type": "ka" }),
-        }
-    }
-}
-
-/// Messages from the client, in both protocols' words.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientMessage {
-    ConnectionInit {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    #[serde(alias = "start")]
-    Subscribe {
-        id: String,
-        payload: Box<Request>,
-    },
-    #[serde(alias = "stop")]
-    Complete {
-        id: String,
-    },
-    Ping {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Pong {},
-    ConnectionTerminate,
-}
-
-/// How many connections each session has open, to cap them.
-pub struct ConnectionSlots {
-    open: Mutex<HashMap<Uuid, usize>>,
-    per_session: usize,
-}
-
-/// One claimed connection; gives its place back when dropped.
-struct ConnectionSlot {
-    slots: Arc<ConnectionSlots>,
-    session_id: Uuid,
-}
-
-impl ConnectionSlots {
-    pub fn new(per_session: usize) -> Self {
-        Self {
-            open: Mutex::new(HashMap::new()),
-            per_session,
-        }
-    }
-
-    fn claim(self: &Arc<Self>, session_id: Uuid) -> Option<ConnectionSlot> {
-        let mut open = self.open.lock().expect("connection slots poisoned");
-        let count = open.entry(session_id).or_insert(0);
-        if *count >= self.per_session {
-            return None;
-        }
-        *count += 1;
-        Some(ConnectionSlot {
-            slots: self.clone(),
-            session_id,
-        })
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut open = self.slots.open.lock().expect("connection slots poisoned");
-        if let Some(count) = open.get_mut(&self.session_id) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.session_id);
-            }
-        }
-    }
-}
-
-/// `GET /graphql/ws`.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> HttpResponse {
-    let Some(protocol) = Protocol::negotiate(&headers) else {
-        return error_response(
-            axum::http::StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "speak graphql-transport-ws or graphql-ws",
-        );
+/// Serves an upgraded socket until the connection ends, then sends its close frame.
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    protocol: Protocol,
+    client: ClientInfo,
+) {
+    let (sink, stream) = socket.split();
+    let mut connection = Connection {
+        state,
+        protocol,
+        client,
+        sink,
+        stream,
     };
-    let client = state.clients.client_info(peer, &headers);
-    if let Err(limited) = check_client_rate(&state, &client) {
-        return rate_limited_response(limited);
+    if let Ended::Close(code, reason) = connection.serve().await {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = timeout(
+            SEND_TIMEOUT,
+            connection.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
-    let limits = state.websocket;
-    upgrade
-        .protocols([protocol.name()])
-        .max_message_size(limits.max_message_bytes)
-        .max_frame_size(limits.max_message_bytes)
-        .read_buffer_size(READ_BUFFER_BYTES)
-        // Every message is written at once: they are few and small.
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let mut connection = Connection {
-                state,
-                protocol,
-                client,
-                sink,
-                stream,
-            };
-            if let Ended::Close(code, reason) = connection.serve().await {
-                let frame = CloseFrame {
-                    code,
-                    reason: reason.into(),
-                };
-                let _ = timeout(
-                    SEND_TIMEOUT,
-                    connection.sink.send(Message::Close(Some(frame))),
-                )
-                .await;
-            }
-        })
 }
 
 /// How a connection ended: closed by us with a code, or gone (the client left or stopped
@@ -254,15 +73,6 @@ impl Ended {
     fn fell_behind() -> Self {
         Self::Close(close::TRY_AGAIN_LATER, "fell behind; reconnect and refetch")
     }
-}
-
-/// What one client frame turned out to be.
-enum Incoming {
-    Message(ClientMessage),
-    /// Transport-level traffic (websocket pings, pongs) we need not act on.
-    Nothing,
-    Malformed,
-    Gone,
 }
 
 struct Connection {
@@ -494,15 +304,7 @@ impl Connection {
     }
 
     async fn receive(&mut self) -> Incoming {
-        match self.stream.next().await {
-            Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
-                Ok(message) => Incoming::Message(message),
-                Err(_) => Incoming::Malformed,
-            },
-            Some(Ok(Message::Binary(_))) => Incoming::Malformed,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Nothing,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Incoming::Gone,
-        }
+        decode(self.stream.next().await)
     }
 
     /// Sends one message; a client that does not take it within [`SEND_TIMEOUT`] is gone.
@@ -576,23 +378,4 @@ fn selects_signed_out(request: &mut Request) -> bool {
                 matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
             })
     })
-}
-
-/// The answer to a client's `ping`, echoing its payload when it had one.
-fn pong(payload: Option<Value>) -> Value {
-    match payload {
-        Some(payload) => json!({ "type": "pong", "payload": payload }),
-        None => json!({ "type": "pong" }),
-    }
-}
-
-fn init_token(payload: &Value) -> Option<&str> {
-    let authorization = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .and_then(Value::as_str);
-    match authorization {
-        Some(value) => bearer(value),
-        None => payload.get("token").and_then(Value::as_str),
-    }
 }

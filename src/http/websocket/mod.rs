@@ -1,0 +1,68 @@
+//! Subscriptions over websockets: `graphql-transport-ws` (what the `graphql-ws` npm client,
+//! Apollo and GraphiQL speak) and the legacy `graphql-ws` of subscriptions-transport-ws.
+//!
+//! We run the protocol ourselves rather than use async-graphql's handler because the
+//! connection must do more than relay: refuse with the protocol's close codes, close itself
+//! once its session ends (after its `signedOut` subscriptions had their say), drop clients
+//! that fall behind, cap connections per session, and close with 1001 on shutdown.
+//!
+//! Files: [`protocol`] (the wire: messages, frames, close codes), [`slots`] (connections
+//! per session), [`connection`] (what a connection does, from `connection_init` to close).
+
+mod connection;
+mod protocol;
+mod slots;
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State, WebSocketUpgrade},
+    http::HeaderMap,
+    response::Response,
+};
+
+pub use slots::ConnectionSlots;
+
+use super::{
+    AppState,
+    admission::check_client_rate,
+    errors::{error_response, rate_limited_response},
+};
+use protocol::Protocol;
+
+/// Socket read buffer. tungstenite preallocates 128 KiB each way per connection; our
+/// messages are tiny, and 8 KiB keeps an idle subscriber's footprint small.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Most a connection buffers for a client that is not reading; past it, sending fails and
+/// the client is dropped (as it is after `connection::SEND_TIMEOUT`).
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// `GET /graphql/ws`.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(protocol) = Protocol::negotiate(&headers) else {
+        return error_response(
+            axum::http::StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "speak graphql-transport-ws or graphql-ws",
+        );
+    };
+    let client = state.clients.client_info(peer, &headers);
+    if let Err(limited) = check_client_rate(&state, &client) {
+        return rate_limited_response(limited);
+    }
+    let limits = state.websocket;
+    upgrade
+        .protocols([protocol.name()])
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is written at once: they are few and small.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .on_upgrade(move |socket| connection::run(socket, state, protocol, client))
+}
