@@ -10,7 +10,7 @@ use axum::Router;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     clock::Clock,
@@ -24,6 +24,9 @@ use crate::{
     },
     tokens::TokenKeys,
 };
+
+/// How long shutdown waits for subscription connections to say goodbye.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How long SQLite waits for another writer before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,6 +110,7 @@ impl Application {
                 config.websocket.ws_max_connections_per_session,
             )),
             shutdown,
+            sockets: TaskTracker::new(),
         };
         Ok(Self {
             listener,
@@ -128,7 +132,8 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled, then closes subscription connections
-    /// with 1001 and lets in-flight requests finish.
+    /// with 1001 and lets in-flight requests finish. Returns once every connection has
+    /// sent its close frame, or [`SHUTDOWN_GRACE`] has passed.
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
         if let Some(url) = self.event_listener_url {
@@ -147,9 +152,23 @@ impl Application {
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        // axum's graceful shutdown does not wait for upgraded connections: without this,
+        // the process could exit before their 1001 frames are written.
+        let sockets = self.state.sockets;
+        sockets.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, sockets.wait())
             .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = sockets.len(),
+                "subscription connections still closing after the shutdown grace"
+            );
+        }
+        served
     }
 }
 
@@ -177,6 +196,7 @@ fn websocket_limits(config: &WebSocketConfig) -> WebSocketLimits {
         init_timeout: config.ws_init_timeout,
         keepalive: config.ws_keepalive,
         max_message_bytes: config.ws_max_message_bytes,
+        max_subscriptions: config.ws_max_subscriptions_per_connection,
     }
 }
 

@@ -201,6 +201,16 @@ pub struct WebSocketConfig {
         default_value_t = 8
     )]
     pub ws_max_connections_per_session: usize,
+
+    /// Most subscriptions (and running operations) one connection may hold; past it a
+    /// `subscribe` is answered with an error (TOO_MANY_SUBSCRIPTIONS) and the connection
+    /// stays usable. graphql-ws clients multiplex a few per page.
+    #[arg(
+        long,
+        env = "SESSIONHUB_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 50
+    )]
+    pub ws_max_subscriptions_per_connection: usize,
 }
 
 /// Which peers may tell us the client's address and location.

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Result, Subscription as SubscriptionRoot};
+use async_graphql::{
+    Context, ID, Request, Result, Subscription as SubscriptionRoot, parser::types::Selection,
+};
 use entity::account_event::EventKind;
 use futures_util::{Stream, StreamExt, future::ready, stream};
 use tokio::sync::{Notify, watch};
@@ -15,6 +17,7 @@ use super::{
     ContextExt,
     model::{SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
     scalars::DateTime,
+    selected_operations,
 };
 use crate::{
     events::{AccountEvent, BusMessage},
@@ -30,6 +33,19 @@ pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 pub struct FellBehind(pub Arc<Notify>);
 
 pub struct Subscription;
+
+/// Whether `request` subscribes to `signedOut`: the one subscription that outlives its
+/// session, since telling of the end is what it is for. Every other subscription of a
+/// connection stops when the session ends.
+pub fn outlives_session(request: &mut Request) -> bool {
+    selected_operations(request).is_some_and(|operations| {
+        operations
+            .flat_map(|operation| operation.selection_set.node.items.iter())
+            .any(|selection| {
+                matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
+            })
+    })
+}
 
 /// The subscriber's account events of `kind` until its own session ends; from then on the
 /// stream goes quiet (not complete: the connection tells `signedOut` and closes). A

@@ -33,16 +33,25 @@ pub(super) fn graphql_response(mut response: BatchResponse) -> Response {
 
 /// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
 pub(super) fn rate_limited_response(limited: RateLimited) -> Response {
-    let seconds = limited.retry_after_seconds();
-    let body = json!({ "errors": [{
-        "message": format!("too many requests; try again in {seconds} s"),
-        "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
-    }] });
+    let body = json!({ "errors": refusal(&ServiceError::RateLimited(limited)) });
     let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, seconds.into());
+        .insert(header::RETRY_AFTER, limited.retry_after_seconds().into());
     response
+}
+
+/// The `errors` of an operation refused before it ran, e.g. over a websocket; a rate
+/// limit says when to retry (`retryAfter`, seconds), as over HTTP.
+pub(super) fn refusal(error: &ServiceError) -> serde_json::Value {
+    if let ServiceError::Database(error) = error {
+        tracing::error!(%error, "database error while admitting an operation");
+    }
+    let mut extensions = json!({ "code": error.code() });
+    if let ServiceError::RateLimited(limited) = error {
+        extensions["retryAfter"] = limited.retry_after_seconds().into();
+    }
+    json!([{ "message": error.to_string(), "extensions": extensions }])
 }
 
 /// The HTTP status a GraphQL answer gets from its errors, and how long to wait when
@@ -116,13 +125,11 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
     let status = match error {
         ServiceError::RateLimited(limited) => return rate_limited_response(*limited),
         ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
-        ServiceError::Database(error) => {
-            tracing::error!(%error, "database error while admitting a request");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    let mut response = error_response(status, error.code(), &error.to_string());
+    let body = json!({ "errors": refusal(error) });
+    let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()

@@ -17,7 +17,7 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     routing::get,
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -37,6 +37,8 @@ pub struct AppState {
     pub connections: Arc<ConnectionSlots>,
     /// Cancelled when the server stops; long-lived connections watch it.
     pub shutdown: CancellationToken,
+    /// Every subscription connection's task, so shutdown can wait for their close frames.
+    pub sockets: TaskTracker,
 }
 
 /// Timeouts and sizes every subscription connection applies.
@@ -45,6 +47,7 @@ pub struct WebSocketLimits {
     pub init_timeout: std::time::Duration,
     pub keepalive: std::time::Duration,
     pub max_message_bytes: usize,
+    pub max_subscriptions: usize,
 }
 
 pub fn router(state: AppState) -> anyhow::Result<Router> {

@@ -100,6 +100,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     config: Config,
     shutdown: CancellationToken,
+    /// The server's `run`, to wait for after stopping it.
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     /// Shared by the instances of one test; the database goes when the last one does.
     database: Arc<TestDatabase>,
 }
@@ -253,6 +255,19 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
+    /// Stops the server and waits until its `run` has returned, as the process would
+    /// before it exits.
+    pub async fn stop_and_wait(&self) {
+        self.stop();
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            running
+                .await
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
+        }
+    }
+
     async fn spawn(
         config: Config,
         database: Arc<TestDatabase>,
@@ -272,7 +287,7 @@ impl TestApp {
         let db = connect_database(&config.database.database_url)
             .await
             .expect("connect to the test database");
-        tokio::spawn(app.run());
+        let running = tokio::spawn(app.run());
         Self {
             address,
             clock,
@@ -281,6 +296,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             config,
             shutdown,
+            running: std::sync::Mutex::new(Some(running)),
             database,
         }
     }

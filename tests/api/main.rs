@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod devices;
 mod hardening;
+mod live_admission;
 mod security_log;
 mod sessions;
 mod subscriptions;

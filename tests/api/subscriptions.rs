@@ -85,11 +85,20 @@ impl Subscriber {
         subscriber
     }
 
-    async fn send(&mut self, message: Value) {
+    pub async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
             .unwrap();
+    }
+
+    /// Starts the closing handshake, as a client leaving a page does.
+    pub async fn close(&mut self, code: u16) {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: "bye".into(),
+        };
+        self.socket.send(Message::Close(Some(frame))).await.unwrap();
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str) {

@@ -3,10 +3,10 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use async_graphql::{Data, Request, Response, parser::types::Selection};
+use async_graphql::{Data, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
-    SinkExt, StreamExt,
+    FutureExt, SinkExt, StreamExt,
     stream::{self, BoxStream, SplitSink, SplitStream},
 };
 use serde_json::{Value, json};
@@ -22,15 +22,22 @@ use super::{
 };
 use crate::{
     events::BusMessage,
-    graphql::{FellBehind, SignOutNotice, selected_operations},
-    http::{AppState, admission::attach_requester, errors::coded_errors},
-    service::{Actor, ClientInfo, Requester, SessionEnd},
+    graphql::{FellBehind, SignOutNotice, outlives_session},
+    http::{
+        AppState,
+        admission::{attach_requester, check_client_rate},
+        errors::{coded_errors, refusal},
+    },
+    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
 };
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `signedOut` subscriptions get to deliver before the connection closes.
 const SIGN_OUT_DRAIN: Duration = Duration::from_secs(2);
+/// Refused operations in a row after which a connection is closed (4429): a client told to
+/// wait that keeps sending is not going to wait.
+const MAX_REFUSALS_IN_A_ROW: u32 = 10;
 
 /// Serves an upgraded socket until the connection ends, then sends its close frame.
 pub(super) async fn run(
@@ -47,23 +54,28 @@ pub(super) async fn run(
         sink,
         stream,
     };
-    if let Ended::Close(code, reason) = connection.serve().await {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = timeout(
-            SEND_TIMEOUT,
-            connection.sink.send(Message::Close(Some(frame))),
-        )
-        .await;
-    }
+    let closing = match connection.serve().await {
+        Ended::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            connection.sink.send(Message::Close(Some(frame))).boxed()
+        }
+        // The websocket library queued the reply to the client's Close when it read it;
+        // closing our side sends it.
+        Ended::ClosedByClient => connection.sink.close().boxed(),
+        Ended::Gone => return,
+    };
+    let _ = timeout(SEND_TIMEOUT, closing).await;
 }
 
 /// How a connection ended: closed by us with a code, or gone (the client left or stopped
 /// reading), where there is nobody to tell.
 enum Ended {
     Close(u16, &'static str),
+    /// The client closed first; it is owed a Close frame back (RFC 6455 §5.5.1).
+    ClosedByClient,
     Gone,
 }
 
@@ -95,6 +107,16 @@ struct Live {
     /// Ids of the subscriptions to `signedOut`, the only ones that outlive the session.
     signed_out_ids: HashSet<String>,
     notify_sign_out: watch::Sender<Option<SessionEnd>>,
+    /// Operations refused since the last one admitted.
+    refused_in_a_row: u32,
+}
+
+/// Why an operation sent over the connection does not run.
+enum Refusal {
+    /// A check refused it, as over HTTP: a rate limit, or a failed read.
+    Refused(ServiceError),
+    /// The connection's own session has ended: it signs out.
+    SessionEnded(SessionEnd),
 }
 
 /// What happens after one event of a connection: it goes on, or it ends.
@@ -120,6 +142,7 @@ impl Connection {
             subscriptions: Subscriptions::new(),
             signed_out_ids: HashSet::new(),
             notify_sign_out,
+            refused_in_a_row: 0,
         };
         let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
         keepalive.reset();
@@ -132,6 +155,7 @@ impl Connection {
                     Incoming::Message(message) => self.on_client_message(&mut live, message).await,
                     Incoming::Nothing => Ok(()),
                     Incoming::Malformed => Err(Ended::Close(close::BAD_REQUEST, "malformed message")),
+                    Incoming::Closed => Err(Ended::ClosedByClient),
                     Incoming::Gone => Err(Ended::Gone),
                 },
                 Some((id, response)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
@@ -155,8 +179,26 @@ impl Connection {
                         "subscriber for this id already exists",
                     ));
                 }
+                let actor = live.actor.clone();
+                match self.admit(&actor).await {
+                    Ok(()) => live.refused_in_a_row = 0,
+                    Err(Refusal::SessionEnded(end)) => {
+                        return Err(self.close_signed_out(end, live).await);
+                    }
+                    Err(Refusal::Refused(error)) => return self.refuse(live, &id, &error).await,
+                }
+                let most = self.state.websocket.max_subscriptions;
+                if live.subscriptions.len() >= most {
+                    let errors = json!([{
+                        "message": format!("a connection may hold at most {most} subscriptions"),
+                        "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
+                    }]);
+                    return self
+                        .send(json!({ "id": id, "type": "error", "payload": errors }))
+                        .await;
+                }
                 let mut request = *payload;
-                if selects_signed_out(&mut request) {
+                if outlives_session(&mut request) {
                     live.signed_out_ids.insert(id.clone());
                 }
                 let responses = self
@@ -186,6 +228,34 @@ impl Connection {
             )),
             ClientMessage::ConnectionTerminate => Err(Ended::Gone),
         }
+    }
+
+    /// What every operation passes over HTTP too, in the same order: the client address's
+    /// rate, the session still active, the session's rate.
+    async fn admit(&self, actor: &Actor) -> Result<(), Refusal> {
+        check_client_rate(&self.state, &self.client)
+            .map_err(|limited| Refusal::Refused(ServiceError::RateLimited(limited)))?;
+        let services = &self.state.services;
+        match services.current_session_end(actor).await {
+            Ok(None) => {}
+            Ok(Some(end)) => return Err(Refusal::SessionEnded(end)),
+            Err(error) => return Err(Refusal::Refused(error)),
+        }
+        services
+            .check_session_rate(actor)
+            .await
+            .map_err(Refusal::Refused)
+    }
+
+    /// Answers a refused operation with an `error` carrying the refusal's code; a client
+    /// that keeps sending operations it is refused is closed (4429).
+    async fn refuse(&mut self, live: &mut Live, id: &str, error: &ServiceError) -> Step {
+        live.refused_in_a_row += 1;
+        if live.refused_in_a_row > MAX_REFUSALS_IN_A_ROW {
+            return Err(Ended::Close(close::TOO_MANY_REQUESTS, "too many requests"));
+        }
+        self.send(json!({ "id": id, "type": "error", "payload": refusal(error) }))
+            .await
     }
 
     /// Watches for the end of the connection's own session, re-checking the database
@@ -251,6 +321,7 @@ impl Connection {
                 Ok(Incoming::Malformed) => {
                     return Err(Ended::Close(close::BAD_REQUEST, "malformed message"));
                 }
+                Ok(Incoming::Closed) => return Err(Ended::ClosedByClient),
                 Ok(Incoming::Gone) => return Err(Ended::Gone),
             };
             match message {
@@ -367,15 +438,4 @@ impl Connection {
         }
         Ended::Close(close::FORBIDDEN, "signed out")
     }
-}
-
-/// Whether the subscription's root field is `signedOut` (a subscription has exactly one).
-fn selects_signed_out(request: &mut Request) -> bool {
-    selected_operations(request).is_some_and(|operations| {
-        operations
-            .flat_map(|operation| operation.selection_set.node.items.iter())
-            .any(|selection| {
-                matches!(&selection.node, Selection::Field(field) if field.node.name.node == "signedOut")
-            })
-    })
 }

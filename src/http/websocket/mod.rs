@@ -64,5 +64,8 @@ pub async fn upgrade(
         // Every message is written at once: they are few and small.
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| connection::run(socket, state, protocol, client))
+        .on_upgrade(move |socket| {
+            let sockets = state.sockets.clone();
+            sockets.track_future(connection::run(socket, state, protocol, client))
+        })
 }

@@ -20,6 +20,8 @@ pub(super) mod close {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_SUBSCRIBER: u16 = 4409;
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// The same code for a client that keeps sending operations it is refused.
+    pub const TOO_MANY_REQUESTS: u16 = 4429;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,9 @@ pub(super) enum Incoming {
     /// Transport-level traffic (websocket pings, pongs) we need not act on.
     Nothing,
     Malformed,
+    /// The client sent a Close frame: the closing handshake is ours to finish.
+    Closed,
+    /// The connection broke or ended without a Close frame.
     Gone,
 }
 /// What one received frame (or the end of the stream) means.
@@ -114,7 +119,8 @@ pub(super) fn decode(frame: Option<Result<Message, axum::Error>>) -> Incoming {
         },
         Some(Ok(Message::Binary(_))) => Incoming::Malformed,
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Nothing,
-        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Incoming::Gone,
+        Some(Ok(Message::Close(_))) => Incoming::Closed,
+        Some(Err(_)) | None => Incoming::Gone,
     }
 }
 
@@ -176,6 +182,10 @@ mod tests {
         assert!(matches!(
             decode(Some(Ok(Message::Binary(vec![1].into())))),
             Incoming::Malformed
+        ));
+        assert!(matches!(
+            decode(Some(Ok(Message::Close(None)))),
+            Incoming::Closed
         ));
         assert!(matches!(decode(None), Incoming::Gone));
     }
