@@ -14,7 +14,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     clock::Clock,
-    config::{Config, RateLimitConfig, WebSocketConfig},
+    config::{Config, DatabaseConfig, RateLimitConfig, WebSocketConfig},
     events::EventBus,
     graphql::{ListCaps, build_schema},
     http::{AppState, ClientLookup, ConnectionSlots, WebSocketLimits, router},
@@ -32,10 +32,13 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens the database: SQLite in WAL mode (readers never wait for the writer) with a busy
-/// timeout and foreign keys on, or PostgreSQL as configured.
-pub async fn connect_database(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// timeout and foreign keys on, or PostgreSQL as configured. A caller waits at most
+/// `timeout` for a connection, so an unreachable database fails requests fast.
+pub async fn connect_database(url: &str, timeout: Duration) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
+        .acquire_timeout(timeout)
+        .connect_timeout(timeout)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug)
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
@@ -49,8 +52,8 @@ pub async fn connect_database(url: &str) -> Result<DatabaseConnection, DbErr> {
 }
 
 /// Connects and brings the schema up to date.
-pub async fn migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
-    let db = connect_database(url)
+pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_database(&database.database_url, database.database_timeout)
         .await
         .context("cannot open the database")?;
     Migrator::up(&db, None)
@@ -85,7 +88,7 @@ impl Application {
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
         let database_url = &config.database.database_url;
-        let db = migrate(database_url).await?;
+        let db = migrate(&config.database).await?;
         // PostgreSQL carries events between instances; SQLite has only the one.
         let (events, event_listener_url) = match db.get_database_backend() {
             DatabaseBackend::Postgres => (EventBus::postgres(), Some(database_url.clone())),

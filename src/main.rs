@@ -71,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve(config) => serve(*config).await,
         Command::Migrate(database) => {
-            migrate(&database.database_url).await?;
+            migrate(&database).await?;
             tracing::info!("database is up to date");
             Ok(())
         }

@@ -77,6 +77,11 @@ pub struct DatabaseConfig {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+
+    /// How long a request waits for a database connection; past it, the request is answered
+    /// UNAVAILABLE (HTTP 503) instead of hanging while the database is down.
+    #[arg(long, env = "SESSIONHUB_DATABASE_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub database_timeout: Duration,
 }
 
 /// How often clients may call; over a limit they get HTTP 429 with `Retry-After`.

@@ -131,14 +131,11 @@ impl ContextExt for Context<'_> {
 
 impl ErrorExtensions for ServiceError {
     fn extend(&self) -> async_graphql::Error {
-        if let ServiceError::Database(error) = self {
-            // Details go to the log only: SQL and driver messages never reach clients.
-            tracing::error!(%error, "database error");
-        }
+        self.log();
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
             e.set("code", self.code());
-            if let ServiceError::RateLimited(limited) = self {
-                e.set("retryAfter", limited.retry_after_seconds());
+            if let Some(seconds) = self.retry_after_seconds() {
+                e.set("retryAfter", seconds);
             }
         })
     }

@@ -33,29 +33,22 @@ pub(super) fn graphql_response(mut response: BatchResponse) -> Response {
 
 /// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
 pub(super) fn rate_limited_response(limited: RateLimited) -> Response {
-    let body = json!({ "errors": refusal(&ServiceError::RateLimited(limited)) });
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, limited.retry_after_seconds().into());
-    response
+    service_error_response(&ServiceError::RateLimited(limited))
 }
 
 /// The `errors` of an operation refused before it ran, e.g. over a websocket; a rate
-/// limit says when to retry (`retryAfter`, seconds), as over HTTP.
+/// limit or an unreachable database says when to retry (`retryAfter`, seconds).
 pub(super) fn refusal(error: &ServiceError) -> serde_json::Value {
-    if let ServiceError::Database(error) = error {
-        tracing::error!(%error, "database error while admitting an operation");
-    }
+    error.log();
     let mut extensions = json!({ "code": error.code() });
-    if let ServiceError::RateLimited(limited) = error {
-        extensions["retryAfter"] = limited.retry_after_seconds().into();
+    if let Some(seconds) = error.retry_after_seconds() {
+        extensions["retryAfter"] = seconds.into();
     }
     json!([{ "message": error.to_string(), "extensions": extensions }])
 }
 
 /// The HTTP status a GraphQL answer gets from its errors, and how long to wait when
-/// one of them is a rate limit.
+/// one of them says waiting helps.
 struct Outcome {
     status: StatusCode,
     retry_after: Option<u64>,
@@ -75,10 +68,17 @@ fn finish_errors(response: &mut BatchResponse) -> Outcome {
     for response in responses {
         for error in &mut response.errors {
             let code = ensure_code(error);
-            if AUTHENTICATION_CODES.contains(&code.as_str()) {
-                outcome.status = StatusCode::UNAUTHORIZED;
-            } else if code == "RATE_LIMITED" && outcome.status != StatusCode::UNAUTHORIZED {
-                outcome.status = StatusCode::TOO_MANY_REQUESTS;
+            // Who-are-you first, then the server's trouble, then the client's pace.
+            let status = match code.as_str() {
+                code if AUTHENTICATION_CODES.contains(&code) => StatusCode::UNAUTHORIZED,
+                "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+                "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
+                _ => continue,
+            };
+            if rank(status) > rank(outcome.status) {
+                outcome.status = status;
+            }
+            if status != StatusCode::UNAUTHORIZED {
                 let wait = error
                     .extensions
                     .as_ref()
@@ -92,6 +92,16 @@ fn finish_errors(response: &mut BatchResponse) -> Outcome {
         }
     }
     outcome
+}
+
+/// Which status wins when a batch's errors call for several.
+fn rank(status: StatusCode) -> u8 {
+    match status {
+        StatusCode::UNAUTHORIZED => 3,
+        StatusCode::SERVICE_UNAVAILABLE => 2,
+        StatusCode::TOO_MANY_REQUESTS => 1,
+        _ => 0,
+    }
 }
 
 /// `errors`, each with a code: for results sent outside [`execute`], e.g. on a websocket.
@@ -121,10 +131,12 @@ fn ensure_code(error: &mut ServerError) -> String {
     code.to_owned()
 }
 
+/// A request refused before it ran, with the status and headers its error calls for.
 pub(super) fn service_error_response(error: &ServiceError) -> Response {
     let status = match error {
-        ServiceError::RateLimited(limited) => return rate_limited_response(*limited),
+        ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -134,6 +146,11 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = error.retry_after_seconds() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
     }
     response
 }

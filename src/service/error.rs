@@ -1,6 +1,6 @@
 //! Why a service call was refused: one typed error, mapped to a code once, at the API edge.
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr, sqlx};
 
 use super::rate_limit::RateLimited;
 
@@ -21,8 +21,38 @@ pub enum ServiceError {
     ReauthRequired,
     #[error("too many requests; try again in {} s", .0.retry_after_seconds())]
     RateLimited(RateLimited),
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable(DbErr),
     #[error("internal error")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+/// A database error is UNAVAILABLE when the database could not be reached (no connection
+/// within the configured timeout, or the connection broke): the request may well succeed
+/// when retried. Anything else is a bug or a constraint, and INTERNAL.
+impl From<DbErr> for ServiceError {
+    fn from(error: DbErr) -> Self {
+        let unreachable = match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Query(RuntimeErr::SqlxError(cause))
+            | DbErr::Exec(RuntimeErr::SqlxError(cause)) => {
+                matches!(
+                    **cause,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                )
+            }
+            _ => false,
+        };
+        if unreachable {
+            ServiceError::Unavailable(error)
+        } else {
+            ServiceError::Database(error)
+        }
+    }
 }
 
 impl ServiceError {
@@ -36,7 +66,32 @@ impl ServiceError {
             ServiceError::DeviceBlocked(_) => "DEVICE_BLOCKED",
             ServiceError::ReauthRequired => "REAUTH_REQUIRED",
             ServiceError::RateLimited(_) => "RATE_LIMITED",
+            ServiceError::Unavailable(_) => "UNAVAILABLE",
             ServiceError::Database(_) => "INTERNAL",
+        }
+    }
+}
+
+/// How long a client should wait before retrying while the database is unreachable.
+const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
+
+impl ServiceError {
+    /// Whole seconds to wait before retrying, where waiting can help (`Retry-After`,
+    /// `extensions.retryAfter`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            ServiceError::RateLimited(limited) => Some(limited.retry_after_seconds()),
+            ServiceError::Unavailable(_) => Some(UNAVAILABLE_RETRY_SECONDS),
+            _ => None,
+        }
+    }
+
+    /// Logs what the client is not told: database details never reach clients.
+    pub fn log(&self) {
+        match self {
+            ServiceError::Database(error) => tracing::error!(%error, "database error"),
+            ServiceError::Unavailable(error) => tracing::warn!(%error, "database unavailable"),
+            _ => {}
         }
     }
 }

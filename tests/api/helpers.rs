@@ -163,7 +163,10 @@ pub fn test_config(database_url: String) -> Config {
     let generous = NonZeroU32::new(100_000).unwrap();
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: DatabaseConfig { database_url },
+        database: DatabaseConfig {
+            database_url,
+            ..defaults.database
+        },
         keys: KeyConfig {
             identity_secret: vec![IDENTITY_SECRET.into()],
             session_secret: vec![SESSION_SECRET.into()],
@@ -208,7 +211,7 @@ impl TestApp {
             return None;
         };
         let name = format!("sessionhub_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = connect_database(&admin_url)
+        let admin = connect_database(&admin_url, Config::default().database.database_timeout)
             .await
             .expect("connect to the PostgreSQL test server");
         admin
@@ -284,9 +287,12 @@ impl TestApp {
             .expect("build the application");
         let address = app.local_addr();
         let services = app.services().clone();
-        let db = connect_database(&config.database.database_url)
-            .await
-            .expect("connect to the test database");
+        let db = connect_database(
+            &config.database.database_url,
+            config.database.database_timeout,
+        )
+        .await
+        .expect("connect to the test database");
         let running = tokio::spawn(app.run());
         Self {
             address,

@@ -6,6 +6,7 @@ mod auth;
 mod devices;
 mod hardening;
 mod live_admission;
+mod outage;
 mod security_log;
 mod sessions;
 mod subscriptions;

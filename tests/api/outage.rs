@@ -1,0 +1,127 @@
+//! While the database cannot be reached, requests fail fast with a code instead of
+//! hanging, nothing ended is accepted, and service resumes when it is back.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Mutex,
+    task::JoinHandle,
+};
+
+use crate::helpers::TestApp;
+
+/// A TCP proxy in front of PostgreSQL that the test can cut and restore, as an outage
+/// would: cut, it drops every connection and refuses new ones.
+struct Outage {
+    address: SocketAddr,
+    upstream: String,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Outage {
+    async fn in_front_of(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let outage = Self {
+            address: listener.local_addr().unwrap(),
+            upstream: upstream.to_owned(),
+            tasks: Arc::default(),
+        };
+        outage.serve(listener).await;
+        outage
+    }
+
+    async fn serve(&self, listener: TcpListener) {
+        let (upstream, tasks) = (self.upstream.clone(), self.tasks.clone());
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().await.push(relay);
+            }
+        });
+        self.tasks.lock().await.push(accepting);
+    }
+
+    /// The database goes away: open connections break, new ones are refused.
+    async fn begin(&self) {
+        for task in self.tasks.lock().await.drain(..) {
+            task.abort();
+        }
+    }
+
+    /// The database is back, at the same address.
+    async fn end(&self) {
+        let listener = TcpListener::bind(self.address).await.unwrap();
+        self.serve(listener).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_fail_fast_while_the_database_is_unreachable() {
+    let Ok(server_url) = std::env::var(crate::helpers::POSTGRES_URL_VAR) else {
+        eprintln!(
+            "skipped: set {} to run this test",
+            crate::helpers::POSTGRES_URL_VAR
+        );
+        return;
+    };
+    let upstream = server_url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the PostgreSQL URL names host:port")
+        .to_owned();
+    let outage = Outage::in_front_of(&upstream).await;
+    let proxied = outage.address.to_string();
+    let app = TestApp::postgres_with(|config| {
+        config.database.database_url = config.database.database_url.replace(&upstream, &proxied);
+    })
+    .await
+    .expect("PostgreSQL is configured");
+    let laptop = app.sign_in("alice").await;
+    let phone = app.sign_in("alice").await;
+
+    outage.begin().await;
+    let started = std::time::Instant::now();
+    let refused = app
+        .graphql(Some(&laptop.token), "{ currentSession { id } }", json!({}))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.error_code(), "UNAVAILABLE");
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    assert!(
+        !refused.body.to_string().contains("sqlx"),
+        "{}",
+        refused.body
+    );
+
+    outage.end().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = app
+            .graphql(Some(&laptop.token), "{ currentSession { id } }", json!({}))
+            .await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(answer.error_code(), "UNAVAILABLE");
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A revoke right after is honoured.
+    app.revoke(&laptop.token, &phone.session_id).await;
+    app.assert_session_ended(&phone.token).await;
+}
