@@ -1,4 +1,5 @@
-//! Committed account events, carried to every live subscriber of this instance.
+//! Committed account events, carried to every live subscriber of this instance, each
+//! account's on a channel of its own ([`fanout`]).
 //!
 //! The service layer records events in the transaction that makes the change (its
 //! outbox) and hands them to the [`EventBus`] twice: [`EventBus::stage`] inside that
@@ -11,6 +12,7 @@
 //!   drops, events may have been missed, so a [`BusMessage::Resync`] tells every live
 //!   connection to re-check its session in the database.
 
+mod fanout;
 mod postgres;
 
 use std::sync::Arc;
@@ -19,12 +21,9 @@ use chrono::{DateTime, Utc};
 use entity::{account_event, account_event::EventKind, session::EndReason};
 use sea_orm::{DatabaseTransaction, DbErr};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
-/// How many messages a slow subscriber may fall behind before it is told it lagged.
-/// Events are small; 1024 absorbs a burst such as revoking a few hundred sessions.
-const BUS_CAPACITY: usize = 1024;
+pub use fanout::{AccountFeed, Lagged};
 
 /// One state change of an account, as published: the stored row's identity and what
 /// subscribers filter on.
@@ -80,7 +79,7 @@ enum Transport {
 /// Fan-out of committed account events to this instance's live subscribers.
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<BusMessage>,
+    fanout: Arc<fanout::Fanout>,
     transport: Transport,
 }
 
@@ -97,22 +96,27 @@ impl EventBus {
     }
 
     fn new(transport: Transport) -> Self {
-        let (sender, _) = broadcast::channel(BUS_CAPACITY);
-        Self { sender, transport }
+        Self {
+            fanout: Arc::default(),
+            transport,
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
-        self.sender.subscribe()
+    /// The committed events of `user_id`'s account from now on, and resyncs.
+    pub fn subscribe(&self, user_id: &str) -> AccountFeed {
+        self.fanout.subscribe(user_id)
     }
 
     /// How many live subscriptions and connections are listening right now.
     pub fn subscriber_count(&self) -> usize {
-        self.sender.receiver_count()
+        self.fanout.subscriber_count()
     }
 
     fn broadcast(&self, message: BusMessage) {
-        // An error only means nobody is listening right now, which is fine.
-        let _ = self.sender.send(message);
+        match message {
+            BusMessage::Event(event) => self.fanout.publish(event),
+            BusMessage::Resync => self.fanout.resync_all(),
+        }
     }
 
     /// Hands `events` to the transport inside the transaction that records them, so a

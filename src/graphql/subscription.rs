@@ -11,7 +11,6 @@ use async_graphql::{
 use entity::account_event::EventKind;
 use futures_util::{Stream, StreamExt, future::ready, stream};
 use tokio::sync::{Notify, watch};
-use tokio_stream::wrappers::BroadcastStream;
 
 use super::{
     ContextExt,
@@ -65,7 +64,10 @@ fn account_events(
     let fell_behind = ctx
         .data_opt::<FellBehind>()
         .map(|FellBehind(alarm)| alarm.clone());
-    let events = BroadcastStream::new(services.events().subscribe())
+    let events = services
+        .events()
+        .subscribe(&user_id)
+        .into_stream()
         .take_while(move |received| {
             let lagged = received.is_err();
             if let (true, Some(alarm)) = (lagged, &fell_behind) {
@@ -76,6 +78,7 @@ fn account_events(
         })
         .filter_map(move |received| {
             ready(match received {
+                // The feed is the account's own; the check keeps it so if that ever broke.
                 Ok(BusMessage::Event(event)) if event.user_id == user_id => Some(event),
                 _ => None,
             })

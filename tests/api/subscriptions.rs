@@ -545,6 +545,44 @@ async fn notify_sessions_started(app: &TestApp, alice: &SignedIn, count: u32) {
         .unwrap();
 }
 
+/// A burst of one account's events is that account's alone: a subscriber of another
+/// account stays connected and goes on receiving its own events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_burst_leaves_a_subscriber_connected() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let x = app.sign_in("xavier").await;
+    let mut feed = Subscriber::authenticated(&app, &x.token).await;
+    feed.subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    let y = app.sign_in("alice").await;
+    let mut busy = Subscriber::authenticated(&app, &y.token).await;
+    busy.subscribe("started", "subscription { sessionStarted { id } }")
+        .await;
+    wait_for_subscribers(&app, 4).await;
+
+    notify_sessions_started(&app, &y, 20_000).await;
+    let closed = loop {
+        let message = busy.next().await;
+        if message["type"] != "next" {
+            break message;
+        }
+    };
+    assert_eq!(
+        closed,
+        json!({ "close": 1013 }),
+        "the busy account's own subscriber lags"
+    );
+    let again = app.sign_in("xavier").await;
+    let told = feed.next().await;
+    assert_eq!(told["type"], "next", "{told}");
+    assert_eq!(
+        told["payload"]["data"]["sessionStarted"]["id"],
+        again.session_id
+    );
+}
+
 /// A subscriber that cannot keep up with a burst of events is closed with 1013 (reconnect
 /// and refetch) instead of missing some silently or seeing a normal `complete`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,7 +597,7 @@ async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
     wait_for_subscribers(&app, 2).await;
 
     // The relay broadcasts the burst far faster than a subscription that loads each session
-    // from the database can send it on (the bus holds 1,024).
+    // from the database can send it on (an account channel holds 128).
     notify_sessions_started(&app, &alice, 20_000).await;
 
     let mut delivered = 0;
@@ -583,17 +621,17 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
     use std::{sync::Arc, time::Duration};
 
     use sessionhub::{
-        events::BusMessage,
+        events::{BusMessage, Lagged},
         graphql::{FellBehind, ListCaps, build_schema},
         service::{Actor, Requester},
     };
-    use tokio::sync::{Notify, broadcast::error::RecvError};
+    use tokio::sync::Notify;
 
     let Some(app) = TestApp::postgres().await else {
         return;
     };
     // Let the sign-in's own events pass before the subscription starts listening.
-    let mut watcher = app.services.events().subscribe();
+    let mut watcher = app.services.events().subscribe("alice");
     let alice = app.sign_in("alice").await;
     loop {
         if let BusMessage::Event(event) = watcher.recv().await.unwrap()
@@ -628,7 +666,7 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
     while seen < 2000 {
         match watcher.recv().await {
             Ok(BusMessage::Event(_)) => seen += 1,
-            Err(RecvError::Lagged(skipped)) => seen += skipped,
+            Err(Lagged(skipped)) => seen += skipped,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -639,7 +677,7 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
         "nothing has read the subscription yet"
     );
 
-    // 2,000 events against a bus of 1,024: the unread subscription lagged. Reading it now
+    // 2,000 events against an account channel of 128: the unread subscription lagged. Reading it now
     // delivers nothing from across the gap, and raises the alarm.
     let mut delivered = 0;
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await {

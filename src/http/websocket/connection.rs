@@ -11,7 +11,7 @@ use futures_util::{
 };
 use serde_json::{Value, json};
 use tokio::{
-    sync::{Notify, broadcast::error::RecvError, watch},
+    sync::{Notify, watch},
     time::{Instant, timeout, timeout_at},
 };
 use tokio_stream::StreamMap;
@@ -21,7 +21,7 @@ use super::{
     slots::ConnectionSlot,
 };
 use crate::{
-    events::BusMessage,
+    events::{AccountFeed, BusMessage, Lagged},
     graphql::{FellBehind, SignOutNotice, outlives_session},
     http::{
         AppState,
@@ -124,9 +124,7 @@ type Step = Result<(), Ended>;
 
 impl Connection {
     async fn serve(&mut self) -> Ended {
-        // Listen before authenticating, so an end that comes after the check is still heard.
-        let mut bus = self.state.services.events().subscribe();
-        let (actor, _slot) = match self.initialise().await {
+        let (actor, _slot, mut bus) = match self.initialise().await {
             Ok(initialised) => initialised,
             Err(ended) => return ended,
         };
@@ -263,9 +261,9 @@ impl Connection {
     async fn on_bus_message(
         &mut self,
         live: &mut Live,
-        message: Result<BusMessage, RecvError>,
+        message: Result<BusMessage, Lagged>,
     ) -> Step {
-        let lagged = matches!(message, Err(RecvError::Lagged(_)));
+        let lagged = message.is_err();
         let end = match message {
             Ok(BusMessage::Event(event)) if event.ends_session(live.actor.session_id) => {
                 event.end_reason.map(|reason| SessionEnd {
@@ -274,7 +272,7 @@ impl Connection {
                 })
             }
             Ok(BusMessage::Event(_)) => return Ok(()),
-            Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+            Ok(BusMessage::Resync) | Err(Lagged(_)) => {
                 match self.state.services.current_session_end(&live.actor).await {
                     Ok(end) => end,
                     Err(error) => {
@@ -285,9 +283,6 @@ impl Connection {
                         ));
                     }
                 }
-            }
-            Err(RecvError::Closed) => {
-                return Err(Ended::Close(close::GOING_AWAY, "server shutting down"));
             }
         };
         if let Some(end) = end {
@@ -301,7 +296,7 @@ impl Connection {
     }
 
     /// Waits for `connection_init` and authenticates its token, within the init timeout.
-    async fn initialise(&mut self) -> Result<(Arc<Actor>, ConnectionSlot), Ended> {
+    async fn initialise(&mut self) -> Result<(Arc<Actor>, ConnectionSlot, AccountFeed), Ended> {
         let deadline = Instant::now() + self.state.websocket.init_timeout;
         let shutdown = self.state.shutdown.clone();
         loop {
@@ -326,8 +321,8 @@ impl Connection {
             };
             match message {
                 ClientMessage::ConnectionInit { payload } => {
-                    let actor = match self.authenticate(payload.unwrap_or_default()).await {
-                        Some(actor) => actor,
+                    let (actor, feed) = match self.authenticate(payload.unwrap_or_default()).await {
+                        Some(authenticated) => authenticated,
                         None => {
                             if self.protocol == Protocol::LegacyWs {
                                 let refusal = json!({ "type": "connection_error", "payload": { "message": "forbidden" } });
@@ -343,7 +338,7 @@ impl Connection {
                         ));
                     };
                     self.send(json!({ "type": "connection_ack" })).await?;
-                    return Ok((actor, slot));
+                    return Ok((actor, slot, feed));
                 }
                 ClientMessage::Subscribe { .. } => {
                     return Err(Ended::Close(close::UNAUTHORIZED, "unauthorized"));
@@ -356,19 +351,26 @@ impl Connection {
     }
 
     /// The session token of `connection_init`, as `{"Authorization": "Bearer …"}` or
-    /// `{"token": "…"}`; only an active session's token is accepted.
-    async fn authenticate(&self, payload: Value) -> Option<Arc<Actor>> {
+    /// `{"token": "…"}`; only an active session's token is accepted. Returns the session
+    /// with its account's feed, listened to before the session is last checked, so an end
+    /// committed at any moment is either seen by the check or heard on the feed.
+    async fn authenticate(&self, payload: Value) -> Option<(Arc<Actor>, AccountFeed)> {
         let token = init_token(&payload)?;
-        match self
-            .state
-            .services
-            .authenticate(token, self.client.clone())
-            .await
-        {
-            Ok(Requester::Session(actor)) => Some(actor),
-            Ok(_) => None,
+        let services = &self.state.services;
+        let actor = match services.authenticate(token, self.client.clone()).await {
+            Ok(Requester::Session(actor)) => actor,
+            Ok(_) => return None,
             Err(error) => {
                 tracing::debug!(%error, "websocket connection refused");
+                return None;
+            }
+        };
+        let feed = services.events().subscribe(&actor.user_id);
+        match services.current_session_end(&actor).await {
+            Ok(None) => Some((actor, feed)),
+            Ok(Some(_)) => None,
+            Err(error) => {
+                error.log();
                 None
             }
         }
