@@ -55,6 +55,34 @@ async fn websocket_operations_spend_the_sessions_rate_limit() {
     );
 }
 
+/// Many operations sent at once on one connection all run: one waiting for its checks
+/// never holds up the others, whose database reads it would otherwise wait behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_operations_on_one_connection_all_run() {
+    let app = TestApp::sqlite_with(|config| {
+        config.websocket.ws_max_subscriptions_per_connection = 1_000;
+    })
+    .await;
+    let alice = app.sign_in("alice").await;
+    let mut socket = Subscriber::authenticated(&app, &alice.token).await;
+    for id in 0..300 {
+        socket.subscribe(&format!("q{id}"), WHO_AM_I).await;
+    }
+    let (mut answered, mut completed) = (0, 0);
+    while completed < 300 {
+        let message = socket.next().await;
+        match message["type"].as_str() {
+            Some("next") => {
+                assert!(message["payload"].get("errors").is_none(), "{message}");
+                answered += 1;
+            }
+            Some("complete") => completed += 1,
+            _ => panic!("unexpected {message}"),
+        }
+    }
+    assert_eq!(answered, 300);
+}
+
 /// A client told to wait that keeps sending is closed with 4429.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_keeps_hammering_is_closed_with_4429() {

@@ -95,8 +95,24 @@ struct Connection {
     stream: SplitStream<WebSocket>,
 }
 
-/// The live subscriptions of a connection; a `None` item marks a finished stream.
-type Subscriptions = StreamMap<String, BoxStream<'static, Option<Response>>>;
+/// The live subscriptions of a connection, each a stream of what the connection must do.
+type Subscriptions = StreamMap<String, BoxStream<'static, Outcome>>;
+
+/// What one operation of a connection came to. Admission runs inside the operation's own
+/// stream, so the connection goes on serving the others (and frees their database
+/// connections) while one waits for its checks.
+enum Outcome {
+    /// It passed its checks and runs.
+    Admitted,
+    /// A check refused it, as over HTTP: a rate limit, or a failed read.
+    Refused(ServiceError),
+    /// The connection's own session has ended: it signs out.
+    SessionEnded(SessionEnd),
+    /// Its next result.
+    Next(Response),
+    /// It has no more results.
+    Finished,
+}
 
 /// A connection past `connection_init`: whose it is, and its subscriptions.
 struct Live {
@@ -109,14 +125,6 @@ struct Live {
     notify_sign_out: watch::Sender<Option<SessionEnd>>,
     /// Operations refused since the last one admitted.
     refused_in_a_row: u32,
-}
-
-/// Why an operation sent over the connection does not run.
-enum Refusal {
-    /// A check refused it, as over HTTP: a rate limit, or a failed read.
-    Refused(ServiceError),
-    /// The connection's own session has ended: it signs out.
-    SessionEnded(SessionEnd),
 }
 
 /// What happens after one event of a connection: it goes on, or it ends.
@@ -156,8 +164,8 @@ impl Connection {
                     Incoming::Closed => Err(Ended::ClosedByClient),
                     Incoming::Gone => Err(Ended::Gone),
                 },
-                Some((id, response)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
-                    self.forward(&id, response, &mut live.subscriptions).await
+                Some((id, outcome)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
+                    self.on_outcome(&mut live, &id, outcome).await
                 }
                 message = bus.recv() => self.on_bus_message(&mut live, message).await,
                 _ = fell_behind.notified() => Err(Ended::fell_behind()),
@@ -177,14 +185,6 @@ impl Connection {
                         "subscriber for this id already exists",
                     ));
                 }
-                let actor = live.actor.clone();
-                match self.admit(&actor).await {
-                    Ok(()) => live.refused_in_a_row = 0,
-                    Err(Refusal::SessionEnded(end)) => {
-                        return Err(self.close_signed_out(end, live).await);
-                    }
-                    Err(Refusal::Refused(error)) => return self.refuse(live, &id, &error).await,
-                }
                 let most = self.state.websocket.max_subscriptions;
                 if live.subscriptions.len() >= most {
                     let errors = json!([{
@@ -199,14 +199,23 @@ impl Connection {
                 if outlives_session(&mut request) {
                     live.signed_out_ids.insert(id.clone());
                 }
-                let responses = self
-                    .state
-                    .schema
-                    .execute_stream_with_session_data(request, live.data.clone())
-                    .map(Some)
-                    .chain(stream::once(async { None }))
-                    .boxed();
-                live.subscriptions.insert(id, responses);
+                let (state, client) = (self.state.clone(), self.client.clone());
+                let (actor, data) = (live.actor.clone(), live.data.clone());
+                let run = async move {
+                    if let Err(refused) = admit(&state, &client, &actor).await {
+                        return stream::once(async { refused }).boxed();
+                    }
+                    let responses = state
+                        .schema
+                        .execute_stream_with_session_data(request, data)
+                        .map(Outcome::Next);
+                    stream::once(async { Outcome::Admitted })
+                        .chain(responses)
+                        .chain(stream::once(async { Outcome::Finished }))
+                        .boxed()
+                };
+                live.subscriptions
+                    .insert(id, stream::once(run).flatten().boxed());
                 Ok(())
             }
             ClientMessage::Complete { id } => {
@@ -228,32 +237,27 @@ impl Connection {
         }
     }
 
-    /// What every operation passes over HTTP too, in the same order: the client address's
-    /// rate, the session still active, the session's rate.
-    async fn admit(&self, actor: &Actor) -> Result<(), Refusal> {
-        check_client_rate(&self.state, &self.client)
-            .map_err(|limited| Refusal::Refused(ServiceError::RateLimited(limited)))?;
-        let services = &self.state.services;
-        match services.current_session_end(actor).await {
-            Ok(None) => {}
-            Ok(Some(end)) => return Err(Refusal::SessionEnded(end)),
-            Err(error) => return Err(Refusal::Refused(error)),
+    /// Acts on what one operation came to.
+    async fn on_outcome(&mut self, live: &mut Live, id: &str, outcome: Outcome) -> Step {
+        match outcome {
+            Outcome::Admitted => {
+                live.refused_in_a_row = 0;
+                Ok(())
+            }
+            // A refused operation gets an `error` with the refusal's code; a client that
+            // keeps sending operations it is refused is closed (4429).
+            Outcome::Refused(error) => {
+                live.refused_in_a_row += 1;
+                if live.refused_in_a_row > MAX_REFUSALS_IN_A_ROW {
+                    return Err(Ended::Close(close::TOO_MANY_REQUESTS, "too many requests"));
+                }
+                self.send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
+                    .await
+            }
+            Outcome::SessionEnded(end) => Err(self.close_signed_out(end, live).await),
+            Outcome::Next(response) => self.forward(id, response, &mut live.subscriptions).await,
+            Outcome::Finished => self.send(json!({ "id": id, "type": "complete" })).await,
         }
-        services
-            .check_session_rate(actor)
-            .await
-            .map_err(Refusal::Refused)
-    }
-
-    /// Answers a refused operation with an `error` carrying the refusal's code; a client
-    /// that keeps sending operations it is refused is closed (4429).
-    async fn refuse(&mut self, live: &mut Live, id: &str, error: &ServiceError) -> Step {
-        live.refused_in_a_row += 1;
-        if live.refused_in_a_row > MAX_REFUSALS_IN_A_ROW {
-            return Err(Ended::Close(close::TOO_MANY_REQUESTS, "too many requests"));
-        }
-        self.send(json!({ "id": id, "type": "error", "payload": refusal(error) }))
-            .await
     }
 
     /// Watches for the end of the connection's own session, re-checking the database
@@ -389,23 +393,22 @@ impl Connection {
         }
     }
 
-    /// Sends one subscription's next result, or its end.
+    /// Sends one subscription's next result.
     async fn forward(
         &mut self,
         id: &str,
-        response: Option<Response>,
+        response: Response,
         subscriptions: &mut Subscriptions,
     ) -> Step {
         match response {
-            None => self.send(json!({ "id": id, "type": "complete" })).await,
             // A request that never started (it did not parse or validate) is an `error`.
-            Some(response) if response.data == async_graphql::Value::Null && response.is_err() => {
+            response if response.data == async_graphql::Value::Null && response.is_err() => {
                 subscriptions.remove(id);
                 let errors = coded_errors(response.errors);
                 self.send(json!({ "id": id, "type": "error", "payload": errors }))
                     .await
             }
-            Some(mut response) => {
+            mut response => {
                 response.errors = coded_errors(response.errors);
                 self.send(
                     json!({ "id": id, "type": self.protocol.next_type(), "payload": response }),
@@ -430,14 +433,40 @@ impl Connection {
         live.notify_sign_out.send_replace(Some(end));
         let deadline = Instant::now() + SIGN_OUT_DRAIN;
         while !live.subscriptions.is_empty() {
-            let Ok(Some((id, response))) = timeout_at(deadline, live.subscriptions.next()).await
+            let Ok(Some((id, outcome))) = timeout_at(deadline, live.subscriptions.next()).await
             else {
                 break;
             };
-            if let Err(ended) = self.forward(&id, response, &mut live.subscriptions).await {
+            let step = match outcome {
+                Outcome::Next(response) => {
+                    self.forward(&id, response, &mut live.subscriptions).await
+                }
+                Outcome::Finished => self.send(json!({ "id": id, "type": "complete" })).await,
+                // One still being admitted finds the session ended: it has nothing to say.
+                Outcome::Admitted | Outcome::Refused(_) | Outcome::SessionEnded(_) => Ok(()),
+            };
+            if let Err(ended) = step {
                 return ended;
             }
         }
         Ended::Close(close::FORBIDDEN, "signed out")
     }
+}
+
+/// What every operation passes over HTTP too, in the same order: the client address's
+/// rate, the session still active, the session's rate. The refusal, when there is one, is
+/// the operation's only outcome.
+async fn admit(state: &AppState, client: &ClientInfo, actor: &Actor) -> Result<(), Outcome> {
+    check_client_rate(state, client)
+        .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
+    match state.services.current_session_end(actor).await {
+        Ok(None) => {}
+        Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
+        Err(error) => return Err(Outcome::Refused(error)),
+    }
+    state
+        .services
+        .check_session_rate(actor)
+        .await
+        .map_err(Outcome::Refused)
 }
