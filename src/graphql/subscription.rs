@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt, future::ready, stream};
 use tokio::sync::{Notify, watch};
 
 use super::{
-    ContextExt,
+    ApiResult, ContextExt,
     model::{SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
     scalars::DateTime,
     selected_operations,
@@ -92,13 +92,17 @@ fn account_events(
 #[SubscriptionRoot]
 impl Subscription {
     /// Each new session of the caller's account.
-    async fn session_started(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Session>> {
+    async fn session_started(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<Session>>> {
         let (services, actor, events) = account_events(ctx, Some(EventKind::SessionStarted))?;
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
-                let session = services.session(&actor, event.session_id?).await.ok()??;
-                Some(Session::new(session, &actor))
+                // A failed read is delivered as this event's error, never dropped.
+                let row = services.session(&actor, event.session_id?).await.api();
+                Some(row.transpose()?.map(|row| Session::new(row, &actor)))
             }
         }))
     }
@@ -107,29 +111,33 @@ impl Subscription {
     async fn session_revoked(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = SessionRevokedEvent>> {
+    ) -> Result<impl Stream<Item = Result<SessionRevokedEvent>>> {
         let (services, actor, events) = account_events(ctx, Some(EventKind::SessionEnded))?;
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
-                let session = services.session(&actor, event.session_id?).await.ok()??;
-                Some(SessionRevokedEvent {
-                    session: Session::new(session, &actor),
-                    reason: event.end_reason?.into(),
+                let reason = event.end_reason?.into();
+                let row = services.session(&actor, event.session_id?).await.api();
+                Some(row.transpose()?.map(|row| SessionRevokedEvent {
+                    session: Session::new(row, &actor),
+                    reason,
                     at: DateTime(event.occurred_at),
-                })
+                }))
             }
         }))
     }
 
     /// Each new entry of the caller's security log, as `securityEvents` will list it.
-    async fn security_event(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SecurityEvent>> {
+    async fn security_event(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<SecurityEvent>>> {
         let (services, actor, events) = account_events(ctx, None)?;
         Ok(events.filter_map(move |event| {
             let (services, actor) = (services.clone(), actor.clone());
             async move {
-                let row = services.account_event(&actor, event.id).await.ok()??;
-                Some(SecurityEvent::new(row, &actor))
+                let row = services.account_event(&actor, event.id).await.api();
+                Some(row.transpose()?.map(|row| SecurityEvent::new(row, &actor)))
             }
         }))
     }

@@ -196,13 +196,14 @@ impl Connection {
                         .await;
                 }
                 let mut request = *payload;
-                if outlives_session(&mut request) {
+                let outlives = outlives_session(&mut request);
+                if outlives {
                     live.signed_out_ids.insert(id.clone());
                 }
                 let (state, client) = (self.state.clone(), self.client.clone());
                 let (actor, data) = (live.actor.clone(), live.data.clone());
                 let run = async move {
-                    if let Err(refused) = admit(&state, &client, &actor).await {
+                    if let Err(refused) = admit(&state, &client, &actor, outlives).await {
                         return stream::once(async { refused }).boxed();
                     }
                     let responses = state
@@ -455,14 +456,23 @@ impl Connection {
 
 /// What every operation passes over HTTP too, in the same order: the client address's
 /// rate, the session still active, the session's rate. The refusal, when there is one, is
-/// the operation's only outcome.
-async fn admit(state: &AppState, client: &ClientInfo, actor: &Actor) -> Result<(), Outcome> {
+/// the operation's only outcome. A subscription that `outlives` the session (`signedOut`)
+/// is not refused for its end: telling of the end is what it is for, and the connection
+/// closes right after.
+async fn admit(
+    state: &AppState,
+    client: &ClientInfo,
+    actor: &Actor,
+    outlives: bool,
+) -> Result<(), Outcome> {
     check_client_rate(state, client)
         .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
-    match state.services.current_session_end(actor).await {
-        Ok(None) => {}
-        Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
-        Err(error) => return Err(Outcome::Refused(error)),
+    if !outlives {
+        match state.services.current_session_end(actor).await {
+            Ok(None) => {}
+            Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
+            Err(error) => return Err(Outcome::Refused(error)),
+        }
     }
     state
         .services
