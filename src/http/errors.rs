@@ -67,7 +67,7 @@ fn finish_errors(response: &mut BatchResponse) -> Outcome {
     };
     for response in responses {
         for error in &mut response.errors {
-            let code = ensure_code(error);
+            let code = finish_error(error);
             // Who-are-you first, then the server's trouble, then the client's pace.
             let status = match code.as_str() {
                 code if AUTHENTICATION_CODES.contains(&code) => StatusCode::UNAUTHORIZED,
@@ -107,9 +107,46 @@ fn rank(status: StatusCode) -> u8 {
 /// `errors`, each with a code: for results sent outside [`execute`], e.g. on a websocket.
 pub(super) fn coded_errors(mut errors: Vec<ServerError>) -> Vec<ServerError> {
     for error in &mut errors {
-        ensure_code(error);
+        finish_error(error);
     }
     errors
+}
+
+/// Longest error message sent. The parser's messages quote the line they fail on, which
+/// for a one-line document is the whole document: a 60 KiB query would come back as a
+/// 60 KiB error.
+const MAX_MESSAGE_BYTES: usize = 300;
+
+/// Readies an error to be sent: a message of bounded size, and a code. Returns the code.
+fn finish_error(error: &mut ServerError) -> String {
+    if error.message.len() > MAX_MESSAGE_BYTES {
+        error.message = bounded(&error.message);
+    }
+    ensure_code(error)
+}
+
+/// A long message without the source it quotes: the parser's `--> line:column` and its
+/// `= expected …` lines, or else the message cut short.
+fn bounded(message: &str) -> String {
+    let kept: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("-->") || line.starts_with("= "))
+        .collect();
+    let mut text = if kept.is_empty() {
+        message.to_owned()
+    } else {
+        format!("syntax error {}", kept.join("; "))
+    };
+    if text.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 fn ensure_code(error: &mut ServerError) -> String {
@@ -158,4 +195,23 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
 pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_lose_the_source_they_quote() {
+        let document = "{ a ".repeat(10_000);
+        let parse_error =
+            format!(" --> 1:17781\n  |\n1 | {document}\n  |  ^---\n  |\n  = expected selection");
+        assert_eq!(
+            bounded(&parse_error),
+            "syntax error --> 1:17781; = expected selection"
+        );
+        let other = "é".repeat(400);
+        let cut = bounded(&other);
+        assert!(cut.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8() && cut.ends_with('…'));
+    }
 }

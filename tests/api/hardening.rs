@@ -110,6 +110,22 @@ async fn session_lists_are_priced_at_the_configured_cap() {
     .assert_ok();
 }
 
+/// An error never echoes a whole oversized document back.
+#[tokio::test]
+async fn a_document_that_does_not_parse_is_not_echoed_back() {
+    let app = TestApp::sqlite().await;
+    let alice = app.sign_in("alice").await;
+    let deep = format!("{}{}", "{ a ".repeat(15_000), "}".repeat(15_000));
+    let response = app.post_json(&alice.token, &json!({ "query": deep })).await;
+    let body = response.text().await.unwrap();
+    assert!(body.len() < 1_000, "a {} byte answer", body.len());
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        body["errors"][0]["extensions"]["code"].is_string(),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn batch_and_body_limits_answer_with_their_codes() {
     let app = strict_app().await;
