@@ -15,7 +15,10 @@
 mod fanout;
 mod postgres;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use chrono::{DateTime, Utc};
 use entity::{account_event, account_event::EventKind, session::EndReason};
@@ -81,6 +84,8 @@ enum Transport {
 pub struct EventBus {
     fanout: Arc<fanout::Fanout>,
     transport: Transport,
+    /// Whether events from other instances can arrive right now (always, in process).
+    connected: Arc<AtomicBool>,
 }
 
 impl EventBus {
@@ -98,8 +103,19 @@ impl EventBus {
     fn new(transport: Transport) -> Self {
         Self {
             fanout: Arc::default(),
+            connected: Arc::new(AtomicBool::new(transport == Transport::InProcess)),
             transport,
         }
+    }
+
+    /// Whether the transport is connected, so events committed anywhere reach this
+    /// instance's subscribers.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
     }
 
     /// The committed events of `user_id`'s account from now on, and resyncs.

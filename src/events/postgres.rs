@@ -41,6 +41,7 @@ impl EventBus {
         let Some(listener) = connect_listener(&database_url, &shutdown).await else {
             return;
         };
+        self.set_connected(true);
         tokio::spawn(self.relay(listener, database_url, shutdown));
     }
 
@@ -62,17 +63,22 @@ impl EventBus {
                         Err(error) => tracing::warn!(%error, "ignoring a malformed account event"),
                     }
                 }
-                // The connection dropped and was re-established: events may be lost.
-                Ok(None) => {
-                    tracing::warn!("account event connection was lost and re-established");
-                    self.broadcast(BusMessage::Resync);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "account event listener failed; reconnecting");
+                // The connection dropped (`None`) or failed. Listen again on a fresh one,
+                // and only then tell subscribers to re-check: what committed meanwhile was
+                // missed, and a re-check before LISTEN is back could miss more.
+                lost => {
+                    match lost {
+                        Ok(_) => tracing::warn!("account event connection was lost; reconnecting"),
+                        Err(error) => {
+                            tracing::warn!(%error, "account event listener failed; reconnecting")
+                        }
+                    }
+                    self.set_connected(false);
                     let Some(reconnected) = connect_listener(&database_url, &shutdown).await else {
                         return;
                     };
                     listener = reconnected;
+                    self.set_connected(true);
                     self.broadcast(BusMessage::Resync);
                 }
             }

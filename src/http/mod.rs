@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, State},
     http::{HeaderValue, Method, StatusCode, header},
+    response::IntoResponse,
     routing::get,
 };
+use serde_json::json;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -54,7 +56,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(websocket::upgrade))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz));
     if state.api.graphiql_enabled() {
         routes = routes.route("/graphiql", get(graphql::graphiql));
     }
@@ -64,6 +67,18 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(catch_panics())
         .layer(TraceLayer::new_for_http())
         .with_state(state))
+}
+
+/// `GET /readyz`: 200 when the database answers and the event transport is connected;
+/// otherwise 503 with the reasons, so a load balancer sends traffic elsewhere meanwhile.
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    let reasons = state.services.unready_reasons().await;
+    if reasons.is_empty() {
+        (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response()
+    } else {
+        let body = json!({ "status": "unavailable", "reasons": reasons });
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
 }
 
 /// Browsers on the configured origins may call the API; by default no other origin may.

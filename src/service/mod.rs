@@ -89,6 +89,19 @@ impl Services {
         &self.events
     }
 
+    /// What keeps this instance from serving correctly right now; empty when it is ready.
+    pub async fn unready_reasons(&self) -> Vec<&'static str> {
+        let mut reasons = Vec::new();
+        if let Err(error) = self.db.ping().await {
+            ServiceError::from(error).log();
+            reasons.push("the database is unreachable");
+        }
+        if !self.events.is_connected() {
+            reasons.push("the event transport is disconnected");
+        }
+        reasons
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
     /// at once with SQLITE_BUSY when another writer got in between, busy timeout or not.

@@ -121,7 +121,25 @@ async fn requests_fail_fast_while_the_database_is_unreachable() {
         assert!(std::time::Instant::now() < deadline, "never recovered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Ready again once LISTEN is back too.
+    loop {
+        let readiness = app.http.get(app.url("/readyz")).send().await.unwrap();
+        if readiness.status() == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // A revoke right after is honoured.
     app.revoke(&laptop.token, &phone.session_id).await;
     app.assert_session_ended(&phone.token).await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_database_answers_is_ready() {
+    let app = TestApp::sqlite().await;
+    let readiness = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(readiness.status(), StatusCode::OK);
+    let readiness: serde_json::Value = readiness.json().await.unwrap();
+    assert_eq!(readiness, json!({ "status": "ready" }));
 }
