@@ -24,7 +24,7 @@ pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
 use subscription::Subscription;
-pub use subscription::{FellBehind, SignOutNotice, outlives_session};
+pub use subscription::{FellBehind, ListeningSince, SignOutNotice, outlives_session};
 
 use crate::{
     config::ApiConfig,

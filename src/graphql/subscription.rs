@@ -19,7 +19,7 @@ use super::{
     selected_operations,
 };
 use crate::{
-    events::{AccountEvent, BusMessage},
+    events::{AccountEvent, AccountFeed, BusMessage},
     service::{Actor, ServiceError, Services, SessionEnd},
 };
 
@@ -30,6 +30,20 @@ pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 /// all. Its stream goes quiet, and the connection closes (1013) so the client reconnects
 /// and refetches instead of waiting on a subscription that will never speak again.
 pub struct FellBehind(pub Arc<Notify>);
+
+/// The account feed a transport opened the moment it accepted a subscription, so the
+/// subscription hears every event committed from then on, however late its resolver runs.
+pub struct ListeningSince(std::sync::Mutex<Option<AccountFeed>>);
+
+impl ListeningSince {
+    pub fn new(feed: AccountFeed) -> Self {
+        Self(std::sync::Mutex::new(Some(feed)))
+    }
+
+    fn take(&self) -> Option<AccountFeed> {
+        self.0.lock().expect("feed poisoned").take()
+    }
+}
 
 pub struct Subscription;
 
@@ -64,9 +78,11 @@ fn account_events(
     let fell_behind = ctx
         .data_opt::<FellBehind>()
         .map(|FellBehind(alarm)| alarm.clone());
-    let events = services
-        .events()
-        .subscribe(&user_id)
+    let feed = ctx
+        .data_opt::<ListeningSince>()
+        .and_then(ListeningSince::take)
+        .unwrap_or_else(|| services.events().subscribe(&user_id));
+    let events = feed
         .into_stream()
         .take_while(move |received| {
             let lagged = received.is_err();

@@ -83,6 +83,42 @@ async fn a_flood_of_operations_on_one_connection_all_run() {
     assert_eq!(answered, 300);
 }
 
+/// A subscription is live once the server has read its `subscribe`: the client knows it
+/// has when the server answers a `ping` sent after it (messages are handled in order).
+/// An event committed on another instance right after is always delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_hears_everything_committed_after_it_was_read() {
+    let Some(a) = TestApp::postgres_with(|config| config.max_sessions_per_user = 1_000).await
+    else {
+        return;
+    };
+    let b = a.second_instance().await;
+    let watcher = b.sign_in("alice").await;
+    let mut socket = Subscriber::authenticated(&b, &watcher.token).await;
+    for round in 0..100 {
+        let id = format!("round-{round}");
+        socket
+            .subscribe(&id, "subscription { sessionStarted { id } }")
+            .await;
+        socket.send(json!({ "type": "ping" })).await;
+        loop {
+            let message = socket.next().await;
+            assert_ne!(message["type"], "next", "nothing happened yet: {message}");
+            if message["type"] == "pong" {
+                break;
+            }
+        }
+        let started = a.sign_in("alice").await;
+        let told = socket.next().await;
+        assert_eq!(told["id"], id.as_str(), "round {round}: {told}");
+        assert_eq!(
+            told["payload"]["data"]["sessionStarted"]["id"], started.session_id,
+            "round {round}"
+        );
+        socket.send(json!({ "id": id, "type": "complete" })).await;
+    }
+}
+
 /// A client told to wait that keeps sending is closed with 4429.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_keeps_hammering_is_closed_with_4429() {

@@ -691,3 +691,45 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
         .await
         .expect("the connection is told its subscription fell behind");
 }
+
+/// The feed a transport opens when it reads `subscribe` is the one the subscription
+/// listens on: an event committed before the resolver first runs still arrives. Driven
+/// without a websocket, so the event certainly comes before that first run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_hears_events_from_when_its_transport_accepted_it() {
+    use std::{sync::Arc, time::Duration};
+
+    use sessionhub::{
+        graphql::{ListCaps, ListeningSince, build_schema},
+        service::{Actor, Requester},
+    };
+
+    let app = TestApp::sqlite().await;
+    let alice = app.sign_in("alice").await;
+    let config = crate::helpers::test_config(String::new());
+    let caps = ListCaps {
+        sessions_per_user: config.max_sessions_per_user,
+    };
+    let schema = build_schema(app.services.clone(), &config.api, caps);
+    let actor = Arc::new(Actor {
+        user_id: "alice".into(),
+        session_id: alice.session_id.parse().unwrap(),
+        device_id: alice.device_id.parse().unwrap(),
+        client: Default::default(),
+    });
+    let accepted = app.services.events().subscribe("alice");
+    let request = async_graphql::Request::new("subscription { sessionStarted { id } }")
+        .data(Requester::Session(actor))
+        .data(ListeningSince::new(accepted));
+    let mut stream = schema.execute_stream(request);
+
+    let later = app.sign_in("alice").await;
+    let first = tokio::time::timeout(Duration::from_secs(2), stream.next())
+        .await
+        .expect("the event committed before the first poll arrives")
+        .expect("an answer");
+    assert_eq!(
+        first.data.into_json().unwrap(),
+        json!({ "sessionStarted": { "id": later.session_id } })
+    );
+}

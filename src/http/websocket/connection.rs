@@ -6,7 +6,7 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use async_graphql::{Data, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
-    FutureExt, SinkExt, StreamExt,
+    SinkExt, StreamExt,
     stream::{self, BoxStream, SplitSink, SplitStream},
 };
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     events::{AccountFeed, BusMessage, Lagged},
-    graphql::{FellBehind, SignOutNotice, outlives_session},
+    graphql::{FellBehind, ListeningSince, SignOutNotice, outlives_session},
     http::{
         AppState,
         admission::{attach_requester, check_client_rate},
@@ -33,6 +33,8 @@ use crate::{
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client gets to answer our Close before the connection is dropped anyway.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 /// How long `signedOut` subscriptions get to deliver before the connection closes.
 const SIGN_OUT_DRAIN: Duration = Duration::from_secs(2);
 /// Refused operations in a row after which a connection is closed (4429): a client told to
@@ -54,20 +56,28 @@ pub(super) async fn run(
         sink,
         stream,
     };
-    let closing = match connection.serve().await {
+    match connection.serve().await {
         Ended::Close(code, reason) => {
             let frame = CloseFrame {
                 code,
                 reason: reason.into(),
             };
-            connection.sink.send(Message::Close(Some(frame))).boxed()
+            let sent = timeout(
+                SEND_TIMEOUT,
+                connection.sink.send(Message::Close(Some(frame))),
+            )
+            .await;
+            if matches!(sent, Ok(Ok(()))) {
+                connection.await_close_reply().await;
+            }
         }
         // The websocket library queued the reply to the client's Close when it read it;
         // closing our side sends it.
-        Ended::ClosedByClient => connection.sink.close().boxed(),
-        Ended::Gone => return,
-    };
-    let _ = timeout(SEND_TIMEOUT, closing).await;
+        Ended::ClosedByClient => {
+            let _ = timeout(SEND_TIMEOUT, connection.sink.close()).await;
+        }
+        Ended::Gone => {}
+    }
 }
 
 /// How a connection ended: closed by us with a code, or gone (the client left or stopped
@@ -195,7 +205,10 @@ impl Connection {
                         .send(json!({ "id": id, "type": "error", "payload": errors }))
                         .await;
                 }
-                let mut request = *payload;
+                // Listening starts now, as the message is read, not when the resolver
+                // first runs: an event committed from here on reaches the subscription.
+                let feed = self.state.services.events().subscribe(&live.actor.user_id);
+                let mut request = payload.data(ListeningSince::new(feed));
                 let outlives = outlives_session(&mut request);
                 if outlives {
                     live.signed_out_ids.insert(id.clone());
@@ -379,6 +392,20 @@ impl Connection {
                 None
             }
         }
+    }
+
+    /// Finishes a closing handshake we started (RFC 6455 §7.1.1): the TCP connection is
+    /// dropped once the client's Close arrives, not before, or the client's own reply
+    /// would reach a closed socket and reset the connection, losing our Close unread.
+    async fn await_close_reply(&mut self) {
+        let reply = async {
+            while let Some(Ok(message)) = self.stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    return;
+                }
+            }
+        };
+        let _ = timeout(CLOSE_REPLY_WAIT, reply).await;
     }
 
     async fn receive(&mut self) -> Incoming {
