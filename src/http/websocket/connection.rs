@@ -7,7 +7,7 @@ use async_graphql::{Data, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
     SinkExt, StreamExt,
-    stream::{self, BoxStream, SplitSink, SplitStream},
+    stream::{BoxStream, SplitSink, SplitStream},
 };
 use serde_json::{Value, json};
 use tokio::{
@@ -17,6 +17,7 @@ use tokio::{
 use tokio_stream::StreamMap;
 
 use super::{
+    operation::{Operation, Outcome},
     protocol::{ClientMessage, Incoming, Protocol, close, decode, init_token, pong},
     slots::ConnectionSlot,
 };
@@ -25,10 +26,10 @@ use crate::{
     graphql::{FellBehind, ListeningSince, SignOutNotice, outlives_session},
     http::{
         AppState,
-        admission::{attach_requester, check_client_rate},
+        admission::attach_requester,
         errors::{coded_errors, refusal},
     },
-    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
+    service::{Actor, ClientInfo, Requester, SessionEnd},
 };
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
@@ -107,22 +108,6 @@ struct Connection {
 
 /// The live subscriptions of a connection, each a stream of what the connection must do.
 type Subscriptions = StreamMap<String, BoxStream<'static, Outcome>>;
-
-/// What one operation of a connection came to. Admission runs inside the operation's own
-/// stream, so the connection goes on serving the others (and frees their database
-/// connections) while one waits for its checks.
-enum Outcome {
-    /// It passed its checks and runs.
-    Admitted,
-    /// A check refused it, as over HTTP: a rate limit, or a failed read.
-    Refused(ServiceError),
-    /// The connection's own session has ended: it signs out.
-    SessionEnded(SessionEnd),
-    /// Its next result.
-    Next(Response),
-    /// It has no more results.
-    Finished,
-}
 
 /// A connection past `connection_init`: whose it is, and its subscriptions.
 struct Live {
@@ -213,23 +198,14 @@ impl Connection {
                 if outlives {
                     live.signed_out_ids.insert(id.clone());
                 }
-                let (state, client) = (self.state.clone(), self.client.clone());
-                let (actor, data) = (live.actor.clone(), live.data.clone());
-                let run = async move {
-                    if let Err(refused) = admit(&state, &client, &actor, outlives).await {
-                        return stream::once(async { refused }).boxed();
-                    }
-                    let responses = state
-                        .schema
-                        .execute_stream_with_session_data(request, data)
-                        .map(Outcome::Next);
-                    stream::once(async { Outcome::Admitted })
-                        .chain(responses)
-                        .chain(stream::once(async { Outcome::Finished }))
-                        .boxed()
+                let operation = Operation {
+                    state: self.state.clone(),
+                    client: self.client.clone(),
+                    actor: live.actor.clone(),
+                    outlives,
                 };
-                live.subscriptions
-                    .insert(id, stream::once(run).flatten().boxed());
+                let outcomes = operation.run(request, live.data.clone());
+                live.subscriptions.insert(id, outcomes);
                 Ok(())
             }
             ClientMessage::Complete { id } => {
@@ -479,31 +455,4 @@ impl Connection {
         }
         Ended::Close(close::FORBIDDEN, "signed out")
     }
-}
-
-/// What every operation passes over HTTP too, in the same order: the client address's
-/// rate, the session still active, the session's rate. The refusal, when there is one, is
-/// the operation's only outcome. A subscription that `outlives` the session (`signedOut`)
-/// is not refused for its end: telling of the end is what it is for, and the connection
-/// closes right after.
-async fn admit(
-    state: &AppState,
-    client: &ClientInfo,
-    actor: &Actor,
-    outlives: bool,
-) -> Result<(), Outcome> {
-    check_client_rate(state, client)
-        .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
-    if !outlives {
-        match state.services.current_session_end(actor).await {
-            Ok(None) => {}
-            Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
-            Err(error) => return Err(Outcome::Refused(error)),
-        }
-    }
-    state
-        .services
-        .check_session_rate(actor)
-        .await
-        .map_err(Outcome::Refused)
 }

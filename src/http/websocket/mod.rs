@@ -7,9 +7,11 @@
 //! that fall behind, cap connections per session, and close with 1001 on shutdown.
 //!
 //! Files: [`protocol`] (the wire: messages, frames, close codes), [`slots`] (connections
-//! per session), [`connection`] (what a connection does, from `connection_init` to close).
+//! per session), [`connection`] (what a connection does, from `connection_init` to close),
+//! [`operation`] (one `subscribe`: its admission, results and end).
 
 mod connection;
+mod operation;
 mod protocol;
 mod slots;
 

@@ -1,0 +1,83 @@
+//! One operation sent over a connection, as a stream of what the connection must do with
+//! it: admitted or refused, its results, its end.
+
+use std::sync::Arc;
+
+use async_graphql::{Data, Request, Response};
+use futures_util::{
+    StreamExt,
+    stream::{self, BoxStream},
+};
+
+use crate::{
+    http::{AppState, admission::check_client_rate},
+    service::{Actor, ClientInfo, ServiceError, SessionEnd},
+};
+
+/// What one operation of a connection came to. Admission runs inside the operation's own
+/// stream, so the connection goes on serving the others (and frees their database
+/// connections) while one waits for its checks.
+pub(super) enum Outcome {
+    /// It passed its checks and runs.
+    Admitted,
+    /// A check refused it, as over HTTP: a rate limit, or a failed read.
+    Refused(ServiceError),
+    /// The connection's own session has ended: it signs out.
+    SessionEnded(SessionEnd),
+    /// Its next result.
+    Next(Response),
+    /// It has no more results.
+    Finished,
+}
+
+/// Who sent an operation, and whether it may outlive its session.
+pub(super) struct Operation {
+    pub state: AppState,
+    pub client: ClientInfo,
+    pub actor: Arc<Actor>,
+    /// A `signedOut` subscription, which must not be refused for its session's end.
+    pub outlives: bool,
+}
+
+impl Operation {
+    /// Admits `request`, then runs it with the connection's shared `data`.
+    pub(super) fn run(self, request: Request, data: Arc<Data>) -> BoxStream<'static, Outcome> {
+        let run = async move {
+            if let Err(refused) = self.admit().await {
+                return stream::once(async { refused }).boxed();
+            }
+            let responses = self
+                .state
+                .schema
+                .execute_stream_with_session_data(request, data)
+                .map(Outcome::Next);
+            stream::once(async { Outcome::Admitted })
+                .chain(responses)
+                .chain(stream::once(async { Outcome::Finished }))
+                .boxed()
+        };
+        stream::once(run).flatten().boxed()
+    }
+
+    /// What every operation passes over HTTP too, in the same order: the client address's
+    /// rate, the session still active, the session's rate. The refusal, when there is one, is
+    /// the operation's only outcome. A subscription that `outlives` the session (`signedOut`)
+    /// is not refused for its end: telling of the end is what it is for, and the connection
+    /// closes right after.
+    async fn admit(&self) -> Result<(), Outcome> {
+        check_client_rate(&self.state, &self.client)
+            .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
+        let services = &self.state.services;
+        if !self.outlives {
+            match services.current_session_end(&self.actor).await {
+                Ok(None) => {}
+                Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
+                Err(error) => return Err(Outcome::Refused(error)),
+            }
+        }
+        services
+            .check_session_rate(&self.actor)
+            .await
+            .map_err(Outcome::Refused)
+    }
+}
