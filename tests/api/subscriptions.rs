@@ -545,6 +545,18 @@ async fn notify_sessions_started(app: &TestApp, alice: &SignedIn, count: u32) {
         .unwrap();
 }
 
+/// The first message of `feed` that is not an event, and how many events came before it.
+async fn skip_events(feed: &mut Subscriber) -> (Value, usize) {
+    let mut delivered = 0;
+    loop {
+        let message = feed.next().await;
+        if message["type"] != "next" {
+            return (message, delivered);
+        }
+        delivered += 1;
+    }
+}
+
 /// A burst of one account's events is that account's alone: a subscriber of another
 /// account stays connected and goes on receiving its own events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,12 +575,7 @@ async fn another_accounts_burst_leaves_a_subscriber_connected() {
     wait_for_subscribers(&app, 4).await;
 
     notify_sessions_started(&app, &y, 20_000).await;
-    let closed = loop {
-        let message = busy.next().await;
-        if message["type"] != "next" {
-            break message;
-        }
-    };
+    let (closed, _) = skip_events(&mut busy).await;
     assert_eq!(
         closed,
         json!({ "close": 1013 }),
@@ -600,14 +607,7 @@ async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
     // from the database can send it on (an account channel holds 128).
     notify_sessions_started(&app, &alice, 20_000).await;
 
-    let mut delivered = 0;
-    let closed = loop {
-        let message = feed.next().await;
-        match message["type"].as_str() {
-            Some("next") => delivered += 1,
-            _ => break message,
-        }
-    };
+    let (closed, delivered) = skip_events(&mut feed).await;
     assert_eq!(closed, json!({ "close": 1013 }), "after {delivered} events");
     assert!(delivered < 20_000);
 }
