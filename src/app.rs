@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use axum::Router;
+use axum::{Router, serve::ListenerExt};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
@@ -155,7 +155,15 @@ impl Application {
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
+        // Every message is small and wanted at once: without TCP_NODELAY, Nagle's algorithm
+        // held a `signedOut` behind the unacknowledged close handshake of an earlier frame
+        // until the client's delayed ACK (40 ms) came.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
         // axum's graceful shutdown does not wait for upgraded connections: without this,
