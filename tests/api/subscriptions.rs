@@ -622,8 +622,7 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
 
     use sessionhub::{
         events::{BusMessage, Lagged},
-        graphql::{FellBehind, ListCaps, build_schema},
-        service::{Actor, Requester},
+        graphql::FellBehind,
     };
     use tokio::sync::Notify;
 
@@ -640,20 +639,10 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
             break;
         }
     }
-    let config = crate::helpers::test_config(String::new());
-    let caps = ListCaps {
-        sessions_per_user: config.max_sessions_per_user,
-    };
-    let schema = build_schema(app.services.clone(), &config.api, caps);
-    let actor = Arc::new(Actor {
-        user_id: "alice".into(),
-        session_id: alice.session_id.parse().unwrap(),
-        device_id: alice.device_id.parse().unwrap(),
-        client: Default::default(),
-    });
+    let (schema, requester) = schema_without_socket(&app, &alice);
     let alarm = Arc::new(Notify::new());
     let request = async_graphql::Request::new("subscription { sessionStarted { id } }")
-        .data(Requester::Session(actor))
+        .data(requester)
         .data(FellBehind(alarm.clone()));
     let mut stream = schema.execute_stream(request);
     // The first poll runs the resolver, which starts listening; nothing has happened yet.
@@ -697,29 +686,16 @@ async fn a_lagging_subscription_raises_the_fell_behind_alarm() {
 /// without a websocket, so the event certainly comes before that first run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_hears_events_from_when_its_transport_accepted_it() {
-    use std::{sync::Arc, time::Duration};
+    use std::time::Duration;
 
-    use sessionhub::{
-        graphql::{ListCaps, ListeningSince, build_schema},
-        service::{Actor, Requester},
-    };
+    use sessionhub::graphql::ListeningSince;
 
     let app = TestApp::sqlite().await;
     let alice = app.sign_in("alice").await;
-    let config = crate::helpers::test_config(String::new());
-    let caps = ListCaps {
-        sessions_per_user: config.max_sessions_per_user,
-    };
-    let schema = build_schema(app.services.clone(), &config.api, caps);
-    let actor = Arc::new(Actor {
-        user_id: "alice".into(),
-        session_id: alice.session_id.parse().unwrap(),
-        device_id: alice.device_id.parse().unwrap(),
-        client: Default::default(),
-    });
+    let (schema, requester) = schema_without_socket(&app, &alice);
     let accepted = app.services.events().subscribe("alice");
     let request = async_graphql::Request::new("subscription { sessionStarted { id } }")
-        .data(Requester::Session(actor))
+        .data(requester)
         .data(ListeningSince::new(accepted));
     let mut stream = schema.execute_stream(request);
 
@@ -732,4 +708,31 @@ async fn a_subscription_hears_events_from_when_its_transport_accepted_it() {
         first.data.into_json().unwrap(),
         json!({ "sessionStarted": { "id": later.session_id } })
     );
+}
+
+/// The served schema and `alice`'s session as its requester, to drive subscriptions
+/// without a websocket.
+fn schema_without_socket(
+    app: &TestApp,
+    alice: &SignedIn,
+) -> (
+    sessionhub::graphql::AppSchema,
+    sessionhub::service::Requester,
+) {
+    use sessionhub::{
+        graphql::{ListCaps, build_schema},
+        service::{Actor, Requester},
+    };
+    let config = crate::helpers::test_config(String::new());
+    let caps = ListCaps {
+        sessions_per_user: config.max_sessions_per_user,
+    };
+    let schema = build_schema(app.services.clone(), &config.api, caps);
+    let actor = Actor {
+        user_id: "alice".into(),
+        session_id: alice.session_id.parse().unwrap(),
+        device_id: alice.device_id.parse().unwrap(),
+        client: Default::default(),
+    };
+    (schema, Requester::Session(std::sync::Arc::new(actor)))
 }
