@@ -91,8 +91,10 @@ impl Application {
         let db = migrate(&config.database).await?;
         // PostgreSQL carries events between instances; SQLite has only the one.
         let (events, event_listener_url) = match db.get_database_backend() {
-            DatabaseBackend::Postgres => (EventBus::postgres(), Some(database_url.clone())),
-            _ => (EventBus::in_process(), None),
+            DatabaseBackend::Postgres => {
+                (EventBus::postgres(db.clone()), Some(database_url.clone()))
+            }
+            _ => (EventBus::in_process(db.clone()), None),
         };
         let limits = Arc::new(RateLimits::new(rates(&config.rate_limits), clock.clone()));
         let rules = rules(config);
@@ -139,8 +141,9 @@ impl Application {
     /// sent its close frame, or [`SHUTDOWN_GRACE`] has passed.
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
+        let events = self.state.services.events().clone();
+        events.start_delivering(shutdown.clone());
         if let Some(url) = self.event_listener_url {
-            let events = self.state.services.events().clone();
             events.start_listening(url, shutdown.clone()).await;
         }
         tokio::spawn(sweep_expired_sessions(

@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: String,
+    /// The event's position in its account's history: 1, 2, 3, … in commit order.
+    pub seq: i64,
     pub kind: EventKind,
     /// The session whose request made the change; `None` for the server's own expiry sweep.
     pub actor_session_id: Option<Uuid>,

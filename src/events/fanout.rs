@@ -1,99 +1,214 @@
 //! One broadcast channel per account with live subscribers, made with its first subscriber
 //! and dropped with its last, so a burst of one account's events can only overflow that
-//! account's subscribers, never another's.
+//! account's subscribers, never another's. A feed that overflows reads what it missed
+//! back from the table ([`AccountFeed::recv`]).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use futures_util::{Stream, stream};
+use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{AccountEvent, BusMessage};
+use super::{AccountEvent, store};
 
-/// How many messages one account's slow subscriber may fall behind before it is told it
-/// lagged. One change records at most a few dozen events at the default session cap (a
-/// revoke-all ends at most 20 sessions); the slots are allocated with the channel, so a
-/// smaller buffer keeps an idle account's cost low.
-const ACCOUNT_CAPACITY: usize = 128;
+/// How many events one account's slow subscriber may fall behind before it reads the rest
+/// from the table. The slots are allocated with the channel, so a small buffer keeps an
+/// idle account cheap; a burst costs the feeds that lag a few reads, not their events.
+const ACCOUNT_CAPACITY: usize = 64;
+/// A feed further behind its account than this is told it fell behind rather than replay:
+/// a client that far behind refetches faster than it would replay.
+pub const MAX_CATCH_UP: i64 = 10_000;
+/// Pause before a feed retries a replay the database refused.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-#[derive(Default)]
+/// An account's live channel and how far this instance has got with its events.
+struct Account {
+    sender: broadcast::Sender<Arc<AccountEvent>>,
+    /// The position of the last event sent on the channel.
+    delivered: i64,
+    /// The latest position known to have committed; ahead of `delivered` while events are
+    /// on their way.
+    head: i64,
+}
+
 pub(super) struct Fanout {
-    accounts: Mutex<HashMap<String, broadcast::Sender<BusMessage>>>,
+    accounts: Mutex<HashMap<String, Account>>,
+    db: DatabaseConnection,
 }
 
 impl Fanout {
-    pub(super) fn subscribe(self: &Arc<Self>, user_id: &str) -> AccountFeed {
-        let mut accounts = self.accounts.lock().expect("fan-out poisoned");
-        let sender = accounts
+    pub(super) fn new(db: DatabaseConnection) -> Self {
+        Self {
+            accounts: Mutex::default(),
+            db,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
+        self.accounts.lock().expect("fan-out poisoned")
+    }
+
+    /// A feed of `user_id`'s events after those already delivered, if the account has a
+    /// channel.
+    pub(super) fn attach(self: &Arc<Self>, user_id: &str) -> Option<AccountFeed> {
+        let accounts = self.lock();
+        let account = accounts.get(user_id)?;
+        Some(self.feed(user_id, account))
+    }
+
+    /// A feed of `user_id`'s events after position `head`, read before this call, making
+    /// the account's channel if it has none.
+    pub(super) fn open(self: &Arc<Self>, user_id: &str, head: i64) -> AccountFeed {
+        let mut accounts = self.lock();
+        let account = accounts
             .entry(user_id.to_owned())
-            .or_insert_with(|| broadcast::channel(ACCOUNT_CAPACITY).0);
+            .or_insert_with(|| Account {
+                sender: broadcast::channel(ACCOUNT_CAPACITY).0,
+                delivered: head,
+                head,
+            });
+        self.feed(user_id, account)
+    }
+
+    fn feed(self: &Arc<Self>, user_id: &str, account: &Account) -> AccountFeed {
         AccountFeed {
-            receiver: sender.subscribe(),
+            receiver: account.sender.subscribe(),
             user_id: user_id.to_owned(),
+            last: account.delivered,
+            backlog: VecDeque::new(),
             fanout: self.clone(),
         }
     }
 
-    /// Sends `event` to its account's subscribers, if it has any.
+    /// Sends `event` to its account's subscribers, if it has any and it is news to them.
     pub(super) fn publish(&self, event: Arc<AccountEvent>) {
-        let accounts = self.accounts.lock().expect("fan-out poisoned");
-        if let Some(sender) = accounts.get(&event.user_id) {
+        let mut accounts = self.lock();
+        if let Some(account) = accounts.get_mut(&event.record.user_id)
+            && event.seq() > account.delivered
+        {
+            account.delivered = event.seq();
+            account.head = account.head.max(event.seq());
             // An error only means the last subscriber left meanwhile.
-            let _ = sender.send(BusMessage::Event(event));
+            let _ = account.sender.send(event);
         }
     }
 
-    /// Tells every subscriber that events may have been missed.
-    pub(super) fn resync_all(&self) {
-        let accounts = self.accounts.lock().expect("fan-out poisoned");
-        for sender in accounts.values() {
-            let _ = sender.send(BusMessage::Resync);
-        }
+    /// Records that `user_id`'s events up to `head` have committed. Returns how far the
+    /// channel has delivered, or `None` when nobody here listens to the account.
+    pub(super) fn note_head(&self, user_id: &str, head: i64) -> Option<i64> {
+        let mut accounts = self.lock();
+        let account = accounts.get_mut(user_id)?;
+        account.head = account.head.max(head);
+        Some(account.delivered)
+    }
+
+    /// How far `user_id`'s channel has delivered, if it has one.
+    pub(super) fn delivered(&self, user_id: &str) -> Option<i64> {
+        self.lock().get(user_id).map(|account| account.delivered)
+    }
+
+    /// Every account with a channel.
+    pub(super) fn accounts(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    fn head(&self, user_id: &str) -> Option<i64> {
+        self.lock().get(user_id).map(|account| account.head)
     }
 
     pub(super) fn subscriber_count(&self) -> usize {
-        let accounts = self.accounts.lock().expect("fan-out poisoned");
-        accounts
+        self.lock()
             .values()
-            .map(broadcast::Sender::receiver_count)
+            .map(|account| account.sender.receiver_count())
             .sum()
     }
 
     /// How many accounts have a channel right now.
     #[cfg(test)]
     fn account_count(&self) -> usize {
-        self.accounts.lock().expect("fan-out poisoned").len()
+        self.lock().len()
     }
 }
 
-/// One account's live events, for as long as it is held.
+/// One account's live events, in the order of their positions, for as long as it is held.
 pub struct AccountFeed {
-    receiver: broadcast::Receiver<BusMessage>,
+    receiver: broadcast::Receiver<Arc<AccountEvent>>,
     user_id: String,
+    /// The position of the last event this feed returned.
+    last: i64,
+    /// Events read back from the table after the channel overflowed, to return first.
+    backlog: VecDeque<Arc<AccountEvent>>,
     fanout: Arc<Fanout>,
 }
 
-/// A feed fell behind its account's events by this many messages, which it will never see.
+/// The feed is more than [`MAX_CATCH_UP`] events behind its account: it will not replay
+/// them, and its subscriber must refetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lagged(pub u64);
+pub struct TooFarBehind;
 
 impl AccountFeed {
-    /// The next message; `Lagged` when some were dropped before this feed read them.
-    pub async fn recv(&mut self) -> Result<BusMessage, Lagged> {
+    /// The next event, none skipped, none twice: what the channel dropped before this feed
+    /// read it is read back from the table.
+    pub async fn recv(&mut self) -> Result<Arc<AccountEvent>, TooFarBehind> {
         loop {
+            if let Some(event) = self.backlog.pop_front() {
+                if event.seq() > self.last {
+                    self.last = event.seq();
+                    return Ok(event);
+                }
+                continue;
+            }
             match self.receiver.recv().await {
-                Ok(message) => return Ok(message),
-                Err(RecvError::Lagged(skipped)) => return Err(Lagged(skipped)),
+                Ok(event) if event.seq() <= self.last => {}
+                Ok(event) if event.seq() == self.last + 1 => {
+                    self.last = event.seq();
+                    return Ok(event);
+                }
+                // Events between were sent before this feed caught up from the table.
+                Ok(event) => {
+                    self.catch_up().await?;
+                    if self.backlog.is_empty() {
+                        // The rows between are gone from the table; nothing to replay.
+                        self.last = event.seq();
+                        return Ok(event);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => self.catch_up().await?,
                 // The feed holds its account's channel open; it closes only with the bus.
                 Err(RecvError::Closed) => std::future::pending::<()>().await,
             }
         }
     }
 
+    /// Reads the next page after `last` from the table into the backlog, retrying while
+    /// the database is unreachable: events are late then, never lost.
+    async fn catch_up(&mut self) -> Result<(), TooFarBehind> {
+        let head = self.fanout.head(&self.user_id).unwrap_or(self.last);
+        if head - self.last > MAX_CATCH_UP {
+            return Err(TooFarBehind);
+        }
+        loop {
+            match store::after(&self.fanout.db, &self.user_id, self.last).await {
+                Ok(events) => {
+                    self.backlog.extend(events.into_iter().map(Arc::new));
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot replay missed account events; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+
     /// The feed as a stream of what [`AccountFeed::recv`] returns.
-    pub fn into_stream(self) -> impl Stream<Item = Result<BusMessage, Lagged>> + Send + use<> {
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<Arc<AccountEvent>, TooFarBehind>> + Send + use<> {
         stream::unfold(self, |mut feed| async move {
             let next = feed.recv().await;
             Some((next, feed))
@@ -103,12 +218,12 @@ impl AccountFeed {
 
 impl Drop for AccountFeed {
     fn drop(&mut self) {
-        let mut accounts = self.fanout.accounts.lock().expect("fan-out poisoned");
+        let mut accounts = self.fanout.lock();
         // Our own receiver is still counted: at one, this is the account's last feed. New
         // feeds subscribe under the same lock, so none can slip in between.
         if accounts
             .get(&self.user_id)
-            .is_some_and(|sender| sender.receiver_count() <= 1)
+            .is_some_and(|account| account.sender.receiver_count() <= 1)
         {
             accounts.remove(&self.user_id);
         }
@@ -118,52 +233,104 @@ impl Drop for AccountFeed {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use entity::account_event::EventKind;
+    use entity::{account_event, account_event::EventKind};
+    use migration::MigratorTrait;
+    use sea_orm::{ActiveModelTrait, Database, EntityTrait, IntoActiveModel};
     use uuid::Uuid;
 
     use super::*;
 
-    fn event(user_id: &str) -> Arc<AccountEvent> {
-        Arc::new(AccountEvent {
-            id: Uuid::now_v7(),
-            user_id: user_id.into(),
-            kind: EventKind::SessionStarted,
-            actor_session_id: None,
-            device_id: None,
-            session_id: None,
-            end_reason: None,
-            occurred_at: Utc::now(),
-        })
+    /// A fan-out over a fresh in-memory database.
+    async fn fanout() -> Arc<Fanout> {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        migration::Migrator::up(&db, None).await.unwrap();
+        Arc::new(Fanout::new(db))
+    }
+
+    fn event(user_id: &str, seq: i64) -> AccountEvent {
+        AccountEvent {
+            record: account_event::Model {
+                id: Uuid::now_v7(),
+                user_id: user_id.into(),
+                seq,
+                kind: EventKind::DeviceRenamed,
+                actor_session_id: None,
+                device_id: None,
+                session_id: None,
+                ip_address: None,
+                country: None,
+                city: None,
+                detail: None,
+                occurred_at: Utc::now(),
+            },
+            session: None,
+        }
     }
 
     #[tokio::test]
     async fn a_burst_of_one_account_overflows_only_its_own_feeds() {
-        let fanout = Arc::new(Fanout::default());
-        let mut calm = fanout.subscribe("x");
-        let mut busy = fanout.subscribe("y");
-        for _ in 0..ACCOUNT_CAPACITY * 4 {
-            fanout.publish(event("y"));
+        let fanout = fanout().await;
+        let mut calm = fanout.open("x", 0);
+        let mut busy = fanout.open("y", 0);
+        let burst = MAX_CATCH_UP + ACCOUNT_CAPACITY as i64;
+        for seq in 1..=burst {
+            fanout.publish(event("y", seq).into());
         }
-        fanout.publish(event("x"));
-        assert!(matches!(busy.recv().await, Err(Lagged(_))));
-        match calm.recv().await {
-            Ok(BusMessage::Event(event)) => assert_eq!(event.user_id, "x"),
-            other => panic!("x should get its own event, got {other:?}"),
+        fanout.publish(event("x", 1).into());
+        assert_eq!(busy.recv().await, Err(TooFarBehind));
+        let told = calm.recv().await.expect("x's own event");
+        assert_eq!((told.record.user_id.as_str(), told.seq()), ("x", 1));
+    }
+
+    #[tokio::test]
+    async fn a_feed_replays_from_the_table_what_its_channel_dropped() {
+        let fanout = fanout().await;
+        let mut feed = fanout.open("y", 0);
+        let burst: Vec<AccountEvent> = (1..=4 * ACCOUNT_CAPACITY as i64)
+            .map(|seq| event("y", seq))
+            .collect();
+        account_event::Entity::insert_many(
+            burst
+                .iter()
+                .map(|event| event.record.clone().into_active_model().reset_all()),
+        )
+        .exec_without_returning(&fanout.db)
+        .await
+        .unwrap();
+        for event in burst {
+            fanout.publish(event.into());
+        }
+        for seq in 1..=4 * ACCOUNT_CAPACITY as i64 {
+            assert_eq!(feed.recv().await.map(|event| event.seq()), Ok(seq));
         }
     }
 
     #[tokio::test]
+    async fn a_late_feed_starts_after_what_was_delivered_and_nothing_repeats() {
+        let fanout = fanout().await;
+        let _first = fanout.open("y", 5);
+        fanout.publish(event("y", 6).into());
+        let mut late = fanout.attach("y").expect("the channel is open");
+        // Already delivered, or already seen: neither reaches the late feed.
+        fanout.publish(event("y", 6).into());
+        fanout.publish(event("y", 5).into());
+        fanout.publish(event("y", 7).into());
+        assert_eq!(late.recv().await.map(|event| event.seq()), Ok(7));
+    }
+
+    #[tokio::test]
     async fn an_accounts_channel_lives_as_long_as_its_feeds() {
-        let fanout = Arc::new(Fanout::default());
-        let first = fanout.subscribe("x");
-        let second = fanout.subscribe("x");
+        let fanout = fanout().await;
+        let first = fanout.open("x", 0);
+        let second = fanout.attach("x").expect("the channel is open");
         assert_eq!((fanout.account_count(), fanout.subscriber_count()), (1, 2));
         drop(first);
         assert_eq!((fanout.account_count(), fanout.subscriber_count()), (1, 1));
         drop(second);
         assert_eq!(fanout.account_count(), 0);
         // Nobody listens: publishing is a no-op, not an error or a new channel.
-        fanout.publish(event("x"));
+        fanout.publish(event("x", 1).into());
         assert_eq!(fanout.account_count(), 0);
+        assert!(fanout.attach("x").is_none());
     }
 }

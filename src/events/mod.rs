@@ -1,19 +1,22 @@
 //! Committed account events, carried to every live subscriber of this instance, each
 //! account's on a channel of its own ([`fanout`]).
 //!
-//! The service layer records events in the transaction that makes the change (its
-//! outbox) and hands them to the [`EventBus`] twice: [`EventBus::stage`] inside that
-//! transaction, [`EventBus::committed`] after it. Each transport uses the moment it needs:
-//! - **In process** (SQLite, one instance): events go to a local broadcast after commit.
-//! - **PostgreSQL** (any number of instances): each event is a `pg_notify` inside the
-//!   transaction. PostgreSQL delivers notifications only when the transaction commits, in
-//!   commit order, and drops them on rollback; every instance (the publishing one too)
-//!   LISTENs and feeds its local broadcast ([`postgres`]). When the listening connection
-//!   drops, events may have been missed, so a [`BusMessage::Resync`] tells every live
-//!   connection to re-check its session in the database.
+//! Events are rows. Each account's events are numbered 1, 2, 3, … in commit order (the
+//! service layer assigns the positions in the transaction that writes them), so what an
+//! instance delivers is always "everything after the last position it delivered", read
+//! from the table by one task per instance ([`delivery`]). A transport only wakes that
+//! task up with an [`AccountHead`]: the account and its latest position.
+//! - **In process** (SQLite, one instance): the committing request wakes it after commit.
+//! - **PostgreSQL** (any number of instances): each transaction also queues one
+//!   `pg_notify` per account it wrote events for. PostgreSQL delivers notifications only
+//!   on commit and drops them on rollback; every instance LISTENs ([`postgres`]). When
+//!   the listening connection drops, every account's head is read again once it is back,
+//!   and what was missed is replayed from the table.
 
+mod delivery;
 mod fanout;
 mod postgres;
+mod store;
 
 use std::sync::{
     Arc,
@@ -21,56 +24,53 @@ use std::sync::{
 };
 
 use chrono::{DateTime, Utc};
-use entity::{account_event, account_event::EventKind, session::EndReason};
-use sea_orm::{DatabaseTransaction, DbErr};
+use entity::{account_event, account_event::EventKind, session, session::EndReason};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub use fanout::{AccountFeed, Lagged};
+pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
 
-/// One state change of an account, as published: the stored row's identity and what
-/// subscribers filter on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One committed account event as subscribers receive it: the stored row, and the session
+/// it is about as read once for every subscriber of this instance.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccountEvent {
-    pub id: Uuid,
-    pub user_id: String,
-    pub kind: EventKind,
-    pub actor_session_id: Option<Uuid>,
-    pub device_id: Option<Uuid>,
-    pub session_id: Option<Uuid>,
-    /// Set for `SessionEnded`.
-    pub end_reason: Option<EndReason>,
-    pub occurred_at: DateTime<Utc>,
+    pub record: account_event::Model,
+    /// For events about a session (started, ended), unless it has been deleted since.
+    pub session: Option<session::Model>,
 }
 
 impl AccountEvent {
-    /// The published form of a stored account event.
-    pub fn of(row: &account_event::Model) -> Self {
-        Self {
-            id: row.id,
-            user_id: row.user_id.clone(),
-            kind: row.kind,
-            actor_session_id: row.actor_session_id,
-            device_id: row.device_id,
-            session_id: row.session_id,
-            end_reason: row.end_reason(),
-            occurred_at: row.occurred_at,
-        }
+    /// The event's position in its account's history.
+    pub fn seq(&self) -> i64 {
+        self.record.seq
+    }
+
+    pub fn kind(&self) -> EventKind {
+        self.record.kind
+    }
+
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        self.record.occurred_at
+    }
+
+    /// Why the session ended, for `SessionEnded`.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.record.end_reason()
     }
 
     /// Whether this event ends the session `session_id`.
     pub fn ends_session(&self, session_id: Uuid) -> bool {
-        self.kind == EventKind::SessionEnded && self.session_id == Some(session_id)
+        self.kind() == EventKind::SessionEnded && self.record.session_id == Some(session_id)
     }
 }
 
-/// What live subscribers receive.
-#[derive(Debug, Clone)]
-pub enum BusMessage {
-    /// A committed account event.
-    Event(Arc<AccountEvent>),
-    /// Events may have been lost (the PostgreSQL listener reconnected): re-check state.
-    Resync,
+/// An account's events have committed up to position `seq`: all a transport carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountHead {
+    pub user_id: String,
+    pub seq: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +83,8 @@ enum Transport {
 #[derive(Clone)]
 pub struct EventBus {
     fanout: Arc<fanout::Fanout>,
+    wakeups: Arc<delivery::Wakeups>,
+    db: DatabaseConnection,
     transport: Transport,
     /// Whether events from other instances can arrive right now (always, in process).
     connected: Arc<AtomicBool>,
@@ -90,22 +92,30 @@ pub struct EventBus {
 
 impl EventBus {
     /// Events stay in this process: for SQLite, which one instance serves.
-    pub fn in_process() -> Self {
-        Self::new(Transport::InProcess)
+    pub fn in_process(db: DatabaseConnection) -> Self {
+        Self::new(Transport::InProcess, db)
     }
 
     /// Events travel through PostgreSQL to every instance; [`EventBus::start_listening`]
     /// must run.
-    pub fn postgres() -> Self {
-        Self::new(Transport::Postgres)
+    pub fn postgres(db: DatabaseConnection) -> Self {
+        Self::new(Transport::Postgres, db)
     }
 
-    fn new(transport: Transport) -> Self {
+    fn new(transport: Transport, db: DatabaseConnection) -> Self {
         Self {
-            fanout: Arc::default(),
+            fanout: Arc::new(fanout::Fanout::new(db.clone())),
+            wakeups: Arc::default(),
+            db,
             connected: Arc::new(AtomicBool::new(transport == Transport::InProcess)),
             transport,
         }
+    }
+
+    /// Starts delivering committed events to this instance's subscribers, until
+    /// `shutdown`.
+    pub fn start_delivering(&self, shutdown: CancellationToken) {
+        tokio::spawn(self.clone().deliver(shutdown));
     }
 
     /// Whether the transport is connected, so events committed anywhere reach this
@@ -118,9 +128,14 @@ impl EventBus {
         self.connected.store(connected, Ordering::Relaxed);
     }
 
-    /// The committed events of `user_id`'s account from now on, and resyncs.
-    pub fn subscribe(&self, user_id: &str) -> AccountFeed {
-        self.fanout.subscribe(user_id)
+    /// `user_id`'s events committed from now on. Reads the account's position when it
+    /// has no subscriber on this instance yet.
+    pub async fn subscribe(&self, user_id: &str) -> Result<AccountFeed, DbErr> {
+        if let Some(feed) = self.fanout.attach(user_id) {
+            return Ok(feed);
+        }
+        let head = store::head(&self.db, user_id).await?;
+        Ok(self.fanout.open(user_id, head))
     }
 
     /// How many live subscriptions and connections are listening right now.
@@ -128,32 +143,25 @@ impl EventBus {
         self.fanout.subscriber_count()
     }
 
-    fn broadcast(&self, message: BusMessage) {
-        match message {
-            BusMessage::Event(event) => self.fanout.publish(event),
-            BusMessage::Resync => self.fanout.resync_all(),
-        }
-    }
-
-    /// Hands `events` to the transport inside the transaction that records them, so a
-    /// transport that publishes through the database publishes exactly what commits.
+    /// Hands the heads of a transaction's events to the transport inside that
+    /// transaction, so a transport that publishes through the database publishes exactly
+    /// what commits.
     pub async fn stage(
         &self,
         txn: &DatabaseTransaction,
-        events: &[AccountEvent],
+        heads: &[AccountHead],
     ) -> Result<(), DbErr> {
         match self.transport {
             Transport::InProcess => Ok(()),
-            Transport::Postgres => postgres::notify(txn, events).await,
+            Transport::Postgres => postgres::notify(txn, heads).await,
         }
     }
 
-    /// Publishes `events` once their transaction has committed.
-    pub fn committed(&self, events: Vec<AccountEvent>) {
-        if self.transport == Transport::InProcess {
-            for event in events {
-                self.broadcast(BusMessage::Event(Arc::new(event)));
-            }
+    /// Delivers a transaction's events here once it has committed; other instances hear
+    /// of them from the transport.
+    pub fn committed(&self, heads: &[AccountHead]) {
+        for head in heads {
+            self.wakeups.wake(&head.user_id, head.seq);
         }
     }
 }

@@ -1,7 +1,7 @@
-//! The PostgreSQL transport: `pg_notify` inside the publishing transaction, and one
-//! LISTEN connection per instance that relays what arrives to the local broadcast.
+//! The PostgreSQL transport: one `pg_notify` per account inside the publishing
+//! transaction, and one LISTEN connection per instance that wakes its delivery up.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement,
@@ -9,21 +9,19 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{AccountEvent, BusMessage, EventBus};
+use super::{AccountHead, EventBus};
 
 /// The PostgreSQL notification channel all instances share.
 const CHANNEL: &str = "sessionhub_account_events";
 /// Pause before reconnecting a listener whose connection failed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
-/// Queues one notification per event; PostgreSQL sends them when `txn` commits.
-pub(super) async fn notify(
-    txn: &DatabaseTransaction,
-    events: &[AccountEvent],
-) -> Result<(), DbErr> {
-    for event in events {
-        let payload = serde_json::to_string(event)
-            .map_err(|e| DbErr::Custom(format!("cannot encode an event: {e}")))?;
+/// Queues one notification per account; PostgreSQL sends them when `txn` commits. The
+/// payload is an account and a position, far below PostgreSQL's 8000-byte cap.
+pub(super) async fn notify(txn: &DatabaseTransaction, heads: &[AccountHead]) -> Result<(), DbErr> {
+    for head in heads {
+        let payload = serde_json::to_string(head)
+            .map_err(|e| DbErr::Custom(format!("cannot encode an account head: {e}")))?;
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -35,7 +33,7 @@ pub(super) async fn notify(
 }
 
 impl EventBus {
-    /// Starts relaying events from PostgreSQL to this instance's subscribers, until
+    /// Starts waking this instance's delivery for events committed anywhere, until
     /// `shutdown`. Returns once LISTEN is in place, so nothing committed afterwards is missed.
     pub async fn start_listening(self, database_url: String, shutdown: CancellationToken) {
         let Some(listener) = connect_listener(&database_url, &shutdown).await else {
@@ -58,14 +56,14 @@ impl EventBus {
             };
             match received {
                 Ok(Some(notification)) => {
-                    match serde_json::from_str::<AccountEvent>(notification.payload()) {
-                        Ok(event) => self.broadcast(BusMessage::Event(Arc::new(event))),
-                        Err(error) => tracing::warn!(%error, "ignoring a malformed account event"),
+                    match serde_json::from_str::<AccountHead>(notification.payload()) {
+                        Ok(head) => self.wakeups.wake(&head.user_id, head.seq),
+                        Err(error) => tracing::warn!(%error, "ignoring a malformed account head"),
                     }
                 }
                 // The connection dropped (`None`) or failed. Listen again on a fresh one,
-                // and only then tell subscribers to re-check: what committed meanwhile was
-                // missed, and a re-check before LISTEN is back could miss more.
+                // and only then read every account's head: what committed meanwhile was
+                // missed, and a read before LISTEN is back could miss more.
                 lost => {
                     match lost {
                         Ok(_) => tracing::warn!("account event connection was lost; reconnecting"),
@@ -79,7 +77,7 @@ impl EventBus {
                     };
                     listener = reconnected;
                     self.set_connected(true);
-                    self.broadcast(BusMessage::Resync);
+                    self.wakeups.resync();
                 }
             }
         }

@@ -90,6 +90,7 @@ mod tests {
         let row = account_event::Model {
             id: uuid::Uuid::now_v7(),
             user_id: "u".into(),
+            seq: 1,
             kind: EventKind::SessionStarted,
             actor_session_id: None,
             device_id: None,

@@ -19,16 +19,17 @@ use super::{
     selected_operations,
 };
 use crate::{
-    events::{AccountEvent, AccountFeed, BusMessage},
-    service::{Actor, ServiceError, Services, SessionEnd},
+    events::{AccountEvent, AccountFeed},
+    service::{Actor, ServiceError, SessionEnd},
 };
 
 /// Set by the connection when its own session ends; `signedOut` waits for it.
 pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 
-/// Raised by a subscription that fell too far behind the account events to deliver them
-/// all. Its stream goes quiet, and the connection closes (1013) so the client reconnects
-/// and refetches instead of waiting on a subscription that will never speak again.
+/// Raised by a subscription that fell too far behind the account events to replay them
+/// ([`crate::events::MAX_CATCH_UP`]). Its stream goes quiet, and the connection closes
+/// (1013) so the client reconnects and refetches instead of waiting on a subscription that
+/// will never speak again.
 pub struct FellBehind(pub Arc<Notify>);
 
 /// The account feed a transport opened the moment it accepted a subscription, so the
@@ -61,101 +62,91 @@ pub fn outlives_session(request: &mut Request) -> bool {
 }
 
 /// The subscriber's account events of `kind` until its own session ends; from then on the
-/// stream goes quiet (not complete: the connection tells `signedOut` and closes). A
-/// subscription that falls too far behind goes quiet rather than skip events silently, and
-/// raises [`FellBehind`] so its connection closes with 1013.
-fn account_events(
+/// stream goes quiet (not complete: the connection tells `signedOut` and closes). A feed
+/// that falls behind replays what it missed from the table; one too far behind to replay
+/// goes quiet rather than skip events, and raises [`FellBehind`] so its connection closes
+/// with 1013.
+async fn account_events(
     ctx: &Context<'_>,
     kind: Option<EventKind>,
-) -> Result<(
-    Services,
-    Arc<Actor>,
-    impl Stream<Item = Arc<AccountEvent>> + use<>,
-)> {
-    let services = ctx.services().clone();
+) -> Result<(Arc<Actor>, impl Stream<Item = Arc<AccountEvent>> + use<>)> {
     let actor = ctx.actor()?.clone();
     let (user_id, own_session) = (actor.user_id.clone(), actor.session_id);
     let fell_behind = ctx
         .data_opt::<FellBehind>()
         .map(|FellBehind(alarm)| alarm.clone());
-    let feed = ctx
+    let feed = match ctx
         .data_opt::<ListeningSince>()
         .and_then(ListeningSince::take)
-        .unwrap_or_else(|| services.events().subscribe(&user_id));
+    {
+        Some(feed) => feed,
+        None => ctx
+            .services()
+            .events()
+            .subscribe(&user_id)
+            .await
+            .map_err(ServiceError::from)
+            .api()?,
+    };
     let events = feed
         .into_stream()
         .take_while(move |received| {
-            let lagged = received.is_err();
-            if let (true, Some(alarm)) = (lagged, &fell_behind) {
+            let behind = received.is_err();
+            if let (true, Some(alarm)) = (behind, &fell_behind) {
                 // A permit is kept if the connection is not waiting right now.
                 alarm.notify_one();
             }
-            ready(!lagged)
+            ready(!behind)
         })
         .filter_map(move |received| {
             ready(match received {
                 // The feed is the account's own; the check keeps it so if that ever broke.
-                Ok(BusMessage::Event(event)) if event.user_id == user_id => Some(event),
+                Ok(event) if event.record.user_id == user_id => Some(event),
                 _ => None,
             })
         })
         .take_while(move |event| ready(!event.ends_session(own_session)))
-        .filter(move |event| ready(kind.is_none_or(|kind| event.kind == kind)))
+        .filter(move |event| ready(kind.is_none_or(|kind| event.kind() == kind)))
         .chain(stream::pending());
-    Ok((services, actor, events))
+    Ok((actor, events))
+}
+
+/// The session an event is about, as the subscriber sees it. `None` when it has been
+/// deleted since (its device was forgotten): there is nothing left to show.
+fn session_of(event: &AccountEvent, viewer: &Arc<Actor>) -> Option<Session> {
+    Some(Session::new(event.session.clone()?, viewer))
+}
+
+/// A session's end, as `sessionRevoked` tells it.
+fn revocation_of(event: &AccountEvent, viewer: &Arc<Actor>) -> Option<SessionRevokedEvent> {
+    Some(SessionRevokedEvent {
+        session: session_of(event, viewer)?,
+        reason: event.end_reason()?.into(),
+        at: DateTime(event.occurred_at()),
+    })
 }
 
 #[SubscriptionRoot]
 impl Subscription {
     /// Each new session of the caller's account.
-    async fn session_started(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Result<Session>>> {
-        let (services, actor, events) = account_events(ctx, Some(EventKind::SessionStarted))?;
-        Ok(events.filter_map(move |event| {
-            let (services, actor) = (services.clone(), actor.clone());
-            async move {
-                // A failed read is delivered as this event's error, never dropped.
-                let row = services.session(&actor, event.session_id?).await.api();
-                Some(row.transpose()?.map(|row| Session::new(row, &actor)))
-            }
-        }))
+    async fn session_started(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Session>> {
+        let (actor, events) = account_events(ctx, Some(EventKind::SessionStarted)).await?;
+        Ok(events.filter_map(move |event| ready(session_of(&event, &actor))))
     }
 
     /// Each session of the caller's account that ends, whatever the reason.
     async fn session_revoked(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Result<SessionRevokedEvent>>> {
-        let (services, actor, events) = account_events(ctx, Some(EventKind::SessionEnded))?;
-        Ok(events.filter_map(move |event| {
-            let (services, actor) = (services.clone(), actor.clone());
-            async move {
-                let reason = event.end_reason?.into();
-                let row = services.session(&actor, event.session_id?).await.api();
-                Some(row.transpose()?.map(|row| SessionRevokedEvent {
-                    session: Session::new(row, &actor),
-                    reason,
-                    at: DateTime(event.occurred_at),
-                }))
-            }
-        }))
+    ) -> Result<impl Stream<Item = SessionRevokedEvent>> {
+        let (actor, events) = account_events(ctx, Some(EventKind::SessionEnded)).await?;
+        Ok(events.filter_map(move |event| ready(revocation_of(&event, &actor))))
     }
 
     /// Each new entry of the caller's security log, as `securityEvents` will list it.
-    async fn security_event(
-        &self,
-        ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Result<SecurityEvent>>> {
-        let (services, actor, events) = account_events(ctx, None)?;
-        Ok(events.filter_map(move |event| {
-            let (services, actor) = (services.clone(), actor.clone());
-            async move {
-                let row = services.account_event(&actor, event.id).await.api();
-                Some(row.transpose()?.map(|row| SecurityEvent::new(row, &actor)))
-            }
-        }))
+    async fn security_event(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SecurityEvent>> {
+        let (actor, events) = account_events(ctx, None).await?;
+        Ok(events.map(move |event| SecurityEvent::new(event.record.clone(), &actor)))
     }
 
     /// Fires once when the subscribing session itself ends ("you were signed out"), whatever

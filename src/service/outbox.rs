@@ -2,16 +2,19 @@
 //! made, written in its transaction, and published only once that transaction commits,
 //! so nothing is pushed for a change that rolled back.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use entity::{account_event, account_event::EventKind, session::EndReason};
+use entity::{account_cursor, account_event, account_event::EventKind, session::EndReason};
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    ActiveEnum, ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Actor, ClientInfo};
-use crate::events::{AccountEvent, EventBus};
+use crate::events::{AccountHead, EventBus};
 
 /// Collects the events of one transaction; [`EventLog::commit`] writes them, commits and
 /// publishes.
@@ -69,6 +72,8 @@ impl EventLog {
         self.rows.push(account_event::Model {
             id: Uuid::now_v7(),
             user_id: user_id.to_owned(),
+            // Assigned at commit, under the account's cursor lock.
+            seq: 0,
             kind,
             actor_session_id: self.actor_session_id,
             device_id: subject.device_id,
@@ -81,12 +86,13 @@ impl EventLog {
         });
     }
 
-    /// Writes the events into `txn`, commits it, and publishes them through `bus`.
-    pub async fn commit(self, txn: DatabaseTransaction, bus: &EventBus) -> Result<(), DbErr> {
+    /// Numbers the events, writes them into `txn`, commits it, and wakes up their
+    /// delivery through `bus`.
+    pub async fn commit(mut self, txn: DatabaseTransaction, bus: &EventBus) -> Result<(), DbErr> {
         if self.rows.is_empty() {
             return txn.commit().await;
         }
-        let events: Vec<AccountEvent> = self.rows.iter().map(AccountEvent::of).collect();
+        let heads = assign_positions(&txn, &mut self.rows).await?;
         account_event::Entity::insert_many(
             self.rows
                 .into_iter()
@@ -94,9 +100,55 @@ impl EventLog {
         )
         .exec_without_returning(&txn)
         .await?;
-        bus.stage(&txn, &events).await?;
+        bus.stage(&txn, &heads).await?;
         txn.commit().await?;
-        bus.committed(events);
+        bus.committed(&heads);
         Ok(())
     }
+}
+
+/// Gives each account's events in `rows` the next positions of that account, in the order
+/// they were recorded, and returns each account's new head. The cursor row stays locked
+/// until `txn` ends, so another transaction writing the same account's events waits here
+/// and commits after this one: positions follow commit order. Accounts are taken in one
+/// order, so two transactions can never each hold the cursor the other waits for.
+async fn assign_positions(
+    txn: &DatabaseTransaction,
+    rows: &mut [account_event::Model],
+) -> Result<Vec<AccountHead>, DbErr> {
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    for row in rows.iter() {
+        *counts.entry(row.user_id.clone()).or_default() += 1;
+    }
+    let mut heads = Vec::with_capacity(counts.len());
+    let mut next: BTreeMap<String, i64> = BTreeMap::new();
+    for (user_id, count) in counts {
+        let cursor = account_cursor::Entity::insert(account_cursor::ActiveModel {
+            user_id: Set(user_id.clone()),
+            last_seq: Set(count),
+        })
+        .on_conflict(
+            OnConflict::column(account_cursor::Column::UserId)
+                .value(
+                    account_cursor::Column::LastSeq,
+                    Expr::col((account_cursor::Entity, account_cursor::Column::LastSeq)).add(count),
+                )
+                .to_owned(),
+        )
+        .exec_with_returning(txn)
+        .await?;
+        next.insert(user_id.clone(), cursor.last_seq - count + 1);
+        heads.push(AccountHead {
+            user_id,
+            seq: cursor.last_seq,
+        });
+    }
+    for row in rows {
+        let seq = next
+            .get_mut(&row.user_id)
+            .expect("every account was counted");
+        row.seq = *seq;
+        *seq += 1;
+    }
+    Ok(heads)
 }

@@ -30,11 +30,16 @@ pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Ma
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(configured |_config| {}; $($name),*);
+    };
+    // Each app configured by `customise`, a closure taking `&mut Config`.
+    (configured $customise:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::TestApp::sqlite().await).await;
+                    let app = $crate::helpers::TestApp::sqlite_with($customise).await;
+                    super::$name(app).await;
                 }
             )*
         }
@@ -42,7 +47,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(app) = $crate::helpers::TestApp::postgres().await else { return };
+                    let Some(app) = $crate::helpers::TestApp::postgres_with($customise).await else { return };
                     super::$name(app).await;
                 }
             )*

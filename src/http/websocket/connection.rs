@@ -22,14 +22,14 @@ use super::{
     slots::ConnectionSlot,
 };
 use crate::{
-    events::{AccountFeed, BusMessage, Lagged},
+    events::{AccountEvent, AccountFeed, TooFarBehind},
     graphql::{FellBehind, ListeningSince, SignOutNotice, outlives_session},
     http::{
         AppState,
         admission::attach_requester,
         errors::{coded_errors, refusal},
     },
-    service::{Actor, ClientInfo, Requester, SessionEnd},
+    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
 };
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
@@ -192,7 +192,24 @@ impl Connection {
                 }
                 // Listening starts now, as the message is read, not when the resolver
                 // first runs: an event committed from here on reaches the subscription.
-                let feed = self.state.services.events().subscribe(&live.actor.user_id);
+                // The connection's own feed keeps the account's channel open, so this
+                // reads nothing.
+                let feed = match self
+                    .state
+                    .services
+                    .events()
+                    .subscribe(&live.actor.user_id)
+                    .await
+                {
+                    Ok(feed) => feed,
+                    Err(error) => {
+                        let error = ServiceError::from(error);
+                        error.log();
+                        return self
+                            .send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
+                            .await;
+                    }
+                };
                 let mut request = payload.data(ListeningSince::new(feed));
                 let outlives = outlives_session(&mut request);
                 if outlives {
@@ -250,43 +267,34 @@ impl Connection {
         }
     }
 
-    /// Watches for the end of the connection's own session, re-checking the database
-    /// whenever events may have been missed.
+    /// Watches for the end of the connection's own session. A feed too far behind to
+    /// replay re-checks it in the database, and closes 1013 either way: its subscriptions
+    /// may have missed events too.
     async fn on_bus_message(
         &mut self,
         live: &mut Live,
-        message: Result<BusMessage, Lagged>,
+        message: Result<Arc<AccountEvent>, TooFarBehind>,
     ) -> Step {
-        let lagged = message.is_err();
         let end = match message {
-            Ok(BusMessage::Event(event)) if event.ends_session(live.actor.session_id) => {
-                event.end_reason.map(|reason| SessionEnd {
+            Ok(event) if event.ends_session(live.actor.session_id) => {
+                event.end_reason().map(|reason| SessionEnd {
                     reason,
-                    at: event.occurred_at,
+                    at: event.occurred_at(),
                 })
             }
-            Ok(BusMessage::Event(_)) => return Ok(()),
-            Ok(BusMessage::Resync) | Err(Lagged(_)) => {
-                match self.state.services.current_session_end(&live.actor).await {
-                    Ok(end) => end,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot re-check a subscriber's session");
-                        return Err(Ended::Close(
-                            close::TRY_AGAIN_LATER,
-                            "cannot check the session; reconnect",
-                        ));
-                    }
+            Ok(_) => return Ok(()),
+            Err(TooFarBehind) => match self.state.services.current_session_end(&live.actor).await {
+                Ok(end) => end,
+                Err(error) => {
+                    error.log();
+                    None
                 }
-            }
+            },
         };
-        if let Some(end) = end {
-            return Err(self.close_signed_out(end, live).await);
+        match end {
+            Some(end) => Err(self.close_signed_out(end, live).await),
+            None => Err(Ended::fell_behind()),
         }
-        if lagged {
-            // Its subscriptions lagged too and may have missed events.
-            return Err(Ended::fell_behind());
-        }
-        Ok(())
     }
 
     /// Waits for `connection_init` and authenticates its token, within the init timeout.
@@ -359,7 +367,13 @@ impl Connection {
                 return None;
             }
         };
-        let feed = services.events().subscribe(&actor.user_id);
+        let feed = match services.events().subscribe(&actor.user_id).await {
+            Ok(feed) => feed,
+            Err(error) => {
+                ServiceError::from(error).log();
+                return None;
+            }
+        };
         match services.current_session_end(&actor).await {
             Ok(None) => Some((actor, feed)),
             Ok(Some(_)) => None,
