@@ -15,7 +15,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     clock::Clock,
     config::{Config, DatabaseConfig, RateLimitConfig, WebSocketConfig},
-    events::EventBus,
+    events::{EventBus, RedisTransport},
     graphql::{ListCaps, build_schema},
     http::{AppState, ClientLookup, ConnectionSlots, WebSocketLimits, router},
     service::{
@@ -68,8 +68,38 @@ pub struct Application {
     state: AppState,
     router: Router,
     sweep_interval: Duration,
-    /// Where PostgreSQL account events are listened for; `None` on SQLite.
-    event_listener_url: Option<String>,
+    /// Where events from other instances are listened for; `None` on SQLite alone.
+    event_listener: Option<EventListener>,
+}
+
+/// Where an instance hears of events committed by the others.
+enum EventListener {
+    Postgres(String),
+    Redis(RedisTransport),
+}
+
+/// Redis when configured; otherwise PostgreSQL's NOTIFY, or in process on SQLite, which one
+/// instance serves.
+async fn event_transport(
+    config: &Config,
+    db: &DatabaseConnection,
+) -> anyhow::Result<(EventBus, Option<EventListener>)> {
+    if let Some(url) = &config.redis.redis_url {
+        let redis = RedisTransport::connect(url, &config.redis.redis_prefix)
+            .await
+            .context("cannot connect to Redis (SESSIONHUB_REDIS_URL)")?;
+        let events = EventBus::redis(db.clone(), redis.clone());
+        return Ok((events, Some(EventListener::Redis(redis))));
+    }
+    Ok(match db.get_database_backend() {
+        DatabaseBackend::Postgres => (
+            EventBus::postgres(db.clone()),
+            Some(EventListener::Postgres(
+                config.database.database_url.clone(),
+            )),
+        ),
+        _ => (EventBus::in_process(db.clone()), None),
+    })
 }
 
 impl Application {
@@ -87,15 +117,8 @@ impl Application {
         }
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
-        let database_url = &config.database.database_url;
         let db = migrate(&config.database).await?;
-        // PostgreSQL carries events between instances; SQLite has only the one.
-        let (events, event_listener_url) = match db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                (EventBus::postgres(db.clone()), Some(database_url.clone()))
-            }
-            _ => (EventBus::in_process(db.clone()), None),
-        };
+        let (events, event_listener) = event_transport(config, &db).await?;
         let limits = Arc::new(RateLimits::new(rates(&config.rate_limits), clock.clone()));
         let rules = rules(config);
         let caps = ListCaps {
@@ -122,7 +145,7 @@ impl Application {
             router: router(state.clone())?,
             state,
             sweep_interval: config.sweep_interval,
-            event_listener_url,
+            event_listener,
         })
     }
 
@@ -143,8 +166,16 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         let events = self.state.services.events().clone();
         events.start_delivering(shutdown.clone());
-        if let Some(url) = self.event_listener_url {
-            events.start_listening(url, shutdown.clone()).await;
+        match self.event_listener {
+            Some(EventListener::Postgres(url)) => {
+                events.start_listening(url, shutdown.clone()).await
+            }
+            Some(EventListener::Redis(redis)) => {
+                events
+                    .start_listening_to_redis(redis, shutdown.clone())
+                    .await
+            }
+            None => {}
         }
         tokio::spawn(sweep_expired_sessions(
             self.state.services.clone(),

@@ -127,7 +127,7 @@ if (scenario === 'burst') {
   const seen = { x: {}, y: {} };
   const closed = {};
   for (const [name, ws] of [['x', xs], ['y', ys]]) {
-    ws.on('message', (m) => { const t = JSON.parse(m).type; if (t !== 'ping') seen[name][t] = (seen[name][t] || 0) + 1; });
+    ws.on('message', (m) => { const { type, id } = JSON.parse(m); if (type !== 'ping') { const k = id ? `${type} ${id}` : type; seen[name][k] = (seen[name][k] || 0) + 1; } });
     ws.on('close', (code) => (closed[name] = code));
     for (const f of ['sessionStarted { id }', 'sessionRevoked { reason }']) {
       ws.send(JSON.stringify({ id: f.split(' ')[0], type: 'subscribe', payload: { query: `subscription { ${f} }` } }));

@@ -30,6 +30,9 @@ pub struct Config {
     pub database: DatabaseConfig,
 
     #[command(flatten)]
+    pub redis: RedisConfig,
+
+    #[command(flatten)]
     pub keys: KeyConfig,
 
     /// How long a session lives without a heartbeat.
@@ -82,6 +85,21 @@ pub struct DatabaseConfig {
     /// UNAVAILABLE (HTTP 503) instead of hanging while the database is down.
     #[arg(long, env = "SESSIONHUB_DATABASE_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub database_timeout: Duration,
+}
+
+/// Redis, for deployments that outgrow one database's NOTIFY: it carries events between
+/// instances instead.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RedisConfig {
+    /// Redis URL (`redis://HOST:PORT`); unset, events travel by PostgreSQL NOTIFY (or stay in
+    /// process on SQLite).
+    #[arg(long, env = "SESSIONHUB_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis channel and key this deployment uses, so several can share
+    /// one Redis.
+    #[arg(long, env = "SESSIONHUB_REDIS_PREFIX", default_value = "sessionhub")]
+    pub redis_prefix: String,
 }
 
 /// How often clients may call; over a limit they get HTTP 429 with `Retry-After`.

@@ -12,10 +12,14 @@
 //!   on commit and drops them on rollback; every instance LISTENs ([`postgres`]). When
 //!   the listening connection drops, every account's head is read again once it is back,
 //!   and what was missed is replayed from the table.
+//! - **Redis** (deployments that outgrow NOTIFY): heads are published after commit, and
+//!   every instance also re-reads its accounts' heads every few seconds, since Redis
+//!   pub/sub may lose a message ([`redis`]).
 
 mod delivery;
 mod fanout;
 mod postgres;
+mod redis;
 mod store;
 
 use std::sync::{
@@ -31,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
+pub use redis::RedisTransport;
 
 /// One committed account event as subscribers receive it: the stored row, and the session
 /// it is about as read once for every subscriber of this instance.
@@ -73,10 +78,11 @@ pub struct AccountHead {
     pub seq: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 enum Transport {
     InProcess,
     Postgres,
+    Redis(RedisTransport),
 }
 
 /// Fan-out of committed account events to this instance's live subscribers.
@@ -102,12 +108,18 @@ impl EventBus {
         Self::new(Transport::Postgres, db)
     }
 
+    /// Events travel through Redis to every instance;
+    /// [`EventBus::start_listening_to_redis`] must run.
+    pub fn redis(db: DatabaseConnection, redis: RedisTransport) -> Self {
+        Self::new(Transport::Redis(redis), db)
+    }
+
     fn new(transport: Transport, db: DatabaseConnection) -> Self {
         Self {
             fanout: Arc::new(fanout::Fanout::new(db.clone())),
             wakeups: Arc::default(),
             db,
-            connected: Arc::new(AtomicBool::new(transport == Transport::InProcess)),
+            connected: Arc::new(AtomicBool::new(matches!(transport, Transport::InProcess))),
             transport,
         }
     }
@@ -151,9 +163,10 @@ impl EventBus {
         txn: &DatabaseTransaction,
         heads: &[AccountHead],
     ) -> Result<(), DbErr> {
-        match self.transport {
-            Transport::InProcess => Ok(()),
+        match &self.transport {
             Transport::Postgres => postgres::notify(txn, heads).await,
+            // Redis cannot take part in the transaction: it is told after commit.
+            Transport::InProcess | Transport::Redis(_) => Ok(()),
         }
     }
 
@@ -162,6 +175,9 @@ impl EventBus {
     pub fn committed(&self, heads: &[AccountHead]) {
         for head in heads {
             self.wakeups.wake(&head.user_id, head.seq);
+        }
+        if let Transport::Redis(redis) = &self.transport {
+            redis.publish(heads);
         }
     }
 }

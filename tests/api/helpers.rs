@@ -12,7 +12,8 @@ use sessionhub::{
     app::{Application, connect_database},
     clock::{Clock, MockClock},
     config::{
-        ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, WebSocketConfig,
+        ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, RedisConfig,
+        WebSocketConfig,
     },
     service::Services,
 };
@@ -20,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Names the PostgreSQL server tests run against, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
 pub const POSTGRES_URL_VAR: &str = "SESSIONHUB_TEST_POSTGRES_URL";
+/// The Redis server that tests of the Redis event transport use, under prefixes of their own.
+pub const REDIS_URL_VAR: &str = "SESSIONHUB_TEST_REDIS_URL";
 pub const IDENTITY_SECRET: &str = "test-identity-secret-that-is-at-least-32-bytes";
 pub const SESSION_SECRET: &str = "test-session-secret-that-is-at-least-32-bytes";
 pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -48,6 +51,36 @@ macro_rules! on_both_databases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(app) = $crate::helpers::TestApp::postgres_with($customise).await else { return };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named test function (taking a [`TestApp`] on PostgreSQL, whose second
+/// instances it makes) once with events carried by PostgreSQL's NOTIFY and once by Redis;
+/// each run is skipped, with a notice, when its server is not configured.
+#[macro_export]
+macro_rules! on_both_transports {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_transports!(configured |_config| {}; $($name),*);
+    };
+    (configured $customise:expr; $($name:ident),* $(,)?) => {
+        mod over_notify {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::postgres_with($customise).await else { return };
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod over_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::postgres_on_redis_with($customise).await else { return };
                     super::$name(app).await;
                 }
             )*
@@ -230,6 +263,23 @@ impl TestApp {
         customise(&mut config);
         let database = Arc::new(TestDatabase::Postgres { admin_url, name });
         Some(Self::spawn(config, database, None).await)
+    }
+
+    /// On PostgreSQL, with events between instances carried by Redis under a prefix of
+    /// this test's own; `None`, after a notice, when either server is not configured.
+    pub async fn postgres_on_redis_with(customise: impl FnOnce(&mut Config)) -> Option<Self> {
+        let Ok(redis_url) = std::env::var(REDIS_URL_VAR) else {
+            eprintln!("skipped: set {REDIS_URL_VAR} to run this test on Redis");
+            return None;
+        };
+        Self::postgres_with(|config| {
+            config.redis = RedisConfig {
+                redis_url: Some(redis_url),
+                redis_prefix: format!("sessionhub-test-{}", uuid::Uuid::new_v4().simple()),
+            };
+            customise(config);
+        })
+        .await
     }
 
     pub async fn sqlite_with(customise: impl FnOnce(&mut Config)) -> Self {

@@ -83,15 +83,15 @@ async fn a_flood_of_operations_on_one_connection_all_run() {
     assert_eq!(answered, 300);
 }
 
+crate::on_both_transports!(
+    configured |config| config.max_sessions_per_user = 1_000;
+    a_subscription_hears_everything_committed_after_it_was_read,
+);
+
 /// A subscription is live once the server has read its `subscribe`: the client knows it
 /// has when the server answers a `ping` sent after it (messages are handled in order).
 /// An event committed on another instance right after is always delivered.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscription_hears_everything_committed_after_it_was_read() {
-    let Some(a) = TestApp::postgres_with(|config| config.max_sessions_per_user = 1_000).await
-    else {
-        return;
-    };
+async fn a_subscription_hears_everything_committed_after_it_was_read(a: TestApp) {
     let b = a.second_instance().await;
     let watcher = b.sign_in("alice").await;
     let mut socket = Subscriber::authenticated(&b, &watcher.token).await;

@@ -394,3 +394,33 @@ async fn a_subscriber_too_far_behind_is_closed_with_1013() {
     assert_eq!(closed, json!({ "close": 1013 }), "after {delivered} events");
     assert!(delivered < burst);
 }
+
+/// Redis may lose a wake-up (a failed publish, a crash between commit and publish): every
+/// instance reads its accounts' heads again every few seconds, so an event committed
+/// without any wake-up still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_redis_an_event_whose_wake_up_was_lost_still_arrives() {
+    let Some(app) = TestApp::postgres_on_redis_with(|_| {}).await else {
+        return;
+    };
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let mut feed = Subscriber::authenticated(&app, &phone.token).await;
+    feed.subscribe("log", "subscription { securityEvent { kind } }")
+        .await;
+    wait_for_subscribers(&app, 2).await;
+
+    commit_unannounced(
+        &app,
+        "alice",
+        "DEVICE_RENAMED",
+        &phone.session_id,
+        "NULL",
+        1,
+    )
+    .await;
+    let logged = feed.next().await;
+    assert_eq!(
+        logged["payload"]["data"]["securityEvent"]["kind"], "DEVICE_RENAMED",
+        "{logged}"
+    );
+}

@@ -19,11 +19,9 @@ crate::on_both_databases!(
     shutdown_closes_connections_with_1001,
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoke_on_one_instance_signs_out_a_subscriber_on_another() {
-    let Some(a) = TestApp::postgres().await else {
-        return;
-    };
+crate::on_both_transports!(revoke_on_one_instance_signs_out_a_subscriber_on_another);
+
+async fn revoke_on_one_instance_signs_out_a_subscriber_on_another(a: TestApp) {
     let b = a.second_instance().await;
     let laptop = a.sign_in("alice").await;
     let phone = b.sign_in_with("alice", SAFARI_IPHONE, None).await;
