@@ -8,19 +8,20 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use axum::{Router, serve::ListenerExt};
 use migration::{Migrator, MigratorTrait};
+use redis::aio::ConnectionManager;
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     clock::Clock,
-    config::{Config, DatabaseConfig, RateLimitConfig, WebSocketConfig},
+    config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
     events::{EventBus, RedisTransport},
     graphql::{ListCaps, build_schema},
     http::{AppState, ClientLookup, ConnectionSlots, WebSocketLimits, router},
     service::{
         Rules, Services,
-        rate_limit::{RateLimits, Rates},
+        rate_limit::{RateLimits, Rates, SharedBuckets},
     },
     tokens::TokenKeys,
 };
@@ -78,20 +79,49 @@ enum EventListener {
     Redis(RedisTransport),
 }
 
+/// The Redis that instances share events and rate limits through, when configured.
+struct SharedRedis {
+    client: redis::Client,
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+async fn connect_redis(config: &RedisConfig) -> anyhow::Result<Option<SharedRedis>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let connect = async {
+        let client = redis::Client::open(url.as_str())?;
+        let connection = ConnectionManager::new(client.clone()).await?;
+        Ok::<_, redis::RedisError>((client, connection))
+    };
+    let (client, connection) = connect
+        .await
+        .context("cannot connect to Redis (SESSIONHUB_REDIS_URL)")?;
+    Ok(Some(SharedRedis {
+        client,
+        connection,
+        prefix: config.redis_prefix.clone(),
+    }))
+}
+
 /// Redis when configured; otherwise PostgreSQL's NOTIFY, or in process on SQLite, which one
 /// instance serves.
-async fn event_transport(
+fn event_transport(
     config: &Config,
     db: &DatabaseConnection,
-) -> anyhow::Result<(EventBus, Option<EventListener>)> {
-    if let Some(url) = &config.redis.redis_url {
-        let redis = RedisTransport::connect(url, &config.redis.redis_prefix)
-            .await
-            .context("cannot connect to Redis (SESSIONHUB_REDIS_URL)")?;
-        let events = EventBus::redis(db.clone(), redis.clone());
-        return Ok((events, Some(EventListener::Redis(redis))));
+    redis: Option<&SharedRedis>,
+) -> (EventBus, Option<EventListener>) {
+    if let Some(redis) = redis {
+        let transport = RedisTransport::new(
+            redis.client.clone(),
+            redis.connection.clone(),
+            &redis.prefix,
+        );
+        let events = EventBus::redis(db.clone(), transport.clone());
+        return (events, Some(EventListener::Redis(transport)));
     }
-    Ok(match db.get_database_backend() {
+    match db.get_database_backend() {
         DatabaseBackend::Postgres => (
             EventBus::postgres(db.clone()),
             Some(EventListener::Postgres(
@@ -99,7 +129,7 @@ async fn event_transport(
             )),
         ),
         _ => (EventBus::in_process(db.clone()), None),
-    })
+    }
 }
 
 impl Application {
@@ -118,8 +148,16 @@ impl Application {
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
         let db = migrate(&config.database).await?;
-        let (events, event_listener) = event_transport(config, &db).await?;
-        let limits = Arc::new(RateLimits::new(rates(&config.rate_limits), clock.clone()));
+        let redis = connect_redis(&config.redis).await?;
+        let (events, event_listener) = event_transport(config, &db, redis.as_ref());
+        let shared_limits = redis
+            .as_ref()
+            .map(|redis| SharedBuckets::new(redis.connection.clone(), &redis.prefix));
+        let limits = Arc::new(RateLimits::new(
+            rates(&config.rate_limits),
+            clock.clone(),
+            shared_limits,
+        ));
         let rules = rules(config);
         let caps = ListCaps {
             sessions_per_user: rules.max_sessions_per_user,

@@ -29,15 +29,14 @@ pub struct RedisTransport {
 }
 
 impl RedisTransport {
-    /// Connects to the Redis at `url`; its channel is named after `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, RedisError> {
-        let client = Client::open(url)?;
-        let publisher = ConnectionManager::new(client.clone()).await?;
-        Ok(Self {
+    /// Publishes through `publisher` and subscribes through `client`, on a channel named
+    /// after `prefix`.
+    pub fn new(client: Client, publisher: ConnectionManager, prefix: &str) -> Self {
+        Self {
             client,
             publisher,
             channel: format!("{prefix}:account-heads"),
-        })
+        }
     }
 
     /// Publishes `heads` in the background; a failure is logged, and the other instances'

@@ -48,9 +48,12 @@ pub(super) fn attach_requester(data: &mut Data, state: &AppState, requester: Req
 
 /// Counts a request (or websocket attempt) against its client address's rate.
 /// An address is not an account, so its lockouts go to the operator's log, not a user's.
-pub(super) fn check_client_rate(state: &AppState, client: &ClientInfo) -> Result<(), RateLimited> {
+pub(super) async fn check_client_rate(
+    state: &AppState,
+    client: &ClientInfo,
+) -> Result<(), RateLimited> {
     let address = client.ip_address.as_deref().unwrap_or_default();
-    let checked = state.services.rate_limits().check_client(address);
+    let checked = state.services.rate_limits().check_client(address).await;
     if let Err(limited) = &checked
         && limited.starts_lockout
     {

@@ -138,7 +138,7 @@ async fn execute(
     mut batch: BatchRequest,
 ) -> Response {
     let client = state.clients.client_info(peer, headers);
-    if let Err(limited) = check_client_rate(state, &client) {
+    if let Err(limited) = check_client_rate(state, &client).await {
         return rate_limited_response(limited);
     }
     let requester = match resolve_requester(state, headers, client).await {

@@ -589,3 +589,29 @@ async fn sign_ins_per_user_are_limited() {
         &json!({ "kind": "SIGN_IN_RATE_LIMITED", "ipAddress": "127.0.0.1" })
     );
 }
+
+/// With Redis, the instances share one set of buckets: a session's limit is spent across
+/// them, not granted once per instance. A refill (the shared clock moved on) serves either.
+#[tokio::test]
+async fn over_redis_instances_share_one_rate_limit() {
+    let Some(a) = TestApp::postgres_on_redis_with(|config| {
+        config.rate_limits.requests_per_minute_per_session = quota(4);
+    })
+    .await
+    else {
+        return;
+    };
+    let b = a.second_instance().await;
+    let alice = a.sign_in("alice").await;
+    let query = json!({ "query": "{ currentSession { id } }" });
+    for instance in [&a, &b, &a, &b] {
+        let response = instance.post_json(&alice.token, &query).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_rate_limited(b.post_json(&alice.token, &query).await).await;
+    assert_rate_limited(a.post_json(&alice.token, &query).await).await;
+    // 4 a minute: one request back every 15 s.
+    a.advance(1);
+    let response = b.post_json(&alice.token, &query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -143,3 +143,56 @@ async fn an_instance_whose_database_answers_is_ready() {
     let readiness: serde_json::Value = readiness.json().await.unwrap();
     assert_eq!(readiness, json!({ "status": "ready" }));
 }
+
+/// While Redis is unreachable, an instance says so on `/readyz`, still serves (rate limits
+/// fall back to its own buckets), and still refuses an ended session, since validity is
+/// checked in the database. Once Redis is back, what was committed meanwhile reaches the
+/// subscribers of every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_unreachable_revocation_holds_and_events_follow_later() {
+    use crate::subscriptions::{Subscriber, wait_for_subscribers};
+
+    let redis = Outage::in_front_of("127.0.0.1:6379").await;
+    let Some(a) = TestApp::postgres_on_redis_with(|config| {
+        config.redis.redis_url = Some(format!("redis://{}", redis.address));
+    })
+    .await
+    else {
+        return;
+    };
+    let b = a.second_instance().await;
+    let laptop = a.sign_in("alice").await;
+    let phone = b.sign_in("alice").await;
+    let mut phone_feed = Subscriber::authenticated(&b, &phone.token).await;
+    phone_feed
+        .subscribe("bye", "subscription { signedOut { reason } }")
+        .await;
+    wait_for_subscribers(&b, 2).await;
+
+    redis.begin().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let readiness = b.http.get(b.url("/readyz")).send().await.unwrap();
+        if readiness.status() == StatusCode::SERVICE_UNAVAILABLE {
+            let body: serde_json::Value = readiness.json().await.unwrap();
+            assert_eq!(
+                body["reasons"],
+                json!(["the event transport is disconnected"]),
+                "{body}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/readyz never said");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    a.revoke(&laptop.token, &phone.session_id).await;
+    b.assert_session_ended(&phone.token).await;
+
+    redis.end().await;
+    let signed_out = phone_feed.next().await;
+    assert_eq!(
+        signed_out["payload"]["data"]["signedOut"]["reason"], "REVOKED",
+        "{signed_out}"
+    );
+}

@@ -54,7 +54,7 @@ pub async fn upgrade(
         );
     };
     let client = state.clients.client_info(peer, &headers);
-    if let Err(limited) = check_client_rate(&state, &client) {
+    if let Err(limited) = check_client_rate(&state, &client).await {
         return rate_limited_response(limited);
     }
     let limits = state.websocket;

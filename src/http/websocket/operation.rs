@@ -66,6 +66,7 @@ impl Operation {
     /// closes right after.
     async fn admit(&self) -> Result<(), Outcome> {
         check_client_rate(&self.state, &self.client)
+            .await
             .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
         let services = &self.state.services;
         if !self.outlives {

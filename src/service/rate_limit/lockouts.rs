@@ -15,7 +15,7 @@ impl Services {
         user_id: &str,
         client: &ClientInfo,
     ) -> ServiceResult<()> {
-        let Err(limited) = self.limits.check_sign_in(user_id) else {
+        let Err(limited) = self.limits.check_sign_in(user_id).await else {
             return Ok(());
         };
         if limited.starts_lockout {
@@ -35,7 +35,7 @@ impl Services {
     /// Counts a request made with `actor`'s session against the per-session rate. The
     /// first refusal of a lockout names the session that was too busy.
     pub async fn check_session_rate(&self, actor: &Actor) -> ServiceResult<()> {
-        let Err(limited) = self.limits.check_session(actor.session_id) else {
+        let Err(limited) = self.limits.check_session(actor.session_id).await else {
             return Ok(());
         };
         if limited.starts_lockout {

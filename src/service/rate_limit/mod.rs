@@ -1,12 +1,17 @@
 //! Request rates: per client address, per session, and sign-ins per user, each a GCRA
 //! bucket (the `governor` crate) that refills evenly over a minute. Time is the service's
-//! injected clock, so tests move it instead of sleeping. What a refusal puts in the
-//! user's security log is in [`lockouts`].
+//! injected clock, so tests move it instead of sleeping. With Redis configured the buckets
+//! are kept there, shared by every instance ([`shared`]). What a refusal puts in the user's
+//! security log is in [`lockouts`].
 
 mod lockouts;
+mod shared;
+
+pub use shared::SharedBuckets;
 
 use std::{
     collections::HashMap,
+    fmt::Display,
     hash::Hash,
     num::NonZeroU32,
     sync::{Arc, Mutex},
@@ -52,6 +57,8 @@ pub struct RateLimits {
     per_client: KeyedLimit<String>,
     per_session: KeyedLimit<Uuid>,
     sign_ins_per_user: KeyedLimit<String>,
+    /// The buckets every instance shares, when Redis is configured.
+    shared: Option<SharedBuckets>,
 }
 
 /// How long a key must go without a refusal for its lockout to end. Without it a refill of
@@ -80,29 +87,47 @@ type Buckets<K> = RateLimiter<K, DefaultKeyedStateStore<K>, LimiterClock, NoOpMi
 /// One rate, kept per key, and the keys it is refusing: tells the first refusal of a
 /// lockout (worth a security-log entry) from the many that follow it.
 struct KeyedLimit<K: Clone + Hash + Eq> {
+    /// The bucket's name among the shared ones.
+    kind: &'static str,
+    per_minute: NonZeroU32,
     buckets: Buckets<K>,
     clock: LimiterClock,
     /// Keys being refused, and until when.
     lockouts: Mutex<HashMap<K, Duration>>,
 }
 
-impl<K: Clone + Hash + Eq> KeyedLimit<K> {
-    fn per_minute(count: NonZeroU32, clock: &LimiterClock) -> Self {
+impl<K: Clone + Hash + Eq + Display> KeyedLimit<K> {
+    fn per_minute(kind: &'static str, count: NonZeroU32, clock: &LimiterClock) -> Self {
         Self {
+            kind,
+            per_minute: count,
             buckets: RateLimiter::dashmap_with_clock(Quota::per_minute(count), clock.clone()),
             clock: clock.clone(),
             lockouts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts one use of `key`. A refusal starts a lockout when `key` was not locked out
-    /// already, and extends the lockout to [`LOCKOUT_QUIET`] past it.
-    fn check(&self, key: &K) -> Result<(), RateLimited> {
-        let Err(not_until) = self.buckets.check_key(key) else {
+    /// Counts one use of `key`, in the shared buckets when there are any and they answer,
+    /// else in this instance's own. A refusal starts a lockout when `key` was not locked
+    /// out already, and extends the lockout to [`LOCKOUT_QUIET`] past it.
+    async fn check(&self, key: &K, shared: Option<&SharedBuckets>) -> Result<(), RateLimited> {
+        let now = self.clock.now();
+        let shared_verdict = match shared {
+            Some(shared) => {
+                shared
+                    .check(self.kind, &key.to_string(), self.per_minute, now)
+                    .await
+            }
+            None => None,
+        };
+        let verdict = shared_verdict.unwrap_or_else(|| {
+            self.buckets
+                .check_key(key)
+                .map_err(|not_until| not_until.wait_time_from(now))
+        });
+        let Err(retry_after) = verdict else {
             return Ok(());
         };
-        let now = self.clock.now();
-        let retry_after = not_until.wait_time_from(now);
         let mut lockouts = self.lockouts.lock().expect("lockouts poisoned");
         let until = lockouts.entry(key.clone()).or_insert(now);
         let starts_lockout = *until <= now;
@@ -125,28 +150,36 @@ impl<K: Clone + Hash + Eq> KeyedLimit<K> {
 }
 
 impl RateLimits {
-    pub fn new(rates: Rates, clock: Arc<dyn Clock>) -> Self {
+    /// Limits at `rates`, kept in `shared` when given, else in this instance alone.
+    pub fn new(rates: Rates, clock: Arc<dyn Clock>, shared: Option<SharedBuckets>) -> Self {
         let clock = LimiterClock(clock);
         Self {
-            per_client: KeyedLimit::per_minute(rates.per_client, &clock),
-            per_session: KeyedLimit::per_minute(rates.per_session, &clock),
-            sign_ins_per_user: KeyedLimit::per_minute(rates.sign_ins_per_user, &clock),
+            per_client: KeyedLimit::per_minute("client", rates.per_client, &clock),
+            per_session: KeyedLimit::per_minute("session", rates.per_session, &clock),
+            sign_ins_per_user: KeyedLimit::per_minute("sign-in", rates.sign_ins_per_user, &clock),
+            shared,
         }
     }
 
     /// Any request or websocket connection attempt from this client address.
-    pub fn check_client(&self, address: &str) -> Result<(), RateLimited> {
-        self.per_client.check(&address.to_owned())
+    pub async fn check_client(&self, address: &str) -> Result<(), RateLimited> {
+        self.per_client
+            .check(&address.to_owned(), self.shared.as_ref())
+            .await
     }
 
     /// Any request made with this session's token.
-    pub fn check_session(&self, session_id: Uuid) -> Result<(), RateLimited> {
-        self.per_session.check(&session_id)
+    pub async fn check_session(&self, session_id: Uuid) -> Result<(), RateLimited> {
+        self.per_session
+            .check(&session_id, self.shared.as_ref())
+            .await
     }
 
     /// A `startSession` for this user.
-    pub fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
-        self.sign_ins_per_user.check(&user_id.to_owned())
+    pub async fn check_sign_in(&self, user_id: &str) -> Result<(), RateLimited> {
+        self.sign_ins_per_user
+            .check(&user_id.to_owned(), self.shared.as_ref())
+            .await
     }
 
     /// Drops the buckets of keys that have been quiet long enough to be full again, so
@@ -165,8 +198,8 @@ mod tests {
     use super::*;
     use crate::clock::MockClock;
 
-    #[test]
-    fn paced_refusals_stay_one_lockout() {
+    #[tokio::test]
+    async fn paced_refusals_stay_one_lockout() {
         // 600 a minute: one request back every 100 ms once the burst is spent.
         let per_minute = NonZeroU32::new(600).unwrap();
         let clock = Arc::new(MockClock::new(
@@ -177,23 +210,29 @@ mod tests {
             per_session: per_minute,
             sign_ins_per_user: per_minute,
         };
-        let limits = RateLimits::new(rates, clock.clone());
-        let spend = |key: Uuid| loop {
-            if let Err(refused) = limits.check_session(key) {
+        let limits = RateLimits::new(rates, clock.clone(), None);
+        let spend = async |key: Uuid| loop {
+            if let Err(refused) = limits.check_session(key).await {
                 break refused;
             }
         };
         let session = Uuid::now_v7();
-        assert!(spend(session).starts_lockout);
+        assert!(spend(session).await.starts_lockout);
         // Wait for a refill, use it, and be refused again: still the same lockout, not a
         // new one to log.
         clock.advance(chrono::Duration::milliseconds(150));
-        assert!(limits.check_session(session).is_ok());
-        assert!(!limits.check_session(session).unwrap_err().starts_lockout);
+        assert!(limits.check_session(session).await.is_ok());
+        assert!(
+            !limits
+                .check_session(session)
+                .await
+                .unwrap_err()
+                .starts_lockout
+        );
         // Another key's first refusal starts a lockout of its own.
-        assert!(spend(Uuid::now_v7()).starts_lockout);
+        assert!(spend(Uuid::now_v7()).await.starts_lockout);
         // A quiet minute ends the lockout: the next burst's refusal is a new one.
         clock.advance(chrono::Duration::seconds(61));
-        assert!(spend(session).starts_lockout);
+        assert!(spend(session).await.starts_lockout);
     }
 }
