@@ -18,7 +18,7 @@ use crate::{
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
     events::{EventBus, RedisTransport},
     graphql::{ListCaps, build_schema},
-    http::{AppState, ClientLookup, ConnectionSlots, WebSocketLimits, router},
+    http::{AppState, ClientLookup, ConnectionSlots, SharedSlots, WebSocketLimits, router},
     service::{
         Rules, Services,
         rate_limit::{RateLimits, Rates, SharedBuckets},
@@ -174,6 +174,9 @@ impl Application {
             api: Arc::new(config.api.clone()),
             connections: Arc::new(ConnectionSlots::new(
                 config.websocket.ws_max_connections_per_session,
+                redis
+                    .as_ref()
+                    .map(|redis| SharedSlots::new(redis.connection.clone(), &redis.prefix)),
             )),
             shutdown,
             sockets: TaskTracker::new(),

@@ -7,7 +7,7 @@ mod graphql;
 mod websocket;
 
 pub use client::ClientLookup;
-pub use websocket::ConnectionSlots;
+pub use websocket::{ConnectionSlots, SharedSlots};
 
 use std::sync::Arc;
 

@@ -254,3 +254,44 @@ async fn shutdown_waits_until_every_socket_is_closed(app: TestApp) {
         assert_eq!(socket.next().await, json!({ "close": 1001 }));
     }
 }
+
+/// With Redis, the per-session cap on connections counts every instance's: places taken on
+/// A are missing on B, and one given back on A is free on B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_redis_connections_per_session_are_capped_across_instances() {
+    use serde_json::Value;
+
+    let Some(a) = TestApp::postgres_on_redis_with(|_| {}).await else {
+        return;
+    };
+    let b = a.second_instance().await;
+    let alice = a.sign_in("alice").await;
+    // Tests allow three connections per session.
+    let mut on_a = vec![
+        Subscriber::authenticated(&a, &alice.token).await,
+        Subscriber::authenticated(&a, &alice.token).await,
+    ];
+    let _on_b = Subscriber::authenticated(&b, &alice.token).await;
+    let fourth = async |app: &TestApp| -> Value {
+        let mut socket = Subscriber::connect(app, json!({ "token": alice.token })).await;
+        socket.next().await
+    };
+    assert_eq!(fourth(&b).await, json!({ "close": 1008 }));
+    assert_eq!(fourth(&a).await, json!({ "close": 1008 }));
+
+    drop(on_a.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match fourth(&b).await {
+            ack if ack["type"] == "connection_ack" => break,
+            refused => {
+                assert_eq!(refused, json!({ "close": 1008 }));
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the place was never freed"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}

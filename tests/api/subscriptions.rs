@@ -68,7 +68,7 @@ impl Subscriber {
         Self { socket }
     }
 
-    async fn connect(app: &TestApp, init_payload: Value) -> Self {
+    pub async fn connect(app: &TestApp, init_payload: Value) -> Self {
         let mut subscriber = Self::open(app, "graphql-transport-ws").await;
         subscriber
             .send(json!({ "type": "connection_init", "payload": init_payload }))

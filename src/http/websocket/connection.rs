@@ -19,7 +19,7 @@ use tokio_stream::StreamMap;
 use super::{
     operation::{Operation, Outcome},
     protocol::{ClientMessage, Incoming, Protocol, close, decode, init_token, pong},
-    slots::ConnectionSlot,
+    slots::{ConnectionSlot, RENEW_EVERY},
 };
 use crate::{
     events::{AccountEvent, AccountFeed, TooFarBehind},
@@ -127,7 +127,7 @@ type Step = Result<(), Ended>;
 
 impl Connection {
     async fn serve(&mut self) -> Ended {
-        let (actor, _slot, mut bus) = match self.initialise().await {
+        let (actor, slot, mut bus) = match self.initialise().await {
             Ok(initialised) => initialised,
             Err(ended) => return ended,
         };
@@ -147,11 +147,17 @@ impl Connection {
         };
         let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
         keepalive.reset();
+        let mut renewal = tokio::time::interval(RENEW_EVERY);
+        renewal.reset();
         let shutdown = self.state.shutdown.clone();
         loop {
             let step = tokio::select! {
                 _ = shutdown.cancelled() => Err(Ended::Close(close::GOING_AWAY, "server shutting down")),
                 _ = keepalive.tick() => self.send(self.protocol.keepalive()).await,
+                _ = renewal.tick() => {
+                    slot.renew().await;
+                    Ok(())
+                }
                 incoming = self.receive() => match incoming {
                     Incoming::Message(message) => self.on_client_message(&mut live, message).await,
                     Incoming::Nothing => Ok(()),
@@ -333,7 +339,7 @@ impl Connection {
                             return Err(Ended::Close(close::FORBIDDEN, "forbidden"));
                         }
                     };
-                    let Some(slot) = self.state.connections.claim(actor.session_id) else {
+                    let Some(slot) = self.state.connections.claim(actor.session_id).await else {
                         return Err(Ended::Close(
                             close::POLICY_VIOLATION,
                             "too many connections for this session",

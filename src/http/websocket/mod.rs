@@ -23,7 +23,7 @@ use axum::{
     response::Response,
 };
 
-pub use slots::ConnectionSlots;
+pub use slots::{ConnectionSlots, SharedSlots};
 
 use super::{
     AppState,
