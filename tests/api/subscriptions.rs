@@ -422,11 +422,17 @@ async fn connections_per_session_are_capped(app: TestApp) {
     assert_eq!(fourth.next().await, json!({ "close": 1008 }));
     // Closing one frees its place.
     drop(open.pop());
+    connect_once_a_place_is_free(&app, &alice.token).await;
+}
+
+/// Connects with `token` as soon as its session has a free place, refused (1008) until
+/// then; fails if none frees up within ten seconds.
+pub async fn connect_once_a_place_is_free(app: &TestApp, token: &str) -> Subscriber {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mut retry = Subscriber::connect(&app, json!({ "token": alice.token })).await;
+        let mut retry = Subscriber::connect(app, json!({ "token": token })).await;
         match retry.next().await {
-            ack if ack["type"] == "connection_ack" => break,
+            ack if ack["type"] == "connection_ack" => return retry,
             refused => {
                 assert_eq!(refused, json!({ "close": 1008 }));
                 assert!(
