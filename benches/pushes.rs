@@ -5,7 +5,11 @@
 //!    is revoked through instance A; the time from sending `revokeSession` to receiving
 //!    `signedOut` is measured over `PUSH_ROUNDS` revokes (default 100). Each round also
 //!    checks the socket is then closed with 4403 and both instances refuse the token.
-//! 2. **Memory of idle subscribers**: `PUSH_IDLE` connections (default 1000), each its own
+//! 2. **Subscribe, then trigger**: one session on B subscribes to `sessionStarted` (and
+//!    waits for the server to have read it: a ping answered after it), then the account
+//!    signs in on A; over `PUSH_SUBSCRIBE_ROUNDS` rounds (default 100), how many events
+//!    never arrived (within 5 s) and how long the others took.
+//! 3. **Memory of idle subscribers**: `PUSH_IDLE` connections (default 1000), each its own
 //!    session with `signedOut` and `sessionRevoked` subscriptions, held open on B; B's
 //!    resident memory (from /proc) is read before and after.
 //!
@@ -206,11 +210,48 @@ async fn sign_out_delay(target: &Target, rounds: usize) {
     delays.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "signedOut across instances, {rounds} revokes: median {:.1} ms, p90 {:.1} ms, worst {:.1} ms, best {:.1} ms",
+        "signedOut across instances, {rounds} revokes: median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, worst {:.1} ms, best {:.1} ms",
         ms(percentile(&delays, 0.5)),
         ms(percentile(&delays, 0.9)),
+        ms(percentile(&delays, 0.99)),
         ms(*delays.last().unwrap()),
         ms(delays[0]),
+    );
+}
+
+async fn subscribe_then_trigger(target: &Target, rounds: usize) {
+    let user = format!("rounds-{}", std::process::id());
+    let (watcher, _) = target.sign_in(&target.b, &user).await;
+    let mut socket = target.subscriber(&watcher, &[]).await;
+    let (mut delays, mut lost) = (Vec::with_capacity(rounds), 0);
+    for round in 0..rounds {
+        let id = format!("round-{round}");
+        send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": "subscription { sessionStarted { id } }" } }),
+        )
+        .await;
+        send(&mut socket, json!({ "type": "ping" })).await;
+        assert_eq!(receive(&mut socket).await["type"], "pong");
+        let started = Instant::now();
+        let (_, session_id) = target.sign_in(&target.a, &user).await;
+        match tokio::time::timeout(Duration::from_secs(5), receive(&mut socket)).await {
+            Ok(told) => {
+                assert_eq!(told["id"], id.as_str(), "{told}");
+                assert_eq!(told["payload"]["data"]["sessionStarted"]["id"], session_id);
+                delays.push(started.elapsed());
+            }
+            Err(_) => lost += 1,
+        }
+        send(&mut socket, json!({ "id": id, "type": "complete" })).await;
+    }
+    delays.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "subscribe on B, then sign in on A, {rounds} rounds: {lost} events lost; delivered in median {:.1} ms, p99 {:.1} ms, worst {:.1} ms",
+        ms(percentile(&delays, 0.5)),
+        ms(percentile(&delays, 0.99)),
+        ms(*delays.last().unwrap()),
     );
 }
 
@@ -260,7 +301,9 @@ async fn main() {
         http: reqwest::Client::new(),
     };
     let rounds = setting("PUSH_ROUNDS", Some("100")).parse().unwrap();
+    let subscribe_rounds = setting("PUSH_SUBSCRIBE_ROUNDS", Some("100")).parse().unwrap();
     let idle = setting("PUSH_IDLE", Some("1000")).parse().unwrap();
     sign_out_delay(&target, rounds).await;
+    subscribe_then_trigger(&target, subscribe_rounds).await;
     idle_memory(&target, idle).await;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts two Sessionhub instances on one PostgreSQL database and measures live pushes
 # between them (benches/pushes.rs). Needs PostgreSQL at 127.0.0.1:5432 (user postgres).
+# Events travel by NOTIFY; with SESSIONHUB_REDIS_URL set (e.g. redis://127.0.0.1:6379),
+# by Redis. PUSH_ROUNDS, PUSH_SUBSCRIBE_ROUNDS and PUSH_IDLE size the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sessionhub/target}"
@@ -10,6 +12,11 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
 export SESSIONHUB_IDENTITY_SECRET="bench-identity-secret-of-at-least-32-bytes"
 export SESSIONHUB_SESSION_SECRET="bench-session-secret-of-at-least-32-bytes"
 export SESSIONHUB_LOG=warn
+# The bench signs one account in many times in a few seconds: out of the limits' way.
+export SESSIONHUB_MAX_SESSIONS_PER_USER="${SESSIONHUB_MAX_SESSIONS_PER_USER:-100000}"
+export SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER="${SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER:-1000000}"
+export SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP="${SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP:-1000000}"
+export SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION="${SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION:-1000000}"
 cargo build --release -q
 binary="$CARGO_TARGET_DIR/release/sessionhub"
 "$binary" migrate
