@@ -301,7 +301,9 @@ async fn main() {
         http: reqwest::Client::new(),
     };
     let rounds = setting("PUSH_ROUNDS", Some("100")).parse().unwrap();
-    let subscribe_rounds = setting("PUSH_SUBSCRIBE_ROUNDS", Some("100")).parse().unwrap();
+    let subscribe_rounds = setting("PUSH_SUBSCRIBE_ROUNDS", Some("100"))
+        .parse()
+        .unwrap();
     let idle = setting("PUSH_IDLE", Some("1000")).parse().unwrap();
     sign_out_delay(&target, rounds).await;
     subscribe_then_trigger(&target, subscribe_rounds).await;
