@@ -2,7 +2,8 @@
 # Starts two Sessionhub instances on one PostgreSQL database and measures live pushes
 # between them (benches/pushes.rs). Needs PostgreSQL at 127.0.0.1:5432 (user postgres).
 # Events travel by NOTIFY; with SESSIONHUB_REDIS_URL set (e.g. redis://127.0.0.1:6379),
-# by Redis. PUSH_ROUNDS, PUSH_SUBSCRIBE_ROUNDS and PUSH_IDLE size the runs.
+# by Redis. PUSH_ROUNDS, PUSH_SUBSCRIBE_ROUNDS and PUSH_IDLE size the runs; PUSH_BINARY
+# names another server build to measure instead (e.g. the one before a change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sessionhub/target}"
@@ -18,7 +19,8 @@ export SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER="${SESSIONHUB_SIGN_INS_PER_MINUTE
 export SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP="${SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP:-1000000}"
 export SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION="${SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION:-1000000}"
 cargo build --release -q
-binary="$CARGO_TARGET_DIR/release/sessionhub"
+# PUSH_BINARY runs another build, e.g. the one before a change, to compare.
+binary="${PUSH_BINARY:-$CARGO_TARGET_DIR/release/sessionhub}"
 "$binary" migrate
 "$binary" serve --listen 127.0.0.1:8081 & a=$!
 "$binary" serve --listen 127.0.0.1:8082 & b=$!

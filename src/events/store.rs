@@ -7,7 +7,6 @@ use entity::{account_cursor, account_event, session};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use uuid::Uuid;
 
 use super::AccountEvent;
 
@@ -45,40 +44,22 @@ pub(super) async fn heads(
 }
 
 /// Up to [`PAGE`] of `user_id`'s events after position `after`, oldest first, each with
-/// the session it is about as it stands now: two reads, however many subscribers will
+/// the session it is about as it stands now: one read, however many subscribers will
 /// receive them.
 pub(super) async fn after(
     db: &DatabaseConnection,
     user_id: &str,
     after: i64,
 ) -> Result<Vec<AccountEvent>, DbErr> {
-    let records = account_event::Entity::find()
+    Ok(account_event::Entity::find()
+        .find_also_related(session::Entity)
         .filter(account_event::Column::UserId.eq(user_id))
         .filter(account_event::Column::Seq.gt(after))
         .order_by_asc(account_event::Column::Seq)
         .limit(PAGE)
         .all(db)
-        .await?;
-    let mut session_ids: Vec<Uuid> = records.iter().filter_map(|r| r.session_id).collect();
-    session_ids.sort_unstable();
-    session_ids.dedup();
-    let sessions: HashMap<Uuid, session::Model> = if session_ids.is_empty() {
-        HashMap::new()
-    } else {
-        session::Entity::find()
-            .filter(session::Column::UserId.eq(user_id))
-            .filter(session::Column::Id.is_in(session_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|session| (session.id, session))
-            .collect()
-    };
-    Ok(records
+        .await?
         .into_iter()
-        .map(|record| AccountEvent {
-            session: record.session_id.and_then(|id| sessions.get(&id).cloned()),
-            record,
-        })
+        .map(|(record, session)| AccountEvent { record, session })
         .collect())
 }
