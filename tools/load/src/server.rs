@@ -1,0 +1,170 @@
+//! The server under load: one the tool starts (the release build next to it), or one
+//! already running.
+
+use std::{
+    net::TcpListener,
+    process::Stdio,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// Where requests go, and how to mint identities for it.
+pub struct Target {
+    pub base: String,
+    secret: String,
+    pid: Option<u32>,
+    pub http: reqwest::Client,
+}
+
+impl Target {
+    pub fn new(base: String, secret: String, pid: Option<u32>) -> Self {
+        Self {
+            base,
+            secret,
+            pid,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1024)
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// An identity token for `user`, as the product's own login would issue.
+    pub fn identity(&self, user: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs();
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &json!({ "sub": user, "exp": now + 3600, "amr": ["pwd"] }),
+            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .expect("an identity token")
+    }
+
+    /// Posts one GraphQL request; an answer is an error when it is not a 200 or carries
+    /// `errors`.
+    pub async fn graphql(
+        &self,
+        token: Option<&str>,
+        body: &Value,
+        user_agent: &str,
+    ) -> Result<Value, String> {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("user-agent", user_agent)
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if status != 200 || answer.get("errors").is_some() {
+            return Err(format!("{status} {answer}"));
+        }
+        Ok(answer)
+    }
+
+    /// The server's resident memory, when its process is known.
+    pub fn resident_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+/// A release server the tool started; stopped when dropped.
+pub struct Started {
+    _process: Child,
+    pid: u32,
+    base: String,
+    secret: String,
+    _directory: tempfile::TempDir,
+}
+
+impl Started {
+    /// Starts `sessionhub serve` from the same build directory as this tool, on
+    /// `database` (`sqlite` for a fresh file), with the rate limits out of the way.
+    pub async fn launch(database: &str) -> anyhow::Result<Self> {
+        let binary = std::env::current_exe()?
+            .with_file_name("sessionhub")
+            .with_extension(std::env::consts::EXE_EXTENSION);
+        if !binary.exists() {
+            bail!(
+                "{} is missing: run `cargo build --release` first",
+                binary.display()
+            );
+        }
+        let directory = tempfile::tempdir()?;
+        let database_url = match database {
+            "sqlite" => format!(
+                "sqlite://{}?mode=rwc",
+                directory.path().join("load.db").display()
+            ),
+            url => url.to_owned(),
+        };
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let secret = format!("load-identity-{nonce}-{}", std::process::id());
+        let unlimited = "4000000000";
+        let process = Command::new(&binary)
+            .arg("serve")
+            .env("SESSIONHUB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &database_url)
+            .env("SESSIONHUB_IDENTITY_SECRET", &secret)
+            .env(
+                "SESSIONHUB_SESSION_SECRET",
+                format!("load-session-{nonce}-secret"),
+            )
+            .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP", unlimited)
+            .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION", unlimited)
+            .env("SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER", unlimited)
+            .env("SESSIONHUB_LOG", "warn")
+            .current_dir(directory.path())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let pid = process.id().context("the server exited at once")?;
+        let started = Self {
+            _process: process,
+            pid,
+            base: format!("http://127.0.0.1:{port}"),
+            secret,
+            _directory: directory,
+        };
+        started.wait_until_healthy().await?;
+        Ok(started)
+    }
+
+    async fn wait_until_healthy(&self) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        for _ in 0..150 {
+            if let Ok(response) = http.get(format!("{}/healthz", self.base)).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not become healthy within 15 s")
+    }
+
+    pub fn target(&self) -> Target {
+        Target::new(self.base.clone(), self.secret.clone(), Some(self.pid))
+    }
+}
