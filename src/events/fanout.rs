@@ -6,7 +6,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use futures_util::{Stream, stream};
@@ -22,6 +22,12 @@ const ACCOUNT_CAPACITY: usize = 64;
 /// A feed further behind its account than this is told it fell behind rather than replay:
 /// a client that far behind refetches faster than it would replay.
 pub const MAX_CATCH_UP: i64 = 10_000;
+/// How many of an account's latest events stay in memory for feeds that fell behind, so
+/// that a burst reaching a thousand subscribers of one account does not cost a thousand
+/// replays from the table. Events leave it after [`RECENT_FOR`] too, so an account's
+/// history costs memory only while it is busy.
+const RECENT_EVENTS: usize = 1024;
+const RECENT_FOR: Duration = Duration::from_secs(30);
 /// Pause before a feed retries a replay the database refused.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
@@ -33,6 +39,39 @@ struct Account {
     /// The latest position known to have committed; ahead of `delivered` while events are
     /// on their way.
     head: i64,
+    /// The latest events sent, oldest first, with when they were sent.
+    recent: VecDeque<(Instant, Arc<AccountEvent>)>,
+}
+
+impl Account {
+    /// Keeps `event` among the recent ones, dropping those too many or too old.
+    fn remember(&mut self, event: Arc<AccountEvent>) {
+        let now = Instant::now();
+        while self.recent.len() >= RECENT_EVENTS
+            || self
+                .recent
+                .front()
+                .is_some_and(|(sent, _)| now.duration_since(*sent) > RECENT_FOR)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, event));
+    }
+
+    /// The recent events after position `last`, if memory still holds all of them.
+    fn recent_after(&self, last: i64) -> Option<Vec<Arc<AccountEvent>>> {
+        let (_, oldest) = self.recent.front()?;
+        if oldest.seq() > last + 1 {
+            return None;
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|(_, event)| event.seq() > last)
+                .map(|(_, event)| event.clone())
+                .collect(),
+        )
+    }
 }
 
 pub(super) struct Fanout {
@@ -70,6 +109,7 @@ impl Fanout {
                 sender: broadcast::channel(ACCOUNT_CAPACITY).0,
                 delivered: head,
                 head,
+                recent: VecDeque::new(),
             });
         self.feed(user_id, account)
     }
@@ -92,6 +132,7 @@ impl Fanout {
         {
             account.delivered = event.seq();
             account.head = account.head.max(event.seq());
+            account.remember(event.clone());
             // An error only means the last subscriber left meanwhile.
             let _ = account.sender.send(event);
         }
@@ -118,6 +159,10 @@ impl Fanout {
 
     fn head(&self, user_id: &str) -> Option<i64> {
         self.lock().get(user_id).map(|account| account.head)
+    }
+
+    fn recent_after(&self, user_id: &str, last: i64) -> Option<Vec<Arc<AccountEvent>>> {
+        self.lock().get(user_id)?.recent_after(last)
     }
 
     pub(super) fn subscriber_count(&self) -> usize {
@@ -184,12 +229,17 @@ impl AccountFeed {
         }
     }
 
-    /// Reads the next page after `last` from the table into the backlog, retrying while
-    /// the database is unreachable: events are late then, never lost.
+    /// Puts what this feed missed into the backlog: from the account's recent events when
+    /// memory still holds them all, else the next page after `last` from the table,
+    /// retrying while the database is unreachable (events are late then, never lost).
     async fn catch_up(&mut self) -> Result<(), TooFarBehind> {
         let head = self.fanout.head(&self.user_id).unwrap_or(self.last);
         if head - self.last > MAX_CATCH_UP {
             return Err(TooFarBehind);
+        }
+        if let Some(recent) = self.fanout.recent_after(&self.user_id, self.last) {
+            self.backlog.extend(recent);
+            return Ok(());
         }
         loop {
             match store::after(&self.fanout.db, &self.user_id, self.last).await {
@@ -286,9 +336,9 @@ mod tests {
     async fn a_feed_replays_from_the_table_what_its_channel_dropped() {
         let fanout = fanout().await;
         let mut feed = fanout.open("y", 0);
-        let burst: Vec<AccountEvent> = (1..=4 * ACCOUNT_CAPACITY as i64)
-            .map(|seq| event("y", seq))
-            .collect();
+        // More than memory keeps: the oldest can only come from the table.
+        let count = RECENT_EVENTS as i64 + 4 * ACCOUNT_CAPACITY as i64;
+        let burst: Vec<AccountEvent> = (1..=count).map(|seq| event("y", seq)).collect();
         account_event::Entity::insert_many(
             burst
                 .iter()
@@ -300,7 +350,21 @@ mod tests {
         for event in burst {
             fanout.publish(event.into());
         }
-        for seq in 1..=4 * ACCOUNT_CAPACITY as i64 {
+        for seq in 1..=count {
+            assert_eq!(feed.recv().await.map(|event| event.seq()), Ok(seq));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lagging_feed_catches_up_from_memory_without_the_table() {
+        // Nothing is in this database's table: only memory can fill the gap.
+        let fanout = fanout().await;
+        let mut feed = fanout.open("y", 0);
+        let burst = 4 * ACCOUNT_CAPACITY as i64;
+        for seq in 1..=burst {
+            fanout.publish(event("y", seq).into());
+        }
+        for seq in 1..=burst {
             assert_eq!(feed.recv().await.map(|event| event.seq()), Ok(seq));
         }
     }

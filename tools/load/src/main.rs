@@ -8,6 +8,7 @@
 //!
 //! `cargo run --release --bin load -- --help`
 
+mod fanout;
 mod scenario;
 mod server;
 
@@ -46,6 +47,9 @@ struct Options {
     /// How long each scenario runs.
     #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Sessions of one account subscribed to `signedOut` for `revoke-fanout`; 0 skips it.
+    #[arg(long, default_value_t = 1000)]
+    fanout_subscribers: usize,
     /// Unmeasured run before each scenario, to warm caches and connections.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
@@ -99,6 +103,23 @@ async fn main() -> anyhow::Result<()> {
                 "{}: {} errors, e.g. {example}",
                 scenario.name(),
                 measured.errors
+            ));
+        }
+    }
+    if options.fanout_subscribers > 0 {
+        let fanout = fanout::revoke_fanout(&target, options.fanout_subscribers).await?;
+        println!(
+            "\n`revoke-fanout`: {} sessions of one account subscribed to `signedOut`; revokeAllSessions answered in {:.1} ms; {} of {} told, the last {:.1} ms after the answer",
+            fanout.subscribers,
+            fanout.answered_after.as_secs_f64() * 1000.0,
+            fanout.told,
+            fanout.subscribers,
+            fanout.last_told_after_answer.as_secs_f64() * 1000.0,
+        );
+        if fanout.told < fanout.subscribers {
+            failed.push(format!(
+                "revoke-fanout: {} sockets were never told",
+                fanout.subscribers - fanout.told
             ));
         }
     }

@@ -98,7 +98,8 @@ pub struct Started {
 
 impl Started {
     /// Starts `sessionhub serve` from the same build directory as this tool, on
-    /// `database` (`sqlite` for a fresh file), with the rate limits out of the way.
+    /// `database` (`sqlite` for a fresh file), with the rate limits and the session cap out
+    /// of the way.
     pub async fn launch(database: &str) -> anyhow::Result<Self> {
         let binary = std::env::current_exe()?
             .with_file_name("sessionhub")
@@ -133,6 +134,7 @@ impl Started {
             .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP", unlimited)
             .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION", unlimited)
             .env("SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER", unlimited)
+            .env("SESSIONHUB_MAX_SESSIONS_PER_USER", "100000")
             .env("SESSIONHUB_LOG", "warn")
             .current_dir(directory.path())
             .stdout(Stdio::null())
