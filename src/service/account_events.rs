@@ -43,16 +43,4 @@ impl Services {
             .all(&self.db)
             .await?)
     }
-
-    /// One of the caller's account events.
-    pub async fn account_event(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-    ) -> ServiceResult<Option<account_event::Model>> {
-        Ok(account_event::Entity::find_by_id(id)
-            .filter(account_event::Column::UserId.eq(actor.user_id.as_str()))
-            .one(&self.db)
-            .await?)
-    }
 }
