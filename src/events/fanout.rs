@@ -1,7 +1,7 @@
 //! One broadcast channel per account with live subscribers, made with its first subscriber
 //! and dropped with its last, so a burst of one account's events can only overflow that
-//! account's subscribers, never another's. A feed that overflows reads what it missed
-//! back from the table ([`AccountFeed::recv`]).
+//! account's subscribers, never another's. A feed that overflows replays what it missed
+//! from the account's recent events, or from the table ([`AccountFeed::recv`]).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -15,9 +15,9 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{AccountEvent, store};
 
-/// How many events one account's slow subscriber may fall behind before it reads the rest
-/// from the table. The slots are allocated with the channel, so a small buffer keeps an
-/// idle account cheap; a burst costs the feeds that lag a few reads, not their events.
+/// How many events one account's slow subscriber may fall behind before it replays the
+/// rest. The slots are allocated with the channel, so a small buffer keeps an
+/// idle account cheap; a burst costs the feeds that lag a replay, not their events.
 const ACCOUNT_CAPACITY: usize = 64;
 /// A feed further behind its account than this is told it fell behind rather than replay:
 /// a client that far behind refetches faster than it would replay.
@@ -185,7 +185,7 @@ pub struct AccountFeed {
     user_id: String,
     /// The position of the last event this feed returned.
     last: i64,
-    /// Events read back from the table after the channel overflowed, to return first.
+    /// Events replayed after the channel overflowed, to return first.
     backlog: VecDeque<Arc<AccountEvent>>,
     fanout: Arc<Fanout>,
 }
@@ -197,7 +197,7 @@ pub struct TooFarBehind;
 
 impl AccountFeed {
     /// The next event, none skipped, none twice: what the channel dropped before this feed
-    /// read it is read back from the table.
+    /// read it is replayed, from memory when it can be, else from the table.
     pub async fn recv(&mut self) -> Result<Arc<AccountEvent>, TooFarBehind> {
         loop {
             if let Some(event) = self.backlog.pop_front() {
@@ -213,11 +213,11 @@ impl AccountFeed {
                     self.last = event.seq();
                     return Ok(event);
                 }
-                // Events between were sent before this feed caught up from the table.
+                // Events between were sent before this feed caught up.
                 Ok(event) => {
                     self.catch_up().await?;
                     if self.backlog.is_empty() {
-                        // The rows between are gone from the table; nothing to replay.
+                        // The events between are gone; nothing to replay.
                         self.last = event.seq();
                         return Ok(event);
                     }
