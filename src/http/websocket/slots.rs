@@ -10,13 +10,13 @@ use std::{
 use redis::{Script, aio::ConnectionManager};
 use uuid::Uuid;
 
+use crate::service::rate_limit::{REDIS_TIMEOUT, ask_redis};
+
 /// How long a connection's place in Redis lasts unless renewed: an instance that dies
 /// without giving its places back frees them after this.
 const SHARED_PLACE_LIFETIME: Duration = Duration::from_secs(60);
 /// How often a connection renews its place in Redis: a few times within its lifetime.
 pub(super) const RENEW_EVERY: Duration = Duration::from_secs(20);
-/// Longest a claim waits for Redis before this instance's own count decides alone.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Drops the session's expired places, then takes one if fewer than ARGV[2] are held.
 /// ARGV: the place's id, the cap, its lifetime in ms. Scores are expiry times on Redis's
@@ -57,20 +57,17 @@ impl SharedSlots {
     /// Takes (or renews) place `place` of the session; `None` when Redis did not answer,
     /// and the instance's own count decides.
     async fn claim(&self, session_id: Uuid, place: Uuid, cap: usize) -> Option<bool> {
-        let mut redis = self.redis.clone();
         let mut invocation = self.claim.key(self.key(session_id));
         invocation
             .arg(place.to_string())
             .arg(cap)
             .arg(SHARED_PLACE_LIFETIME.as_millis() as u64);
-        let call = invocation.invoke_async::<i64>(&mut redis);
-        match tokio::time::timeout(REDIS_TIMEOUT, call).await {
-            Ok(Ok(claimed)) => Some(claimed == 1),
-            Ok(Err(error)) => {
+        match ask_redis::<i64>(&invocation, &self.redis).await {
+            Ok(claimed) => Some(claimed == 1),
+            Err(error) => {
                 tracing::debug!(%error, "cannot count a session's connections in Redis");
                 None
             }
-            Err(_) => None,
         }
     }
 }

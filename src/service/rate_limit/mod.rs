@@ -7,7 +7,7 @@
 mod lockouts;
 mod shared;
 
-pub use shared::SharedBuckets;
+pub use shared::{REDIS_TIMEOUT, SharedBuckets, ask_redis};
 
 use std::{
     collections::HashMap,

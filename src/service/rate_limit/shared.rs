@@ -7,10 +7,24 @@ use std::{
     time::Duration,
 };
 
-use redis::{RedisError, Script, aio::ConnectionManager};
+use redis::{FromRedisValue, Script, ScriptInvocation, aio::ConnectionManager};
 
-/// Longest a check waits for Redis before the instance's own buckets decide instead.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Longest a check of a shared limit (a rate, the connection cap) waits for Redis before
+/// the instance's own count decides instead.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Runs `invocation` on `redis`, waiting at most [`REDIS_TIMEOUT`]; the error says why
+/// there is no answer.
+pub async fn ask_redis<T: FromRedisValue>(
+    invocation: &ScriptInvocation<'_>,
+    redis: &ConnectionManager,
+) -> Result<T, String> {
+    let mut redis = redis.clone();
+    match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut redis)).await {
+        Ok(answer) => answer.map_err(|error| error.to_string()),
+        Err(_) => Err(format!("no answer within {REDIS_TIMEOUT:?}")),
+    }
+}
 
 /// GCRA over one key. ARGV: now, the emission interval (a minute over the rate) and the
 /// burst tolerance, in microseconds. The key holds the theoretical arrival time and expires
@@ -60,19 +74,12 @@ impl SharedBuckets {
     ) -> Option<Result<(), Duration>> {
         let interval = 60_000_000 / u64::from(per_minute.get());
         let tolerance = interval * u64::from(per_minute.get() - 1);
-        let mut redis = self.redis.clone();
         let mut invocation = self.script.key(format!("{}:{kind}:{key}", self.prefix));
         invocation
             .arg(now.as_micros() as u64)
             .arg(interval)
             .arg(tolerance);
-        let call = invocation.invoke_async::<i64>(&mut redis);
-        let answer = match tokio::time::timeout(REDIS_TIMEOUT, call).await {
-            Ok(answer) => answer,
-            Err(_) => Err(RedisError::from(std::io::Error::from(
-                std::io::ErrorKind::TimedOut,
-            ))),
-        };
+        let answer = ask_redis::<i64>(&invocation, &self.redis).await;
         match answer {
             Ok(wait) => {
                 if self.unreachable.swap(false, Ordering::Relaxed) {
