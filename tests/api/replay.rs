@@ -49,6 +49,20 @@ async fn commit_unannounced(
         .unwrap();
 }
 
+/// A device rename of `phone`'s account, committed without waking any instance.
+async fn rename_unannounced(app: &TestApp, phone: &SignedIn) {
+    commit_unannounced(app, "alice", "DEVICE_RENAMED", &phone.session_id, "NULL", 1).await;
+}
+
+/// The next message of `feed` is the `securityEvent` of a device rename.
+async fn assert_told_of_a_rename(feed: &mut Subscriber) {
+    let logged = feed.next().await;
+    assert_eq!(
+        logged["payload"]["data"]["securityEvent"]["kind"], "DEVICE_RENAMED",
+        "{logged}"
+    );
+}
+
 /// Wakes every instance for `user`'s latest events, as a commit's notification does.
 async fn announce(app: &TestApp, user: &str) {
     app.db
@@ -288,21 +302,9 @@ async fn a_dropped_listen_connection_replays_what_it_missed() {
     wait_for_subscribers(&app, 3).await;
 
     // Committed while this instance was deaf: no notification reaches it.
-    commit_unannounced(
-        &app,
-        "alice",
-        "DEVICE_RENAMED",
-        &phone.session_id,
-        "NULL",
-        1,
-    )
-    .await;
+    rename_unannounced(&app, &phone).await;
     cut_the_listen_connection(&app).await;
-    let logged = feed.next().await;
-    assert_eq!(
-        logged["payload"]["data"]["securityEvent"]["kind"], "DEVICE_RENAMED",
-        "{logged}"
-    );
+    assert_told_of_a_rename(&mut feed).await;
 
     app.db
         .execute_unprepared(&format!(
@@ -409,18 +411,6 @@ async fn over_redis_an_event_whose_wake_up_was_lost_still_arrives() {
         .await;
     wait_for_subscribers(&app, 2).await;
 
-    commit_unannounced(
-        &app,
-        "alice",
-        "DEVICE_RENAMED",
-        &phone.session_id,
-        "NULL",
-        1,
-    )
-    .await;
-    let logged = feed.next().await;
-    assert_eq!(
-        logged["payload"]["data"]["securityEvent"]["kind"], "DEVICE_RENAMED",
-        "{logged}"
-    );
+    rename_unannounced(&app, &phone).await;
+    assert_told_of_a_rename(&mut feed).await;
 }
