@@ -3,27 +3,12 @@
 //   node measure.mjs <cap|rate|burst|sigterm> <base-url> <server-pid>
 // The server must share SESSIONHUB_IDENTITY_SECRET with this script, which mints
 // identity tokens as the product's login would.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import WebSocket from 'ws';
+import { graphql, identity, sleep } from './client.mjs';
 
 const [scenario, base, pid] = process.argv.slice(2);
-const secret = process.env.SESSIONHUB_IDENTITY_SECRET;
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function identity(user) {
-  const head = b64({ alg: 'HS256', typ: 'JWT' });
-  const body = b64({ sub: user, amr: ['pwd'], exp: Math.floor(Date.now() / 1000) + 300 });
-  const sig = crypto.createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
-async function gql(token, query, variables = {}) {
-  const r = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: r.status, body: await r.json() };
-}
+const gql = (token, query, variables) => graphql(base, token, query, variables);
 async function signIn(user) {
   const r = await gql(identity(user), 'mutation { startSession(input: {}) { token } }');
   if (!r.body.data) throw new Error(JSON.stringify(r.body));
@@ -38,7 +23,6 @@ function open(token) {
     ws.on('error', reject);
   });
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (scenario === 'cap') {
   const token = await signIn('cap-user');

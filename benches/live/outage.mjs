@@ -2,34 +2,17 @@
 // what clients saw. See docs/performance.md:
 //   node outage.mjs <base-url-a> <base-url-b>
 // Needs root (it runs pg_ctlcluster) and SESSIONHUB_IDENTITY_SECRET shared with the servers.
-import crypto from 'node:crypto';
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import WebSocket from 'ws';
+import { graphql as gql, identity, sleep } from './client.mjs';
 
 const [a, b] = process.argv.slice(2);
-const secret = process.env.SESSIONHUB_IDENTITY_SECRET;
 const cluster = fs.readdirSync('/etc/postgresql')[0];
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function identity(user) {
-  const head = b64({ alg: 'HS256', typ: 'JWT' });
-  const body = b64({ sub: user, amr: ['pwd'], exp: Math.floor(Date.now() / 1000) + 300 });
-  const sig = crypto.createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
-async function gql(base, token, query, variables = {}) {
-  const r = await fetch(`${base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: r.status, body: await r.json() };
-}
 async function signIn(base, user) {
   const r = await gql(base, identity(user), 'mutation { startSession(input: {}) { token session { id } } }');
   return r.body.data.startSession;
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The session that will be revoked right after PostgreSQL is back, watched on B.
 const laptop = await signIn(a, 'outage-user');
