@@ -63,7 +63,7 @@ pub fn outlives_session(request: &mut Request) -> bool {
 
 /// The subscriber's account events of `kind` until its own session ends; from then on the
 /// stream goes quiet (not complete: the connection tells `signedOut` and closes). A feed
-/// that falls behind replays what it missed from the table; one too far behind to replay
+/// that falls behind replays what it missed; one too far behind to replay
 /// goes quiet rather than skip events, and raises [`FellBehind`] so its connection closes
 /// with 1013.
 async fn account_events(
