@@ -4,10 +4,12 @@
 //! one (`--url`), seeds one account per connection through the public API (3 devices × 2
 //! sessions each), then runs each scenario for a fixed time with C connections, each
 //! rotating through its own account's tokens. It prints a markdown table: req/s, p50/p99,
-//! errors (an HTTP 200 whose body has `errors` is an error) and the server's RSS.
+//! errors (an HTTP 200 whose body has `errors` is an error), the server's CPU time per
+//! request and RSS, and how busy the tool itself was.
 //!
 //! `cargo run --release --bin load -- --help`
 
+mod client;
 mod fanout;
 mod scenario;
 mod server;
@@ -55,6 +57,9 @@ struct Options {
     warmup: Duration,
 }
 
+/// Share of its one core above which the tool, not the server, limits the rate.
+const TOOL_BOUND: f64 = 0.9;
+
 // One thread, as `wrk -t1` would: the other core is left to the server.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -81,19 +86,33 @@ async fn main() -> anyhow::Result<()> {
         options.duration.as_secs_f64(),
         target.base
     );
-    println!("| scenario | req/s | p50 | p99 | errors | server RSS |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| scenario | req/s | p50 | p99 | errors | server CPU per request | load tool CPU | server RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut failed = Vec::new();
+    let mut bound = Vec::new();
     for scenario in &options.scenarios {
-        scenario.run(&target, &seeded, options.warmup).await;
-        let measured = scenario.run(&target, &seeded, options.duration).await;
+        scenario.run(&target, &seeded, options.warmup).await?;
+        let (server_before, tool_before) = (target.cpu_seconds(), server::cpu_seconds("self"));
+        let measured = scenario.run(&target, &seeded, options.duration).await?;
+        let server_cpu = target.cpu_seconds().zip(server_before).map(|(a, b)| a - b);
+        let tool_cpu = server::cpu_seconds("self")
+            .zip(tool_before)
+            .map(|(a, b)| a - b);
+        let tool_share = tool_cpu.map(|cpu| cpu / options.duration.as_secs_f64());
         println!(
-            "| `{}` | {:.0} | {:.2} ms | {:.2} ms | {} | {} |",
+            "| `{}` | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} | {} |",
             scenario.name(),
             measured.per_second(),
             measured.percentile_ms(0.50),
             measured.percentile_ms(0.99),
             measured.errors,
+            server_cpu.map_or("?".into(), |cpu| format!(
+                "{:.0} µs",
+                cpu * 1e6 / measured.count().max(1) as f64
+            )),
+            tool_share.map_or("?".into(), |share| format!("{:.0}%", share * 100.0)),
             target
                 .resident_mib()
                 .map_or("?".into(), |mib| format!("{mib:.1} MiB")),
@@ -104,6 +123,9 @@ async fn main() -> anyhow::Result<()> {
                 scenario.name(),
                 measured.errors
             ));
+        }
+        if tool_share.is_some_and(|share| share > TOOL_BOUND) {
+            bound.push(scenario.name());
         }
     }
     if options.fanout_subscribers > 0 {
@@ -122,6 +144,13 @@ async fn main() -> anyhow::Result<()> {
                 fanout.subscribers - fanout.told
             ));
         }
+    }
+    if !bound.is_empty() {
+        eprintln!(
+            "\nNOTE: the load tool used most of its core in {}: there the rate is the tool's \
+             limit, not the server's (compare the server's CPU per request instead).",
+            bound.join(", ")
+        );
     }
     if !failed.is_empty() {
         eprintln!("\nERRORS: these runs are not valid measurements:");

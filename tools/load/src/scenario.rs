@@ -5,9 +5,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use serde_json::json;
 
-use crate::server::Target;
+use crate::{
+    client::{Connection, Driver, Prepared},
+    server::Target,
+};
 
 /// Browsers the seeded devices claim to be, one device each.
 const USER_AGENTS: [&str; 3] = [
@@ -17,6 +22,9 @@ const USER_AGENTS: [&str; 3] = [
 ];
 
 const START_SESSION: &str = "mutation($input: StartSessionInput!) { startSession(input: $input) { token device { id } deviceToken } }";
+
+/// Sessions each seeded device signs in: the first, and one more with its device token.
+const SESSIONS_PER_DEVICE: usize = 2;
 
 /// One account per connection: its user and session tokens.
 pub struct Seeded {
@@ -113,65 +121,114 @@ impl Scenario {
         }
     }
 
-    /// Runs the scenario for `duration` with one worker per seeded account.
-    pub async fn run(&self, target: &Arc<Target>, seeded: &Seeded, duration: Duration) -> Measured {
+    /// Runs the scenario for `duration` with one connection per seeded account.
+    pub async fn run(
+        &self,
+        target: &Arc<Target>,
+        seeded: &Seeded,
+        duration: Duration,
+    ) -> anyhow::Result<Measured> {
         let deadline = Instant::now() + duration;
         let body = match self {
             Self::StartSession => json!({ "query": self.query(), "variables": { "input": {} } }),
             _ => json!({ "query": self.query() }),
         };
-        let workers: Vec<_> = seeded
-            .accounts
-            .iter()
-            .map(|account| {
-                let (target, body, scenario) = (target.clone(), body.clone(), *self);
-                let identity = target.identity(&account.user);
-                let tokens = account.tokens.clone();
-                tokio::spawn(async move {
-                    scenario
-                        .work(&target, &body, &identity, &tokens, deadline)
-                        .await
-                })
-            })
-            .collect();
+        let body = Bytes::from(serde_json::to_vec(&body)?);
+        let mut workers = Vec::with_capacity(seeded.accounts.len());
+        for account in &seeded.accounts {
+            let requests = self.requests(target, account, &body)?;
+            let (connection, driver) = Connection::open(target.authority()).await?;
+            workers.push(tokio::spawn(work(connection, driver, requests, deadline)));
+        }
         let mut measured = Measured::default();
         for worker in workers {
-            measured.absorb(worker.await.expect("a load worker"));
+            measured.absorb(worker.await?);
         }
         measured.elapsed = duration;
         measured.latencies_us.sort_unstable();
-        measured
+        Ok(measured)
     }
 
-    async fn work(
+    /// What one connection sends in turn: each of its account's sessions from its own
+    /// device's browser, or for `start-session` the account's identity from every browser.
+    fn requests(
         &self,
         target: &Target,
-        body: &Value,
-        identity: &str,
-        tokens: &[String],
-        deadline: Instant,
-    ) -> Measured {
-        let mut measured = Measured::default();
-        let mut turn = 0;
-        while Instant::now() < deadline {
-            let token = match self {
-                Self::TypenameAnon => None,
-                Self::StartSession => Some(identity),
-                _ => Some(tokens[turn % tokens.len()].as_str()),
-            };
-            turn += 1;
-            let started = Instant::now();
-            let answer = target.graphql(token, body, USER_AGENTS[turn % 3]).await;
-            measured
-                .latencies_us
-                .push(started.elapsed().as_micros() as u64);
-            if let Err(error) = answer {
-                measured.errors += 1;
-                measured.first_error.get_or_insert(error);
+        account: &Account,
+        body: &Bytes,
+    ) -> anyhow::Result<Vec<Prepared>> {
+        let bearer = |token: &str| HeaderValue::from_str(&format!("Bearer {token}"));
+        let prepared = |authorization, user_agent: &str| -> anyhow::Result<Prepared> {
+            Ok(Prepared {
+                body: body.clone(),
+                authorization,
+                user_agent: HeaderValue::from_str(user_agent)?,
+            })
+        };
+        match self {
+            Self::TypenameAnon => USER_AGENTS.iter().map(|ua| prepared(None, ua)).collect(),
+            Self::StartSession => {
+                // Its own user, so the seeded accounts keep their sessions.
+                let identity = bearer(&target.identity(&format!("{}-new", account.user)))?;
+                USER_AGENTS
+                    .iter()
+                    .map(|ua| prepared(Some(identity.clone()), ua))
+                    .collect()
             }
+            _ => account
+                .tokens
+                .iter()
+                .enumerate()
+                .map(|(index, token)| {
+                    prepared(
+                        Some(bearer(token)?),
+                        USER_AGENTS[index / SESSIONS_PER_DEVICE],
+                    )
+                })
+                .collect(),
         }
-        measured
     }
+}
+
+/// Sends `requests` in turn on `connection` until `deadline`.
+async fn work(
+    connection: Connection,
+    driver: Driver,
+    requests: Vec<Prepared>,
+    deadline: Instant,
+) -> Measured {
+    let driving = async {
+        // A dropped connection fails the requests that follow; they count as errors.
+        let _ = driver.await;
+        std::future::pending().await
+    };
+    tokio::select! {
+        measured = send_in_turn(connection, requests, deadline) => measured,
+        never = driving => never,
+    }
+}
+
+async fn send_in_turn(
+    mut connection: Connection,
+    requests: Vec<Prepared>,
+    deadline: Instant,
+) -> Measured {
+    let mut measured = Measured::default();
+    for request in requests.iter().cycle() {
+        let started = Instant::now();
+        if started >= deadline {
+            break;
+        }
+        let answer = connection.graphql(request).await;
+        measured
+            .latencies_us
+            .push(started.elapsed().as_micros() as u64);
+        if let Err(error) = answer {
+            measured.errors += 1;
+            measured.first_error.get_or_insert(error);
+        }
+    }
+    measured
 }
 
 /// What one run of a scenario measured.
@@ -190,6 +247,11 @@ impl Measured {
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
+    }
+
+    /// Requests answered, with or without errors.
+    pub fn count(&self) -> usize {
+        self.latencies_us.len()
     }
 
     pub fn per_second(&self) -> f64 {
