@@ -3,7 +3,14 @@
 //! layer applies: the service rules, the rate limits, the websocket limits and the list
 //! caps the query cost estimate uses.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use axum::{Router, serve::ListenerExt};
@@ -20,7 +27,7 @@ use crate::{
     graphql::{ListCaps, build_schema},
     http::{AppState, ClientLookup, ConnectionSlots, SharedSlots, WebSocketLimits, router},
     service::{
-        Rules, Services,
+        Rules, Services, SessionCache,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
     tokens::TokenKeys,
@@ -63,9 +70,29 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
     Ok(db)
 }
 
+/// How many SQL statements an instance has run since it started (migrations aside): what
+/// shows that a request needed none.
+#[derive(Clone, Default)]
+pub struct StatementCount(Arc<AtomicU64>);
+
+impl StatementCount {
+    /// Counts every statement `db` runs from now on, in transactions or not.
+    fn attach(&self, db: &mut DatabaseConnection) {
+        let count = self.0.clone();
+        db.set_metric_callback(move |_| {
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// A server bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
+    statements: StatementCount,
     state: AppState,
     router: Router,
     sweep_interval: Duration,
@@ -147,7 +174,9 @@ impl Application {
         }
         let clients = ClientLookup::new(config.client_info.clone())
             .context("cannot open the GeoIP database")?;
-        let db = migrate(&config.database).await?;
+        let mut db = migrate(&config.database).await?;
+        let statements = StatementCount::default();
+        statements.attach(&mut db);
         let redis = connect_redis(&config.redis).await?;
         let (events, event_listener) = event_transport(config, &db, redis.as_ref());
         let shared_limits = redis
@@ -162,7 +191,8 @@ impl Application {
         let caps = ListCaps {
             sessions_per_user: rules.max_sessions_per_user,
         };
-        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits);
+        let sessions = SessionCache::new(config.session_cache_size, config.idle_timeout);
+        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits, sessions);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -183,6 +213,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            statements,
             router: router(state.clone())?,
             state,
             sweep_interval: config.sweep_interval,
@@ -198,6 +229,11 @@ impl Application {
 
     pub fn services(&self) -> &Services {
         &self.state.services
+    }
+
+    /// The statements this instance has run so far.
+    pub fn statements(&self) -> StatementCount {
+        self.statements.clone()
     }
 
     /// Serves until the shutdown token is cancelled, then closes subscription connections
@@ -266,6 +302,7 @@ fn rules(config: &Config) -> Rules {
         trust_duration: to_chrono(config.trust_duration),
         reauth_window: to_chrono(config.reauth_window),
         max_sessions_per_user: config.max_sessions_per_user.max(1),
+        heartbeat_write_window: to_chrono(config.heartbeat_write_window()),
     }
 }
 

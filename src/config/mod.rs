@@ -61,6 +61,18 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_SWEEP_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub sweep_interval: Duration,
 
+    /// A heartbeat within this long of the last one written is kept in memory only, and a
+    /// written heartbeat sets the expiry this much beyond the idle timeout so that it
+    /// covers them (`0s` writes every heartbeat). Unset: a tenth of the idle timeout, at
+    /// most 60 s.
+    #[arg(long, env = "SESSIONHUB_HEARTBEAT_WRITE_WINDOW", value_parser = humantime::parse_duration)]
+    pub heartbeat_write_window: Option<Duration>,
+
+    /// Most sessions each instance keeps in memory to check tokens without a database read
+    /// (`0` reads the database for every request).
+    #[arg(long, env = "SESSIONHUB_SESSION_CACHE_SIZE", default_value_t = 100_000)]
+    pub session_cache_size: u64,
+
     #[command(flatten)]
     pub client_info: ClientInfoConfig,
 
@@ -72,6 +84,14 @@ pub struct Config {
 
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+}
+
+impl Config {
+    /// The heartbeat write window as configured, or its default.
+    pub fn heartbeat_write_window(&self) -> Duration {
+        self.heartbeat_write_window
+            .unwrap_or_else(|| (self.idle_timeout / 10).min(Duration::from_secs(60)))
+    }
 }
 
 /// Where the data lives; `migrate` takes the same flag.

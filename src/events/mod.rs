@@ -16,6 +16,7 @@
 //!   every instance also re-reads its accounts' heads every few seconds, since Redis
 //!   pub/sub may lose a message ([`redis`]).
 
+mod changes;
 mod delivery;
 mod fanout;
 mod postgres;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use changes::ChangeStamp;
 pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
 pub use redis::RedisTransport;
 
@@ -90,6 +92,7 @@ enum Transport {
 pub struct EventBus {
     fanout: Arc<fanout::Fanout>,
     wakeups: Arc<delivery::Wakeups>,
+    changes: Arc<changes::Changes>,
     db: DatabaseConnection,
     transport: Transport,
     /// Whether events from other instances can arrive right now (always, in process).
@@ -118,6 +121,10 @@ impl EventBus {
         Self {
             fanout: Arc::new(fanout::Fanout::new(db.clone())),
             wakeups: Arc::default(),
+            changes: Arc::new(changes::Changes::new(match transport {
+                Transport::Redis(_) => Some(redis::RESYNC_INTERVAL),
+                Transport::InProcess | Transport::Postgres => None,
+            })),
             db,
             connected: Arc::new(AtomicBool::new(matches!(transport, Transport::InProcess))),
             transport,
@@ -137,7 +144,35 @@ impl EventBus {
     }
 
     fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, Ordering::Relaxed);
+        self.connected.store(connected, Ordering::SeqCst);
+    }
+
+    /// `user_id`'s change counters now, to tell later whether the account may have changed
+    /// ([`EventBus::unchanged_since`]); `None` while the transport is down, when nothing
+    /// committed elsewhere can be heard of.
+    pub fn change_stamp(&self, user_id: &str) -> Option<ChangeStamp> {
+        self.is_connected().then(|| self.changes.stamp(user_id))
+    }
+
+    /// Whether this instance has heard of no event of `stamp`'s account since the stamp
+    /// was taken, and could have: the transport is connected and has not dropped since.
+    pub fn unchanged_since(&self, stamp: &ChangeStamp) -> bool {
+        self.is_connected() && self.changes.unchanged_since(stamp)
+    }
+
+    /// An account committed events up to `head`: what this instance knew of it is out of
+    /// date, and its subscribers here get the events.
+    fn heard(&self, head: &AccountHead) {
+        self.changes.changed(&head.user_id);
+        self.wakeups.wake(&head.user_id, head.seq);
+    }
+
+    /// The transport dropped: events of any account may have been missed. What this
+    /// instance knew of accounts is out of date, and every subscriber's account is
+    /// replayed.
+    fn lost_track(&self) {
+        self.changes.lost_track();
+        self.wakeups.resync();
     }
 
     /// `user_id`'s events committed from now on. Reads the account's position when it
@@ -174,7 +209,7 @@ impl EventBus {
     /// of them from the transport.
     pub fn committed(&self, heads: &[AccountHead]) {
         for head in heads {
-            self.wakeups.wake(&head.user_id, head.seq);
+            self.heard(head);
         }
         if let Transport::Redis(redis) = &self.transport {
             redis.publish(heads);

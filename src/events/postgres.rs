@@ -57,7 +57,7 @@ impl EventBus {
             match received {
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<AccountHead>(notification.payload()) {
-                        Ok(head) => self.wakeups.wake(&head.user_id, head.seq),
+                        Ok(head) => self.heard(&head),
                         Err(error) => tracing::warn!(%error, "ignoring a malformed account head"),
                     }
                 }
@@ -76,8 +76,8 @@ impl EventBus {
                         return;
                     };
                     listener = reconnected;
+                    self.lost_track();
                     self.set_connected(true);
-                    self.wakeups.resync();
                 }
             }
         }

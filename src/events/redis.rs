@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::{AccountHead, EventBus};
 
 /// How often every subscribed account's head is read again, in case a wake-up was lost.
-const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
+pub(super) const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
 /// Pause before subscribing again after the subscription connection failed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -92,8 +92,8 @@ impl EventBus {
                 }
             };
             // Subscribed: what committed while we were not is read back now.
+            self.lost_track();
             self.set_connected(true);
-            self.wakeups.resync();
             let mut messages = pubsub.into_on_message();
             loop {
                 tokio::select! {
@@ -105,7 +105,7 @@ impl EventBus {
                             .ok()
                             .and_then(|payload| serde_json::from_str::<AccountHead>(&payload).ok())
                         {
-                            Some(head) => self.wakeups.wake(&head.user_id, head.seq),
+                            Some(head) => self.heard(&head),
                             None => tracing::warn!("ignoring a malformed account head from Redis"),
                         },
                         None => break,

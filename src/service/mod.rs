@@ -29,7 +29,9 @@ use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
 pub use requester::{Actor, ClientInfo, Requester};
 pub(crate) use sessions::max_listed_ended_sessions;
-pub use sessions::{MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state};
+pub use sessions::{
+    MAX_LISTED_ENDED_SESSIONS, SessionCache, SessionEnd, SessionState, session_state,
+};
 pub use sign_in::{StartSession, StartedSession};
 
 use crate::{clock::Clock, events::EventBus, tokens::TokenKeys};
@@ -45,6 +47,9 @@ pub struct Rules {
     pub reauth_window: Duration,
     /// Most active sessions per user; at least 1.
     pub max_sessions_per_user: u64,
+    /// A heartbeat this soon after the last written one is kept in memory only; zero
+    /// writes every heartbeat (see `sessions::heartbeat`).
+    pub heartbeat_write_window: Duration,
 }
 
 /// The service layer's handle: cheap to clone, shared by every request.
@@ -56,6 +61,7 @@ pub struct Services {
     tokens: Arc<TokenKeys>,
     events: EventBus,
     limits: Arc<RateLimits>,
+    sessions: SessionCache,
 }
 
 impl Services {
@@ -66,6 +72,7 @@ impl Services {
         tokens: Arc<TokenKeys>,
         events: EventBus,
         limits: Arc<RateLimits>,
+        sessions: SessionCache,
     ) -> Self {
         Self {
             db,
@@ -74,6 +81,7 @@ impl Services {
             tokens,
             events,
             limits,
+            sessions,
         }
     }
 

@@ -4,10 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{
-    ServiceError, ServiceResult, Services,
-    sessions::{SessionState, session_state},
-};
+use super::{ServiceError, ServiceResult, Services};
 use crate::tokens::{Identity, TokenError, TokenKeys};
 
 /// What the request says about the client: its address, location and user agent.
@@ -70,16 +67,15 @@ impl Services {
             Err(TokenError::Expired) => return Err(ServiceError::SessionEnded),
             Err(error) => return Err(unauthenticated(error)),
         };
-        match self.own_session(&user_id, session_id).await? {
-            Some(session) if session_state(&session, now) == SessionState::Active => {
-                Ok(Requester::Session(Arc::new(Actor {
-                    user_id,
-                    session_id,
-                    device_id: session.device_id,
-                    client,
-                })))
-            }
-            _ => Err(ServiceError::SessionEnded),
-        }
+        let device_id = self
+            .active_session(&user_id, session_id)
+            .await?
+            .ok_or(ServiceError::SessionEnded)?;
+        Ok(Requester::Session(Arc::new(Actor {
+            user_id,
+            session_id,
+            device_id,
+            client,
+        })))
     }
 }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use sessionhub::{
-    app::{Application, connect_database},
+    app::{Application, StatementCount, connect_database},
     clock::{Clock, MockClock},
     config::{
         ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, RedisConfig,
@@ -134,6 +134,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub clock: Arc<MockClock>,
     pub services: Services,
+    /// The statements the server has run (not the test's own, on `db`).
+    pub statements: StatementCount,
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
     config: Config,
@@ -342,6 +344,7 @@ impl TestApp {
             .expect("build the application");
         let address = app.local_addr();
         let services = app.services().clone();
+        let statements = app.statements();
         let db = connect_database(
             &config.database.database_url,
             config.database.database_timeout,
@@ -353,6 +356,7 @@ impl TestApp {
             address,
             clock,
             services,
+            statements,
             db,
             http: reqwest::Client::new(),
             config,

@@ -9,5 +9,6 @@ mod live_admission;
 mod outage;
 mod replay;
 mod security_log;
+mod session_cache;
 mod sessions;
 mod subscriptions;

@@ -26,7 +26,7 @@ const MANY: usize = 200;
 
 /// `count` events of `kind` about `session_id` committed for `user` as the service would
 /// commit them (positions from the account's cursor), but without waking any instance.
-async fn commit_unannounced(
+pub(crate) async fn commit_unannounced(
     app: &TestApp,
     user: &str,
     kind: &str,
@@ -103,7 +103,7 @@ async fn skip_events(feed: &mut Subscriber) -> (Value, usize) {
 }
 
 /// Kills the instance's LISTEN connection, as a network cut would.
-async fn cut_the_listen_connection(app: &TestApp) {
+pub(crate) async fn cut_the_listen_connection(app: &TestApp) {
     let killed = app
         .db
         .query_one_raw(sea_orm::Statement::from_string(

@@ -176,7 +176,9 @@ async fn heartbeat_extends_expiry_but_never_past_the_lifetime(app: TestApp) {
         beat.data("heartbeat.lastActivityAt"),
         "2026-11-23T12:20:00Z"
     );
-    assert_eq!(beat.data("heartbeat.expiresAt"), "2026-11-23T12:50:00Z");
+    // A written heartbeat covers the next write window (a tenth of the 30-minute idle
+    // timeout, at most a minute) beyond the idle timeout.
+    assert_eq!(beat.data("heartbeat.expiresAt"), "2026-11-23T12:51:00Z");
     assert_eq!(
         beat.data("heartbeat.device.lastSeenAt"),
         "2026-11-23T12:20:00Z"
@@ -202,7 +204,7 @@ async fn heartbeat_extends_expiry_but_never_past_the_lifetime(app: TestApp) {
         );
     }
     // The 26th beat came at 23:10, the 27th at 23:35.
-    assert_eq!(expiries[25], "2026-11-23T23:40:00Z");
+    assert_eq!(expiries[25], "2026-11-23T23:41:00Z");
     assert_eq!(expiries[26], "2026-11-24T00:00:00Z");
     app.advance(25);
     let ended = app

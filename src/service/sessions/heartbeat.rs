@@ -1,4 +1,12 @@
 //! Heartbeats: activity that keeps a session alive and marks its device as seen.
+//!
+//! Most heartbeats write nothing. A written heartbeat sets the idle expiry to now + idle
+//! timeout + the write window (never past the absolute lifetime), so the expiry in the
+//! database already covers every heartbeat of the next window: those are kept in this
+//! instance's memory only. No instance and no sweep can end a session early because a
+//! heartbeat was not written, and after a crash a session looks at most one window less
+//! recently active, never more. The price: a session expires up to one window after the
+//! idle timeout, instead of exactly at it.
 
 use entity::{device, session};
 use sea_orm::{
@@ -6,21 +14,55 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
-use super::is_live;
+use chrono::{DateTime, Utc};
+
+use super::{SessionState, is_live, session_state};
 use crate::service::{Actor, ClientInfo, ServiceError, ServiceResult, Services};
 
 impl Services {
-    /// Records activity: the session's idle expiry moves to now + idle timeout, never past
-    /// its absolute lifetime, and its device is seen now from this address.
+    /// Records activity now: in memory when the written expiry already covers it (see the
+    /// module), otherwise in the database.
     pub async fn heartbeat(&self, actor: &Actor) -> ServiceResult<session::Model> {
         let now = self.now();
+        if let Some(entry) = self
+            .sessions
+            .current(&self.events, &actor.user_id, actor.session_id)
+            && session_state(&entry.session, now) == SessionState::Active
+            && now - entry.persisted_activity_at < self.rules.heartbeat_write_window
+            && self.idle_expiry(now) <= entry.session.expires_at
+            && seen_from_same_place(&entry.session, &actor.client)
+        {
+            return Ok(self.sessions.record_activity(&entry, now));
+        }
+        // Taken before the write, so an event committed meanwhile outdates what is kept.
+        let stamp = self.events.change_stamp(&actor.user_id);
+        let session = self.write_heartbeat(actor, now).await?;
+        if let Some(stamp) = stamp {
+            self.sessions.keep(stamp, session.clone());
+        }
+        Ok(session)
+    }
+
+    /// Where the idle timeout alone puts the expiry of a session active at `now`.
+    fn idle_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.rules.idle_timeout
+    }
+
+    /// Writes activity at `now`: the idle expiry moves to now + idle timeout + write
+    /// window, never past the absolute lifetime, and the device is seen now from this
+    /// address.
+    async fn write_heartbeat(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<session::Model> {
         let txn = self.begin_write().await?;
         let extend = session::Entity::update_many()
             .col_expr(session::Column::LastActivityAt, Expr::value(now))
             .col_expr(
                 session::Column::ExpiresAt,
                 least(
-                    Expr::value(now + self.rules.idle_timeout),
+                    Expr::value(self.idle_expiry(now) + self.rules.heartbeat_write_window),
                     Expr::col(session::Column::AbsoluteExpiresAt),
                 ),
             )
@@ -57,6 +99,14 @@ impl Services {
         txn.commit().await?;
         Ok(session)
     }
+}
+
+/// Whether `client` is where `session` was last written to be seen from: a move is
+/// always written, so the device page shows it at once.
+fn seen_from_same_place(session: &session::Model, client: &ClientInfo) -> bool {
+    session.ip_address == client.ip_address
+        && session.country == client.country
+        && session.city == client.city
 }
 
 /// Sets the `[address, country, city]` columns of `update` to where `client` is.

@@ -4,6 +4,7 @@
 //! every end is conditional on the session still being open, is recorded exactly once,
 //! and writes its account event in the same transaction.
 
+mod cache;
 mod ends;
 mod heartbeat;
 mod reads;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use entity::session::{self, EndReason};
 use sea_orm::{ColumnTrait, Condition};
 
+pub use cache::SessionCache;
 pub(super) use ends::end_sessions;
 pub use reads::MAX_LISTED_ENDED_SESSIONS;
 pub(crate) use reads::max_listed_ended_sessions;

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{SessionEnd, is_live};
+use super::{SessionEnd, SessionState, is_live, session_state};
 use crate::service::{Actor, ServiceError, ServiceResult, Services};
 
 /// Expands to [`MAX_LISTED_ENDED_SESSIONS`], for doc comments (see `service::validate`).
@@ -29,10 +29,46 @@ impl Services {
         user_id: &str,
         session_id: Uuid,
     ) -> ServiceResult<Option<session::Model>> {
-        Ok(session::Entity::find_by_id(session_id)
+        let mut session = session::Entity::find_by_id(session_id)
             .filter(session::Column::UserId.eq(user_id))
             .one(&self.db)
-            .await?)
+            .await?;
+        if let Some(session) = &mut session {
+            self.sessions
+                .with_recent_activity(std::slice::from_mut(session));
+        }
+        Ok(session)
+    }
+
+    /// The device of `user_id`'s session `session_id` if that session is active: from
+    /// memory while nothing has changed in the account since it was read, otherwise from
+    /// the database.
+    pub(in crate::service) async fn active_session(
+        &self,
+        user_id: &str,
+        session_id: Uuid,
+    ) -> ServiceResult<Option<Uuid>> {
+        let now = self.now();
+        let is_active =
+            |session: &session::Model| session_state(session, now) == SessionState::Active;
+        if let Some(entry) = self.sessions.current(&self.events, user_id, session_id)
+            && is_active(&entry.session)
+        {
+            return Ok(Some(entry.session.device_id));
+        }
+        // Taken before the read, so an event committed meanwhile outdates what is kept.
+        let stamp = self.events.change_stamp(user_id);
+        let Some(session) = self.own_session(user_id, session_id).await? else {
+            return Ok(None);
+        };
+        if !is_active(&session) {
+            return Ok(None);
+        }
+        let device_id = session.device_id;
+        if let Some(stamp) = stamp {
+            self.sessions.keep(stamp, session);
+        }
+        Ok(Some(device_id))
     }
 
     /// One of the caller's sessions, ended or not.
@@ -46,11 +82,13 @@ impl Services {
         user_id: &str,
         ids: &[Uuid],
     ) -> ServiceResult<Vec<session::Model>> {
-        Ok(session::Entity::find()
+        let mut sessions = session::Entity::find()
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
-            .await?)
+            .await?;
+        self.sessions.with_recent_activity(&mut sessions);
+        Ok(sessions)
     }
 
     /// The caller's own session, as it is now.
@@ -117,13 +155,17 @@ impl Services {
         } else {
             is_live(now)
         };
-        Ok(session::Entity::find()
+        let mut sessions = session::Entity::find()
             .filter(scope)
             .filter(wanted)
             .order_by_desc(session::Column::LastActivityAt)
             .order_by_desc(session::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?;
+        // Heartbeats not written yet may change the order the database saw.
+        self.sessions.with_recent_activity(&mut sessions);
+        sessions.sort_by_key(|session| std::cmp::Reverse((session.last_activity_at, session.id)));
+        Ok(sessions)
     }
 }
 
