@@ -11,20 +11,24 @@
 
 mod client;
 mod fanout;
+mod report;
 mod scenario;
 mod server;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use report::{Report, Usage};
 use scenario::{Scenario, Seeded};
+use server::{Started, Target};
 
 #[derive(Parser)]
 #[command(about = "Seeds Sessionhub through its API and measures each scenario")]
 struct Options {
-    /// Start the release server next to this binary on this database URL (`sqlite` for a
-    /// fresh temporary SQLite file; a `postgres://` URL must name an empty database).
+    /// Start the release server next to this binary: `sqlite` for a fresh temporary SQLite
+    /// file, or a `postgres://` URL of a server to make a fresh database on (dropped
+    /// afterwards).
     #[arg(long, conflicts_with = "url")]
     start: Option<String>,
     /// A running server to measure instead; it must accept `--identity-secret`.
@@ -52,112 +56,138 @@ struct Options {
     /// Sessions of one account subscribed to `signedOut` for `revoke-fanout`; 0 skips it.
     #[arg(long, default_value_t = 1000)]
     fanout_subscribers: usize,
+    /// Environment of the started server beyond the tool's own (`KEY=VALUE`, repeatable),
+    /// e.g. `SESSIONHUB_SESSION_CACHE_SIZE=0`.
+    #[arg(long = "set", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// Also start a baseline server with these settings (`KEY=VALUE`, repeatable), and
+    /// measure each scenario on it right before the server under test: before and after
+    /// in one run, with the ratio.
+    #[arg(long = "baseline", value_parser = parse_setting)]
+    baseline: Vec<(String, String)>,
     /// Unmeasured run before each scenario, to warm caches and connections.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
 }
 
-/// Share of its one core above which the tool, not the server, limits the rate.
-const TOOL_BOUND: f64 = 0.9;
+fn parse_setting(setting: &str) -> Result<(String, String), String> {
+    let (key, value) = setting
+        .split_once('=')
+        .ok_or_else(|| format!("`{setting}` is not KEY=VALUE"))?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// One server under load, and the accounts seeded on it.
+struct Bench {
+    label: &'static str,
+    target: Arc<Target>,
+    seeded: Seeded,
+    started: Option<Started>,
+}
+
+impl Bench {
+    async fn start(
+        label: &'static str,
+        database: &str,
+        settings: &[(String, String)],
+        connections: usize,
+    ) -> anyhow::Result<Self> {
+        let started = Started::launch(database, settings).await?;
+        let target = Arc::new(started.target());
+        let seeded = Seeded::accounts(&target, connections).await?;
+        Ok(Self {
+            label,
+            target,
+            seeded,
+            started: Some(started),
+        })
+    }
+}
 
 // One thread, as `wrk -t1` would: the other core is left to the server.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let (target, _server) = match (&options.start, &options.url) {
-        (_, Some(url)) => {
-            let secret = options
-                .identity_secret
-                .clone()
-                .context("--url needs --identity-secret (or SESSIONHUB_IDENTITY_SECRET)")?;
-            (server::Target::new(url.clone(), secret, options.pid), None)
+    let mut benches = Vec::new();
+    if let Some(url) = &options.url {
+        if !options.baseline.is_empty() || !options.settings.is_empty() {
+            bail!("--set and --baseline configure servers the tool starts, not --url");
         }
-        (start, None) => {
-            let database = start.as_deref().unwrap_or("sqlite");
-            let server = server::Started::launch(database).await?;
-            (server.target(), Some(server))
+        let secret = options
+            .identity_secret
+            .clone()
+            .context("--url needs --identity-secret (or SESSIONHUB_IDENTITY_SECRET)")?;
+        let target = Arc::new(Target::new(url.clone(), secret, options.pid));
+        let seeded = Seeded::accounts(&target, options.connections).await?;
+        benches.push(Bench {
+            label: "",
+            target,
+            seeded,
+            started: None,
+        });
+    } else {
+        let database = options.start.as_deref().unwrap_or("sqlite");
+        if !options.baseline.is_empty() {
+            let baseline =
+                Bench::start("baseline", database, &options.baseline, options.connections);
+            benches.push(baseline.await?);
         }
-    };
-    let target = std::sync::Arc::new(target);
-    let seeded = Seeded::accounts(&target, options.connections).await?;
+        let label = if benches.is_empty() { "" } else { "under test" };
+        benches.push(Bench::start(label, database, &options.settings, options.connections).await?);
+    }
     println!(
-        "{} connections, {} s per scenario, server at {}\n",
+        "{} connections, {} s per scenario{}\n",
         options.connections,
         options.duration.as_secs_f64(),
-        target.base
+        if options.baseline.is_empty() {
+            String::new()
+        } else {
+            format!("; baseline: {}", describe(&options.baseline))
+        }
     );
-    println!(
-        "| scenario | req/s | p50 | p99 | errors | server CPU per request | load tool CPU | server RSS |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    let mut failed = Vec::new();
-    let mut bound = Vec::new();
+    let mut report = Report::new(!options.baseline.is_empty());
     for scenario in &options.scenarios {
-        scenario.run(&target, &seeded, options.warmup).await?;
-        let (server_before, tool_before) = (target.cpu_seconds(), server::cpu_seconds("self"));
-        let measured = scenario.run(&target, &seeded, options.duration).await?;
-        let server_cpu = target.cpu_seconds().zip(server_before).map(|(a, b)| a - b);
-        let tool_cpu = server::cpu_seconds("self")
-            .zip(tool_before)
-            .map(|(a, b)| a - b);
-        let tool_share = tool_cpu.map(|cpu| cpu / options.duration.as_secs_f64());
-        println!(
-            "| `{}` | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} | {} |",
-            scenario.name(),
-            measured.per_second(),
-            measured.percentile_ms(0.50),
-            measured.percentile_ms(0.99),
-            measured.errors,
-            server_cpu.map_or("?".into(), |cpu| format!(
-                "{:.0} µs",
-                cpu * 1e6 / measured.count().max(1) as f64
-            )),
-            tool_share.map_or("?".into(), |share| format!("{:.0}%", share * 100.0)),
-            target
-                .resident_mib()
-                .map_or("?".into(), |mib| format!("{mib:.1} MiB")),
-        );
-        if let Some(example) = &measured.first_error {
-            failed.push(format!(
-                "{}: {} errors, e.g. {example}",
-                scenario.name(),
-                measured.errors
-            ));
-        }
-        if tool_share.is_some_and(|share| share > TOOL_BOUND) {
-            bound.push(scenario.name());
+        for bench in &benches {
+            scenario
+                .run(&bench.target, &bench.seeded, options.warmup)
+                .await?;
+            let (server_before, tool_before) =
+                (bench.target.cpu_seconds(), server::cpu_seconds("self"));
+            let measured = scenario
+                .run(&bench.target, &bench.seeded, options.duration)
+                .await?;
+            let usage = Usage {
+                server_cpu: bench
+                    .target
+                    .cpu_seconds()
+                    .zip(server_before)
+                    .map(|(a, b)| a - b),
+                tool_cpu: server::cpu_seconds("self")
+                    .zip(tool_before)
+                    .map(|(a, b)| a - b),
+                resident_mib: bench.target.resident_mib(),
+            };
+            report.row(*scenario, bench.label, &measured, &usage, options.duration);
         }
     }
+    report.targets();
+    let under_test = benches.last().expect("a server under test");
     if options.fanout_subscribers > 0 {
-        let fanout = fanout::revoke_fanout(&target, options.fanout_subscribers).await?;
-        println!(
-            "\n`revoke-fanout`: {} sessions of one account subscribed to `signedOut`; revokeAllSessions answered in {:.1} ms; {} of {} told, the last {:.1} ms after the answer",
-            fanout.subscribers,
-            fanout.answered_after.as_secs_f64() * 1000.0,
-            fanout.told,
-            fanout.subscribers,
-            fanout.last_told_after_answer.as_secs_f64() * 1000.0,
-        );
-        if fanout.told < fanout.subscribers {
-            failed.push(format!(
-                "revoke-fanout: {} sockets were never told",
-                fanout.subscribers - fanout.told
-            ));
+        let fanout = fanout::revoke_fanout(&under_test.target, options.fanout_subscribers).await?;
+        report.fanout(&fanout);
+    }
+    for bench in benches {
+        if let Some(started) = bench.started {
+            started.stop().await?;
         }
     }
-    if !bound.is_empty() {
-        eprintln!(
-            "\nNOTE: the load tool used most of its core in {}: there the rate is the tool's \
-             limit, not the server's (compare the server's CPU per request instead).",
-            bound.join(", ")
-        );
-    }
-    if !failed.is_empty() {
-        eprintln!("\nERRORS: these runs are not valid measurements:");
-        for line in &failed {
-            eprintln!("  {line}");
-        }
-        bail!("{} scenario(s) had errors", failed.len());
-    }
-    Ok(())
+    report.finish()
+}
+
+fn describe(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(key, value)| format!("`{key}={value}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

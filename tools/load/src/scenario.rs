@@ -79,7 +79,7 @@ impl Seeded {
 }
 
 /// What the load tool can measure.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// `{ __typename }` without a token.
     TypenameAnon,

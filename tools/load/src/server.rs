@@ -8,6 +8,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -114,18 +115,19 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
 
 /// A release server the tool started; stopped when dropped.
 pub struct Started {
-    _process: Child,
+    process: Child,
     pid: u32,
     base: String,
     secret: String,
     _directory: tempfile::TempDir,
+    postgres: Option<Postgres>,
 }
 
 impl Started {
     /// Starts `sessionhub serve` from the same build directory as this tool, on
     /// `database` (`sqlite` for a fresh file), with the rate limits and the session cap out
     /// of the way.
-    pub async fn launch(database: &str) -> anyhow::Result<Self> {
+    pub async fn launch(database: &str, settings: &[(String, String)]) -> anyhow::Result<Self> {
         let binary = std::env::current_exe()?
             .with_file_name("sessionhub")
             .with_extension(std::env::consts::EXE_EXTENSION);
@@ -136,15 +138,18 @@ impl Started {
             );
         }
         let directory = tempfile::tempdir()?;
-        let database_url = match database {
-            "sqlite" => format!(
-                "sqlite://{}?mode=rwc",
-                directory.path().join("load.db").display()
-            ),
-            url => url.to_owned(),
-        };
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let (database_url, postgres) = match database {
+            "sqlite" => {
+                let file = directory.path().join("load.db");
+                (format!("sqlite://{}?mode=rwc", file.display()), None)
+            }
+            server => {
+                let made = Postgres::create(server, &format!("sessionhub_load_{nonce}")).await?;
+                (made.url(), Some(made))
+            }
+        };
         let secret = format!("load-identity-{nonce}-{}", std::process::id());
         let unlimited = "4000000000";
         let process = Command::new(&binary)
@@ -164,6 +169,7 @@ impl Started {
             .env("SESSIONHUB_MAX_SESSIONS_PER_USER", "100000")
             .env("SESSIONHUB_MAX_QUERY_COMPLEXITY", unlimited)
             .env("SESSIONHUB_LOG", "warn")
+            .envs(settings.iter().map(|(key, value)| (key, value)))
             .current_dir(directory.path())
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -171,11 +177,12 @@ impl Started {
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let pid = process.id().context("the server exited at once")?;
         let started = Self {
-            _process: process,
+            process,
             pid,
             base: format!("http://127.0.0.1:{port}"),
             secret,
             _directory: directory,
+            postgres,
         };
         started.wait_until_healthy().await?;
         Ok(started)
@@ -194,7 +201,55 @@ impl Started {
         bail!("the server did not become healthy within 15 s")
     }
 
+    /// Stops the server and drops the PostgreSQL database made for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.process.kill().await?;
+        match self.postgres.take() {
+            Some(postgres) => postgres.drop_database().await,
+            None => Ok(()),
+        }
+    }
+
     pub fn target(&self) -> Target {
         Target::new(self.base.clone(), self.secret.clone(), Some(self.pid))
+    }
+}
+
+/// A database the tool made on a PostgreSQL server for one server under load.
+struct Postgres {
+    admin: DatabaseConnection,
+    server: String,
+    name: String,
+}
+
+impl Postgres {
+    /// Makes database `name` on the server of `url` (any database of it: the tool
+    /// connects there to create its own).
+    async fn create(url: &str, name: &str) -> anyhow::Result<Self> {
+        let admin = Database::connect(url)
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        let (server, _) = url
+            .rsplit_once('/')
+            .context("a PostgreSQL URL names a database: postgres://USER@HOST/DB")?;
+        Ok(Self {
+            admin,
+            server: server.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    async fn drop_database(self) -> anyhow::Result<()> {
+        self.admin
+            .execute_unprepared(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+            .await?;
+        Ok(())
     }
 }

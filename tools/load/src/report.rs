@@ -1,0 +1,178 @@
+//! The markdown the tool prints: one row per scenario and server, the issue's targets as
+//! ratios of this run, and a loud list of whatever made a run invalid.
+
+use std::time::Duration;
+
+use crate::{fanout::Fanout, scenario::Measured, scenario::Scenario};
+
+/// Share of its one core above which the tool, not the server, limits the rate.
+const TOOL_BOUND: f64 = 0.9;
+
+/// What the processes used while a scenario ran.
+pub struct Usage {
+    pub server_cpu: Option<f64>,
+    pub tool_cpu: Option<f64>,
+    pub resident_mib: Option<f64>,
+}
+
+/// The rows so far, and what went wrong.
+pub struct Report {
+    compared: bool,
+    /// Requests per second of the server under test, by scenario.
+    rates: Vec<(Scenario, f64)>,
+    /// The baseline's rate of the scenario being measured, for the ratio.
+    baseline_rate: Option<f64>,
+    failed: Vec<String>,
+    tool_bound: Vec<String>,
+}
+
+fn or_unknown<T>(value: Option<T>, show: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "?".to_owned(), show)
+}
+
+impl Report {
+    /// Prints the table's head; `compared` adds the server column and the ratio.
+    pub fn new(compared: bool) -> Self {
+        if compared {
+            println!(
+                "| scenario | server | req/s | vs baseline | p50 | p99 | errors | server CPU per request | load tool CPU | server RSS |"
+            );
+            println!("|---|---|---|---|---|---|---|---|---|---|");
+        } else {
+            println!(
+                "| scenario | req/s | p50 | p99 | errors | server CPU per request | load tool CPU | server RSS |"
+            );
+            println!("|---|---|---|---|---|---|---|---|");
+        }
+        Self {
+            compared,
+            rates: Vec::new(),
+            baseline_rate: None,
+            failed: Vec::new(),
+            tool_bound: Vec::new(),
+        }
+    }
+
+    /// One scenario's run on the server `label` (the baseline runs first).
+    pub fn row(
+        &mut self,
+        scenario: Scenario,
+        label: &str,
+        measured: &Measured,
+        usage: &Usage,
+        duration: Duration,
+    ) {
+        let rate = measured.per_second();
+        let tool_share = usage.tool_cpu.map(|cpu| cpu / duration.as_secs_f64());
+        let per_request = or_unknown(usage.server_cpu, |cpu| {
+            format!("{:.0} µs", cpu * 1e6 / measured.count().max(1) as f64)
+        });
+        let rest = format!(
+            "{:.2} ms | {:.2} ms | {} | {per_request} | {} | {} |",
+            measured.percentile_ms(0.50),
+            measured.percentile_ms(0.99),
+            measured.errors,
+            or_unknown(tool_share, |share| format!("{:.0}%", share * 100.0)),
+            or_unknown(usage.resident_mib, |mib| format!("{mib:.1} MiB")),
+        );
+        let name = scenario.name();
+        if !self.compared {
+            println!("| `{name}` | {rate:.0} | {rest}");
+        } else if label == "baseline" {
+            self.baseline_rate = Some(rate);
+            println!("| `{name}` | {label} | {rate:.0} | | {rest}");
+        } else {
+            let ratio = or_unknown(self.baseline_rate.take(), |base| {
+                format!("×{:.2}", rate / base.max(f64::MIN_POSITIVE))
+            });
+            println!("| `{name}` | {label} | {rate:.0} | {ratio} | {rest}");
+        }
+        let which = if label.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name} ({label})")
+        };
+        if let Some(example) = &measured.first_error {
+            self.failed.push(format!(
+                "{which}: {} errors, e.g. {example}",
+                measured.errors
+            ));
+        }
+        if tool_share.is_some_and(|share| share > TOOL_BOUND) {
+            self.tool_bound.push(which);
+        }
+        if label != "baseline" {
+            self.rates.push((scenario, rate));
+        }
+    }
+
+    /// The speed issue's ratio targets, from this run's rates of the server under test.
+    pub fn targets(&self) {
+        let rate = |wanted: Scenario| {
+            self.rates
+                .iter()
+                .find(|(scenario, _)| *scenario == wanted)
+                .map(|(_, rate)| *rate)
+        };
+        let targets = [
+            (Scenario::Typename, Scenario::TypenameAnon, 0.70),
+            (Scenario::Heartbeat, Scenario::Typename, 0.50),
+            (Scenario::Devices, Scenario::Typename, 0.40),
+        ];
+        let mut printed = false;
+        for (scenario, reference, target) in targets {
+            let (Some(rate), Some(base)) = (rate(scenario), rate(reference)) else {
+                continue;
+            };
+            if !printed {
+                println!("\n| target | this run | met |\n|---|---|---|");
+                printed = true;
+            }
+            let ratio = rate / base.max(f64::MIN_POSITIVE);
+            println!(
+                "| `{}` ≥ {:.0}% of `{}` | {:.0}% | {} |",
+                scenario.name(),
+                target * 100.0,
+                reference.name(),
+                ratio * 100.0,
+                if ratio >= target { "yes" } else { "no" }
+            );
+        }
+    }
+
+    pub fn fanout(&mut self, fanout: &Fanout) {
+        println!(
+            "\n`revoke-fanout`: {} sessions of one account subscribed to `signedOut`; revokeAllSessions answered in {:.1} ms; {} of {} told, the last {:.1} ms after the answer",
+            fanout.subscribers,
+            fanout.answered_after.as_secs_f64() * 1000.0,
+            fanout.told,
+            fanout.subscribers,
+            fanout.last_told_after_answer.as_secs_f64() * 1000.0,
+        );
+        if fanout.told < fanout.subscribers {
+            self.failed.push(format!(
+                "revoke-fanout: {} sockets were never told",
+                fanout.subscribers - fanout.told
+            ));
+        }
+    }
+
+    /// Says what made runs invalid or tool-bound; an error when any run had errors.
+    pub fn finish(self) -> anyhow::Result<()> {
+        if !self.tool_bound.is_empty() {
+            eprintln!(
+                "\nNOTE: the load tool used most of its core in {}: there the rate is the tool's \
+                 limit, not the server's (compare the server's CPU per request instead).",
+                self.tool_bound.join(", ")
+            );
+        }
+        if !self.failed.is_empty() {
+            eprintln!("\nERRORS: these runs are not valid measurements:");
+            for line in &self.failed {
+                eprintln!("  {line}");
+            }
+            anyhow::bail!("{} run(s) had errors", self.failed.len());
+        }
+        Ok(())
+    }
+}
