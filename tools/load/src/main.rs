@@ -15,7 +15,11 @@ mod report;
 mod scenario;
 mod server;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -65,6 +69,10 @@ struct Options {
     /// in one run, with the ratio.
     #[arg(long = "baseline", value_parser = parse_setting)]
     baseline: Vec<(String, String)>,
+    /// Also start a baseline server from this binary (another build of `sessionhub`), with
+    /// the `--baseline` settings if any.
+    #[arg(long)]
+    baseline_binary: Option<PathBuf>,
     /// Unmeasured run before each scenario, to warm caches and connections.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     warmup: Duration,
@@ -88,11 +96,12 @@ struct Bench {
 impl Bench {
     async fn start(
         label: &'static str,
+        binary: &Path,
         database: &str,
         settings: &[(String, String)],
         connections: usize,
     ) -> anyhow::Result<Self> {
-        let started = Started::launch(database, settings).await?;
+        let started = Started::launch(binary, database, settings).await?;
         let target = Arc::new(started.target());
         let seeded = Seeded::accounts(&target, connections).await?;
         Ok(Self {
@@ -108,10 +117,11 @@ impl Bench {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
+    let compared = !options.baseline.is_empty() || options.baseline_binary.is_some();
     let mut benches = Vec::new();
     if let Some(url) = &options.url {
-        if !options.baseline.is_empty() || !options.settings.is_empty() {
-            bail!("--set and --baseline configure servers the tool starts, not --url");
+        if compared || !options.settings.is_empty() {
+            bail!("--set and --baseline… configure servers the tool starts, not --url");
         }
         let secret = options
             .identity_secret
@@ -127,25 +137,43 @@ async fn main() -> anyhow::Result<()> {
         });
     } else {
         let database = options.start.as_deref().unwrap_or("sqlite");
-        if !options.baseline.is_empty() {
-            let baseline =
-                Bench::start("baseline", database, &options.baseline, options.connections);
+        let binary = server::release_binary()?;
+        if compared {
+            let baseline_binary = options.baseline_binary.as_deref().unwrap_or(&binary);
+            let baseline = Bench::start(
+                "baseline",
+                baseline_binary,
+                database,
+                &options.baseline,
+                options.connections,
+            );
             benches.push(baseline.await?);
         }
-        let label = if benches.is_empty() { "" } else { "under test" };
-        benches.push(Bench::start(label, database, &options.settings, options.connections).await?);
+        let label = if compared { "under test" } else { "" };
+        let under_test = Bench::start(
+            label,
+            &binary,
+            database,
+            &options.settings,
+            options.connections,
+        );
+        benches.push(under_test.await?);
     }
     println!(
         "{} connections, {} s per scenario{}\n",
         options.connections,
         options.duration.as_secs_f64(),
-        if options.baseline.is_empty() {
-            String::new()
-        } else {
-            format!("; baseline: {}", describe(&options.baseline))
+        match (&options.baseline_binary, options.baseline.is_empty()) {
+            (None, true) => String::new(),
+            (None, false) => format!("; baseline: {}", describe(&options.baseline)),
+            (Some(binary), _) => format!(
+                "; baseline: {} {}",
+                binary.display(),
+                describe(&options.baseline)
+            ),
         }
     );
-    let mut report = Report::new(!options.baseline.is_empty());
+    let mut report = Report::new(compared);
     for scenario in &options.scenarios {
         for bench in &benches {
             scenario

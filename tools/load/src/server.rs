@@ -3,6 +3,7 @@
 
 use std::{
     net::TcpListener,
+    path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -101,6 +102,20 @@ impl Target {
     }
 }
 
+/// The `sessionhub` release binary of this tool's own build directory.
+pub fn release_binary() -> anyhow::Result<PathBuf> {
+    let binary = std::env::current_exe()?
+        .with_file_name("sessionhub")
+        .with_extension(std::env::consts::EXE_EXTENSION);
+    if !binary.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release` first",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
 /// The CPU time (user and system) process `pid` has used so far; `self` is this tool.
 pub fn cpu_seconds(pid: &str) -> Option<f64> {
     // Kernel's USER_HZ: the unit of /proc's CPU times, 100 on every Linux architecture.
@@ -124,19 +139,14 @@ pub struct Started {
 }
 
 impl Started {
-    /// Starts `sessionhub serve` from the same build directory as this tool, on
+    /// Starts `binary serve` (see [`release_binary`]) on
     /// `database` (`sqlite` for a fresh file), with the rate limits and the session cap out
     /// of the way.
-    pub async fn launch(database: &str, settings: &[(String, String)]) -> anyhow::Result<Self> {
-        let binary = std::env::current_exe()?
-            .with_file_name("sessionhub")
-            .with_extension(std::env::consts::EXE_EXTENSION);
-        if !binary.exists() {
-            bail!(
-                "{} is missing: run `cargo build --release` first",
-                binary.display()
-            );
-        }
+    pub async fn launch(
+        binary: &Path,
+        database: &str,
+        settings: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let directory = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
