@@ -14,6 +14,11 @@ use sessionhub::{
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+// A request allocates and frees many small objects across threads; glibc's malloc spent
+// about a tenth of the server's CPU on them (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Device and session management over GraphQL.
 #[derive(Parser)]
 #[command(version, about)]
