@@ -27,7 +27,7 @@ use crate::{
     graphql::{ListCaps, build_schema},
     http::{AppState, ClientLookup, ConnectionSlots, SharedSlots, WebSocketLimits, router},
     service::{
-        Rules, Services, SessionCache,
+        Caches, Rules, Services,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
     tokens::TokenKeys,
@@ -204,8 +204,12 @@ impl Application {
         let caps = ListCaps {
             sessions_per_user: rules.max_sessions_per_user,
         };
-        let sessions = SessionCache::new(config.session_cache_size, config.idle_timeout);
-        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits, sessions);
+        let caches = Caches::new(
+            config.session_cache_size,
+            config.idle_timeout,
+            config.heartbeat_write_window(),
+        );
+        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits, caches);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -5,6 +5,7 @@
 //! calling user, so another user's records look exactly like missing ones.
 
 mod account_events;
+mod account_reads;
 mod devices;
 mod error;
 mod outbox;
@@ -28,11 +29,13 @@ pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
 pub use requester::{Actor, ClientInfo, Requester};
+use sessions::SessionCache;
 pub(crate) use sessions::max_listed_ended_sessions;
-pub use sessions::{
-    MAX_LISTED_ENDED_SESSIONS, SessionCache, SessionEnd, SessionState, session_state,
-};
+pub use sessions::{MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state};
 pub use sign_in::{StartSession, StartedSession};
+
+use account_reads::AccountReads;
+use entity::{device, session};
 
 use crate::{clock::Clock, events::EventBus, tokens::TokenKeys};
 use rate_limit::RateLimits;
@@ -61,7 +64,35 @@ pub struct Services {
     tokens: Arc<TokenKeys>,
     events: EventBus,
     limits: Arc<RateLimits>,
+    caches: Caches,
+}
+
+/// What each instance keeps in memory so that requests need not read the database.
+#[derive(Clone)]
+pub struct Caches {
+    /// Sessions by id, for token checks and heartbeats.
     sessions: SessionCache,
+    /// Each account's devices, as the devices page lists them.
+    devices: AccountReads<device::Model>,
+    /// Each account's active sessions, as the sessions and devices pages list them.
+    live_sessions: AccountReads<session::Model>,
+}
+
+impl Caches {
+    /// Up to `size` sessions, and lists of up to `size` rows in all; lists are trusted
+    /// for at most the heartbeat `write_window` (see `account_reads`), and kept not at all
+    /// when it is zero.
+    pub fn new(
+        size: u64,
+        idle_timeout: std::time::Duration,
+        write_window: std::time::Duration,
+    ) -> Self {
+        Self {
+            sessions: SessionCache::new(size, idle_timeout),
+            devices: AccountReads::new(size, write_window),
+            live_sessions: AccountReads::new(size, write_window),
+        }
+    }
 }
 
 impl Services {
@@ -72,7 +103,7 @@ impl Services {
         tokens: Arc<TokenKeys>,
         events: EventBus,
         limits: Arc<RateLimits>,
-        sessions: SessionCache,
+        caches: Caches,
     ) -> Self {
         Self {
             db,
@@ -81,7 +112,7 @@ impl Services {
             tokens,
             events,
             limits,
-            sessions,
+            caches,
         }
     }
 

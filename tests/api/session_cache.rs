@@ -18,6 +18,7 @@ crate::on_both_databases!(
     a_session_checked_again_runs_no_statement_until_it_ends,
     a_heartbeat_inside_the_window_writes_nothing_and_reads_exactly,
     a_heartbeat_kept_in_memory_never_lets_the_session_end_early,
+    the_devices_page_read_again_runs_no_statement_until_the_account_changes,
 );
 
 crate::on_both_transports!(
@@ -277,4 +278,41 @@ async fn over_redis_a_session_ended_without_a_wake_up_is_refused_after_the_resyn
         refused_within(&app, &alice.token, Duration::from_secs(3)).await,
         "the session ended without a wake-up is still accepted"
     );
+}
+
+const DEVICES_PAGE: &str = "{ devices { id lastSeenAt sessions { id lastActivityAt } } }";
+
+async fn the_devices_page_read_again_runs_no_statement_until_the_account_changes(app: TestApp) {
+    let laptop = app.sign_in("alice").await;
+    app.graphql(Some(&laptop.token), DEVICES_PAGE, json!({}))
+        .await
+        .assert_ok();
+    let before = app.statements.get();
+    let page = app
+        .graphql(Some(&laptop.token), DEVICES_PAGE, json!({}))
+        .await;
+    assert_eq!(
+        app.statements.get(),
+        before,
+        "statements for a page read again"
+    );
+    assert_eq!(page.data("devices").as_array().unwrap().len(), 1);
+
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let page = app
+        .graphql(Some(&laptop.token), DEVICES_PAGE, json!({}))
+        .await;
+    assert_eq!(page.data("devices").as_array().unwrap().len(), 2);
+    app.revoke(&laptop.token, &phone.session_id).await;
+    let page = app
+        .graphql(Some(&laptop.token), DEVICES_PAGE, json!({}))
+        .await;
+    let sessions: usize = page
+        .data("devices")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|device| device["sessions"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(sessions, 1, "{}", page.body);
 }

@@ -61,11 +61,18 @@ pub fn device_trust(device: &device::Model, now: DateTime<Utc>) -> DeviceTrust {
 impl Services {
     /// The caller's devices, most recently seen first.
     pub async fn devices(&self, actor: &Actor) -> ServiceResult<Vec<device::Model>> {
-        Ok(own_devices(actor)
+        let lists = &self.caches.devices;
+        if let Some(devices) = lists.current(&self.events, &actor.user_id) {
+            return Ok(devices);
+        }
+        let stamp = self.events.change_stamp(&actor.user_id);
+        let devices = own_devices(actor)
             .order_by_desc(device::Column::LastSeenAt)
             .order_by_desc(device::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?;
+        lists.keep(stamp, &actor.user_id, &devices);
+        Ok(devices)
     }
 
     /// One of the caller's devices; `None` when missing, forgotten or someone else's.
@@ -83,6 +90,16 @@ impl Services {
         user_id: &str,
         ids: &[Uuid],
     ) -> ServiceResult<Vec<device::Model>> {
+        if let Some(listed) = self.caches.devices.current(&self.events, user_id) {
+            let found: Vec<_> = listed
+                .into_iter()
+                .filter(|device| ids.contains(&device.id))
+                .collect();
+            // Forgotten devices are not listed; a session's history may still name one.
+            if found.len() == ids.len() {
+                return Ok(found);
+            }
+        }
         Ok(device::Entity::find()
             .filter(device::Column::UserId.eq(user_id))
             .filter(device::Column::Id.is_in(ids.iter().copied()))

@@ -24,21 +24,25 @@ impl Services {
     /// module), otherwise in the database.
     pub async fn heartbeat(&self, actor: &Actor) -> ServiceResult<session::Model> {
         let now = self.now();
-        if let Some(entry) = self
-            .sessions
-            .current(&self.events, &actor.user_id, actor.session_id)
+        if let Some(entry) =
+            self.caches
+                .sessions
+                .current(&self.events, &actor.user_id, actor.session_id)
             && session_state(&entry.session, now) == SessionState::Active
             && now - entry.persisted_activity_at < self.rules.heartbeat_write_window
             && self.idle_expiry(now) <= entry.session.expires_at
             && seen_from_same_place(&entry.session, &actor.client)
         {
-            return Ok(self.sessions.record_activity(&entry, now));
+            return Ok(self.caches.sessions.record_activity(&entry, now));
         }
         // Taken before the write, so an event committed meanwhile outdates what is kept.
         let stamp = self.events.change_stamp(&actor.user_id);
         let session = self.write_heartbeat(actor, now).await?;
+        // Rows changed without an event: the lists this instance keeps are out of date.
+        self.caches.devices.forget(&actor.user_id);
+        self.caches.live_sessions.forget(&actor.user_id);
         if let Some(stamp) = stamp {
-            self.sessions.keep(stamp, session.clone());
+            self.caches.sessions.keep(stamp, session.clone());
         }
         Ok(session)
     }

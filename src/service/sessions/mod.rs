@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use entity::session::{self, EndReason};
 use sea_orm::{ColumnTrait, Condition};
 
-pub use cache::SessionCache;
+pub(super) use cache::SessionCache;
 pub(super) use ends::end_sessions;
 pub use reads::MAX_LISTED_ENDED_SESSIONS;
 pub(crate) use reads::max_listed_ended_sessions;

@@ -34,7 +34,8 @@ impl Services {
             .one(&self.db)
             .await?;
         if let Some(session) = &mut session {
-            self.sessions
+            self.caches
+                .sessions
                 .with_recent_activity(std::slice::from_mut(session));
         }
         Ok(session)
@@ -51,7 +52,10 @@ impl Services {
         let now = self.now();
         let is_active =
             |session: &session::Model| session_state(session, now) == SessionState::Active;
-        if let Some(entry) = self.sessions.current(&self.events, user_id, session_id)
+        if let Some(entry) = self
+            .caches
+            .sessions
+            .current(&self.events, user_id, session_id)
             && is_active(&entry.session)
         {
             return Ok(Some(entry.session.device_id));
@@ -66,7 +70,7 @@ impl Services {
         }
         let device_id = session.device_id;
         if let Some(stamp) = stamp {
-            self.sessions.keep(stamp, session);
+            self.caches.sessions.keep(stamp, session);
         }
         Ok(Some(device_id))
     }
@@ -87,7 +91,7 @@ impl Services {
             .filter(session::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
-        self.sessions.with_recent_activity(&mut sessions);
+        self.caches.sessions.with_recent_activity(&mut sessions);
         Ok(sessions)
     }
 
@@ -111,6 +115,9 @@ impl Services {
         actor: &Actor,
         include_ended: bool,
     ) -> ServiceResult<Vec<session::Model>> {
+        if !include_ended {
+            return self.live_sessions(&actor.user_id, None).await;
+        }
         self.sessions_where(
             Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
             session::Column::UserId,
@@ -127,6 +134,9 @@ impl Services {
         device_ids: &[Uuid],
         include_ended: bool,
     ) -> ServiceResult<Vec<session::Model>> {
+        if !include_ended {
+            return self.live_sessions(user_id, Some(device_ids)).await;
+        }
         self.sessions_where(
             Condition::all()
                 .add(session::Column::UserId.eq(user_id))
@@ -135,6 +145,37 @@ impl Services {
             include_ended,
         )
         .await
+    }
+
+    /// `user_id`'s active sessions, of `device_ids` only if given, most recent activity
+    /// first: from the account's list in memory while it is current (see
+    /// `service::account_reads`), otherwise read and kept.
+    async fn live_sessions(
+        &self,
+        user_id: &str,
+        device_ids: Option<&[Uuid]>,
+    ) -> ServiceResult<Vec<session::Model>> {
+        let lists = &self.caches.live_sessions;
+        let mut sessions = match lists.current(&self.events, user_id) {
+            Some(sessions) => sessions,
+            None => {
+                let stamp = self.events.change_stamp(user_id);
+                let scope = Condition::all().add(session::Column::UserId.eq(user_id));
+                let sessions = self
+                    .sessions_where(scope, session::Column::UserId, false)
+                    .await?;
+                lists.keep(stamp, user_id, &sessions);
+                sessions
+            }
+        };
+        let now = self.now();
+        sessions.retain(|session| {
+            session_state(session, now) == SessionState::Active
+                && device_ids.is_none_or(|ids| ids.contains(&session.device_id))
+        });
+        self.caches.sessions.with_recent_activity(&mut sessions);
+        sessions.sort_by_key(|session| std::cmp::Reverse((session.last_activity_at, session.id)));
+        Ok(sessions)
     }
 
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
@@ -163,7 +204,7 @@ impl Services {
             .all(&self.db)
             .await?;
         // Heartbeats not written yet may change the order the database saw.
-        self.sessions.with_recent_activity(&mut sessions);
+        self.caches.sessions.with_recent_activity(&mut sessions);
         sessions.sort_by_key(|session| std::cmp::Reverse((session.last_activity_at, session.id)));
         Ok(sessions)
     }
