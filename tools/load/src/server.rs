@@ -162,7 +162,7 @@ impl Started {
         };
         let secret = format!("load-identity-{nonce}-{}", std::process::id());
         let unlimited = "4000000000";
-        let process = Command::new(&binary)
+        let process = Command::new(binary)
             .arg("serve")
             .env("SESSIONHUB_LISTEN", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", &database_url)
