@@ -93,6 +93,12 @@ impl Caches {
             live_sessions: AccountReads::new(size, write_window),
         }
     }
+
+    /// Drops `user_id`'s lists: this instance changed their rows without an event.
+    fn forget_lists(&self, user_id: &str) {
+        self.devices.forget(user_id);
+        self.live_sessions.forget(user_id);
+    }
 }
 
 impl Services {

@@ -451,6 +451,22 @@ impl TestApp {
             .assert_ok();
     }
 
+    /// Sends a heartbeat that must succeed; returns the `expiresAt` it answered.
+    pub async fn heartbeat_expires_at(&self, token: &str) -> String {
+        let beat = self
+            .graphql(
+                Some(token),
+                "mutation { heartbeat { expiresAt } }",
+                json!({}),
+            )
+            .await;
+        beat.assert_ok();
+        beat.data("heartbeat.expiresAt")
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Asserts that `token`'s session is still active.
     pub async fn assert_session_active(&self, token: &str) {
         self.graphql(Some(token), "{ currentSession { status } }", json!({}))

@@ -188,20 +188,7 @@ async fn heartbeat_extends_expiry_but_never_past_the_lifetime(app: TestApp) {
     let mut expiries = Vec::new();
     for _ in 0..27 {
         app.advance(25);
-        let beat = app
-            .graphql(
-                Some(&alice.token),
-                "mutation { heartbeat { expiresAt } }",
-                json!({}),
-            )
-            .await;
-        beat.assert_ok();
-        expiries.push(
-            beat.data("heartbeat.expiresAt")
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        expiries.push(app.heartbeat_expires_at(&alice.token).await);
     }
     // The 26th beat came at 23:10, the 27th at 23:35.
     assert_eq!(expiries[25], "2026-11-23T23:41:00Z");

@@ -69,9 +69,7 @@ impl SessionCache {
             return;
         };
         let persisted_activity_at = session.last_activity_at;
-        if let Some(known) = entries.get(&session.id) {
-            session.last_activity_at = session.last_activity_at.max(known.session.last_activity_at);
-        }
+        self.with_recent_activity(std::slice::from_mut(&mut session));
         let entry = Entry {
             session,
             persisted_activity_at,

@@ -38,9 +38,7 @@ impl Services {
         // Taken before the write, so an event committed meanwhile outdates what is kept.
         let stamp = self.events.change_stamp(&actor.user_id);
         let session = self.write_heartbeat(actor, now).await?;
-        // Rows changed without an event: the lists this instance keeps are out of date.
-        self.caches.devices.forget(&actor.user_id);
-        self.caches.live_sessions.forget(&actor.user_id);
+        self.caches.forget_lists(&actor.user_id);
         if let Some(stamp) = stamp {
             self.caches.sessions.keep(stamp, session.clone());
         }

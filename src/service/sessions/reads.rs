@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::session;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use uuid::Uuid;
@@ -118,12 +118,14 @@ impl Services {
         if !include_ended {
             return self.live_sessions(&actor.user_id, None).await;
         }
-        self.sessions_where(
-            Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
-            session::Column::UserId,
-            include_ended,
-        )
-        .await
+        let sessions = self
+            .sessions_where(
+                Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
+                session::Column::UserId,
+                include_ended,
+            )
+            .await?;
+        Ok(self.most_recent_first(sessions))
     }
 
     /// Sessions of any of `device_ids`, in `user_id`'s account (the requester's own); with
@@ -137,14 +139,16 @@ impl Services {
         if !include_ended {
             return self.live_sessions(user_id, Some(device_ids)).await;
         }
-        self.sessions_where(
-            Condition::all()
-                .add(session::Column::UserId.eq(user_id))
-                .add(session::Column::DeviceId.is_in(device_ids.iter().copied())),
-            session::Column::DeviceId,
-            include_ended,
-        )
-        .await
+        let sessions = self
+            .sessions_where(
+                Condition::all()
+                    .add(session::Column::UserId.eq(user_id))
+                    .add(session::Column::DeviceId.is_in(device_ids.iter().copied())),
+                session::Column::DeviceId,
+                include_ended,
+            )
+            .await?;
+        Ok(self.most_recent_first(sessions))
     }
 
     /// `user_id`'s active sessions, of `device_ids` only if given, most recent activity
@@ -173,9 +177,7 @@ impl Services {
             session_state(session, now) == SessionState::Active
                 && device_ids.is_none_or(|ids| ids.contains(&session.device_id))
         });
-        self.caches.sessions.with_recent_activity(&mut sessions);
-        sessions.sort_by_key(|session| std::cmp::Reverse((session.last_activity_at, session.id)));
-        Ok(sessions)
+        Ok(self.most_recent_first(sessions))
     }
 
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
@@ -196,17 +198,19 @@ impl Services {
         } else {
             is_live(now)
         };
-        let mut sessions = session::Entity::find()
+        Ok(session::Entity::find()
             .filter(scope)
             .filter(wanted)
-            .order_by_desc(session::Column::LastActivityAt)
-            .order_by_desc(session::Column::Id)
             .all(&self.db)
-            .await?;
-        // Heartbeats not written yet may change the order the database saw.
+            .await?)
+    }
+
+    /// `sessions` with the activity this instance saw and has not written yet, most recent
+    /// first: heartbeats kept in memory may change the order the rows alone would give.
+    fn most_recent_first(&self, mut sessions: Vec<session::Model>) -> Vec<session::Model> {
         self.caches.sessions.with_recent_activity(&mut sessions);
         sessions.sort_by_key(|session| std::cmp::Reverse((session.last_activity_at, session.id)));
-        Ok(sessions)
+        sessions
     }
 }
 
