@@ -11,9 +11,13 @@ use std::{
 
 use futures_util::{Stream, stream};
 use sea_orm::DatabaseConnection;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    watch,
+};
+use uuid::Uuid;
 
-use super::{AccountEvent, store};
+use super::{AccountEvent, session_end::SessionEndWatch, store};
 
 /// How many events one account's slow subscriber may fall behind before it replays the
 /// rest. The slots are allocated with the channel, so a small buffer keeps an
@@ -41,9 +45,29 @@ struct Account {
     head: i64,
     /// The latest events sent, oldest first, with when they were sent.
     recent: VecDeque<(Instant, Arc<AccountEvent>)>,
+    /// Who waits for the end of one of the account's sessions, by session: told of that
+    /// one event and no other, so a revoke-all of a thousand sessions wakes each waiter
+    /// once rather than a thousand times.
+    endings: HashMap<Uuid, watch::Sender<Option<Arc<AccountEvent>>>>,
 }
 
 impl Account {
+    fn new(head: i64) -> Self {
+        Self {
+            sender: broadcast::channel(ACCOUNT_CAPACITY).0,
+            delivered: head,
+            head,
+            recent: VecDeque::new(),
+            endings: HashMap::new(),
+        }
+    }
+
+    /// Whether nobody here listens to the account any more: neither a feed, beyond
+    /// `leaving` of them on their way out, nor a session's end watch.
+    fn is_deserted(&self, leaving: usize) -> bool {
+        self.sender.receiver_count() <= leaving && self.endings.is_empty()
+    }
+
     /// Keeps `event` among the recent ones, dropping those too many or too old.
     fn remember(&mut self, event: Arc<AccountEvent>) {
         let now = Instant::now();
@@ -105,13 +129,69 @@ impl Fanout {
         let mut accounts = self.lock();
         let account = accounts
             .entry(user_id.to_owned())
-            .or_insert_with(|| Account {
-                sender: broadcast::channel(ACCOUNT_CAPACITY).0,
-                delivered: head,
-                head,
-                recent: VecDeque::new(),
-            });
+            .or_insert_with(|| Account::new(head));
         self.feed(user_id, account)
+    }
+
+    /// A watch for the end of `user_id`'s session `session_id` in the events after those
+    /// delivered, if the account has a channel.
+    pub(super) fn attach_end_watch(
+        self: &Arc<Self>,
+        user_id: &str,
+        session_id: Uuid,
+    ) -> Option<SessionEndWatch> {
+        let mut accounts = self.lock();
+        let account = accounts.get_mut(user_id)?;
+        Some(self.end_watch(user_id, account, session_id))
+    }
+
+    /// A watch for the end of `user_id`'s session `session_id` in the events after
+    /// position `head`, read before this call, making the account's channel if it has none.
+    pub(super) fn open_end_watch(
+        self: &Arc<Self>,
+        user_id: &str,
+        session_id: Uuid,
+        head: i64,
+    ) -> SessionEndWatch {
+        let mut accounts = self.lock();
+        let account = accounts
+            .entry(user_id.to_owned())
+            .or_insert_with(|| Account::new(head));
+        self.end_watch(user_id, account, session_id)
+    }
+
+    fn end_watch(
+        self: &Arc<Self>,
+        user_id: &str,
+        account: &mut Account,
+        session_id: Uuid,
+    ) -> SessionEndWatch {
+        let receiver = account
+            .endings
+            .entry(session_id)
+            .or_insert_with(|| watch::channel(None).0)
+            .subscribe();
+        SessionEndWatch::new(receiver, user_id, session_id, self.clone())
+    }
+
+    /// Forgets a watch of `session_id`'s end that is being dropped, and the account's
+    /// channel with it when nobody else here listens to the account.
+    pub(super) fn unwatch_session_end(&self, user_id: &str, session_id: Uuid) {
+        let mut accounts = self.lock();
+        let Some(account) = accounts.get_mut(user_id) else {
+            return;
+        };
+        // The leaving watch's receiver is still counted.
+        if account
+            .endings
+            .get(&session_id)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
+            account.endings.remove(&session_id);
+        }
+        if account.is_deserted(0) {
+            accounts.remove(user_id);
+        }
     }
 
     fn feed(self: &Arc<Self>, user_id: &str, account: &Account) -> AccountFeed {
@@ -133,7 +213,13 @@ impl Fanout {
             account.delivered = event.seq();
             account.head = account.head.max(event.seq());
             account.remember(event.clone());
-            // An error only means the last subscriber left meanwhile.
+            if let Some(session_id) = event.record.session_id
+                && event.ends_session(session_id)
+                && let Some(ending) = account.endings.get(&session_id)
+            {
+                ending.send_replace(Some(event.clone()));
+            }
+            // An error only means no feed listens right now.
             let _ = account.sender.send(event);
         }
     }
@@ -165,10 +251,18 @@ impl Fanout {
         self.lock().get(user_id)?.recent_after(last)
     }
 
+    /// How many feeds and session end watches are open.
     pub(super) fn subscriber_count(&self) -> usize {
         self.lock()
             .values()
-            .map(|account| account.sender.receiver_count())
+            .map(|account| {
+                let watches: usize = account
+                    .endings
+                    .values()
+                    .map(watch::Sender::receiver_count)
+                    .sum();
+                account.sender.receiver_count() + watches
+            })
             .sum()
     }
 
@@ -269,11 +363,11 @@ impl AccountFeed {
 impl Drop for AccountFeed {
     fn drop(&mut self) {
         let mut accounts = self.fanout.lock();
-        // Our own receiver is still counted: at one, this is the account's last feed. New
-        // feeds subscribe under the same lock, so none can slip in between.
+        // Our own receiver is still counted. New feeds and watches start under the same
+        // lock, so none can slip in between.
         if accounts
             .get(&self.user_id)
-            .is_some_and(|account| account.sender.receiver_count() <= 1)
+            .is_some_and(|account| account.is_deserted(1))
         {
             accounts.remove(&self.user_id);
         }
@@ -284,6 +378,7 @@ impl Drop for AccountFeed {
 mod tests {
     use chrono::Utc;
     use entity::{account_event, account_event::EventKind};
+    use futures_util::FutureExt;
     use migration::MigratorTrait;
     use sea_orm::{ActiveModelTrait, Database, EntityTrait, IntoActiveModel};
     use uuid::Uuid;
@@ -380,6 +475,56 @@ mod tests {
         fanout.publish(event("y", 5).into());
         fanout.publish(event("y", 7).into());
         assert_eq!(late.recv().await.map(|event| event.seq()), Ok(7));
+    }
+
+    fn session_ended(user_id: &str, seq: i64, session_id: Uuid) -> Arc<AccountEvent> {
+        let mut ended = event(user_id, seq);
+        ended.record.kind = EventKind::SessionEnded;
+        ended.record.session_id = Some(session_id);
+        ended.into()
+    }
+
+    #[tokio::test]
+    async fn a_session_end_watch_hears_its_own_end_however_many_others_end_first() {
+        let fanout = fanout().await;
+        let own = Uuid::now_v7();
+        let mut watch = fanout.open_end_watch("y", own, 0);
+        // Far more than a feed could fall behind by: the watch is not a feed.
+        let others = MAX_CATCH_UP + ACCOUNT_CAPACITY as i64;
+        for seq in 1..=others {
+            fanout.publish(session_ended("y", seq, Uuid::now_v7()));
+        }
+        fanout.publish(event("y", others + 1).into());
+        assert!(
+            watch.ended().now_or_never().is_none(),
+            "told of another session's end"
+        );
+        fanout.publish(session_ended("y", others + 2, own));
+        let told = tokio::time::timeout(Duration::from_secs(1), watch.ended())
+            .await
+            .expect("told of its own end");
+        assert_eq!(
+            (told.seq(), told.record.session_id),
+            (others + 2, Some(own))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_accounts_channel_lives_as_long_as_its_session_end_watches() {
+        let fanout = fanout().await;
+        let session = Uuid::now_v7();
+        let first = fanout.open_end_watch("x", session, 0);
+        let second = fanout
+            .attach_end_watch("x", session)
+            .expect("the channel is open");
+        let feed = fanout.attach("x").expect("the channel is open");
+        assert_eq!((fanout.account_count(), fanout.subscriber_count()), (1, 3));
+        drop(feed);
+        drop(first);
+        assert_eq!((fanout.account_count(), fanout.subscriber_count()), (1, 1));
+        drop(second);
+        assert_eq!(fanout.account_count(), 0);
+        assert!(fanout.attach_end_watch("x", session).is_none());
     }
 
     #[tokio::test]

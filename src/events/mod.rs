@@ -21,6 +21,7 @@ mod delivery;
 mod fanout;
 mod postgres;
 mod redis;
+mod session_end;
 mod store;
 
 use std::sync::{
@@ -38,6 +39,7 @@ use uuid::Uuid;
 pub use changes::ChangeStamp;
 pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
 pub use redis::RedisTransport;
+pub use session_end::SessionEndWatch;
 
 /// One committed account event as subscribers receive it: the stored row, and the session
 /// it is about as read once for every subscriber of this instance.
@@ -183,6 +185,20 @@ impl EventBus {
         }
         let head = store::head(&self.db, user_id).await?;
         Ok(self.fanout.open(user_id, head))
+    }
+
+    /// A watch for the end of `user_id`'s session `session_id`, committed from now on.
+    /// Reads the account's position when it has no subscriber on this instance yet.
+    pub async fn watch_session_end(
+        &self,
+        user_id: &str,
+        session_id: Uuid,
+    ) -> Result<SessionEndWatch, DbErr> {
+        if let Some(watch) = self.fanout.attach_end_watch(user_id, session_id) {
+            return Ok(watch);
+        }
+        let head = store::head(&self.db, user_id).await?;
+        Ok(self.fanout.open_end_watch(user_id, session_id, head))
     }
 
     /// How many live subscriptions and connections are listening right now.

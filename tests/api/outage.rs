@@ -150,7 +150,7 @@ async fn an_instance_whose_database_answers_is_ready() {
 /// subscribers of every instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_unreachable_revocation_holds_and_events_follow_later() {
-    use crate::subscriptions::{Subscriber, wait_for_subscribers};
+    use crate::subscriptions::Subscriber;
 
     let redis = Outage::in_front_of("127.0.0.1:6379").await;
     let Some(a) = TestApp::postgres_on_redis_with(|config| {
@@ -167,7 +167,7 @@ async fn while_redis_is_unreachable_revocation_holds_and_events_follow_later() {
     phone_feed
         .subscribe("bye", "subscription { signedOut { reason } }")
         .await;
-    wait_for_subscribers(&b, 2).await;
+    phone_feed.read_up_to_here().await;
 
     redis.begin().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

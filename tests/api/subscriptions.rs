@@ -104,6 +104,13 @@ impl Subscriber {
             .await;
     }
 
+    /// Returns once the server has read every message sent so far: it answers a ping in
+    /// order. For `signedOut`, which opens no feed to count ([`wait_for_subscribers`]).
+    pub async fn read_up_to_here(&mut self) {
+        self.send(json!({ "type": "ping" })).await;
+        assert_eq!(self.next().await, json!({ "type": "pong" }));
+    }
+
     /// The next protocol message; a close frame comes back as `{"close": code}`. Gives up
     /// after ten seconds, so a missing message fails the test instead of hanging it.
     pub async fn next(&mut self) -> Value {
@@ -214,7 +221,7 @@ async fn revoked_session_is_told_it_was_signed_out(app: TestApp) {
     phone_feed
         .subscribe("bye", "subscription { signedOut { sessionId reason at } }")
         .await;
-    wait_for_subscribers(&app, 1).await;
+    phone_feed.read_up_to_here().await;
 
     app.revoke(&laptop.token, &phone.session_id).await;
     let signed_out = phone_feed.next().await;

@@ -22,7 +22,7 @@ use super::{
     slots::{ConnectionSlot, RENEW_EVERY},
 };
 use crate::{
-    events::{AccountEvent, AccountFeed, TooFarBehind},
+    events::SessionEndWatch,
     graphql::{FellBehind, ListeningSince, SignOutNotice, outlives_session},
     http::{
         AppState,
@@ -127,7 +127,7 @@ type Step = Result<(), Ended>;
 
 impl Connection {
     async fn serve(&mut self) -> Ended {
-        let (actor, slot, mut bus) = match self.initialise().await {
+        let (actor, slot, mut own_end) = match self.initialise().await {
             Ok(initialised) => initialised,
             Err(ended) => return ended,
         };
@@ -168,7 +168,13 @@ impl Connection {
                 Some((id, outcome)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
                     self.on_outcome(&mut live, &id, outcome).await
                 }
-                message = bus.recv() => self.on_bus_message(&mut live, message).await,
+                ending = own_end.ended() => {
+                    let end = ending.end_reason().map(|reason| SessionEnd { reason, at: ending.occurred_at() });
+                    match end {
+                        Some(end) => Err(self.close_signed_out(end, &mut live).await),
+                        None => Ok(()),
+                    }
+                }
                 _ = fell_behind.notified() => Err(Ended::fell_behind()),
             };
             if let Err(ended) = step {
@@ -196,30 +202,32 @@ impl Connection {
                         .send(json!({ "id": id, "type": "error", "payload": errors }))
                         .await;
                 }
-                // Listening starts now, as the message is read, not when the resolver
-                // first runs: an event committed from here on reaches the subscription.
-                // The connection's own feed keeps the account's channel open, so this
-                // reads nothing.
-                let feed = match self
-                    .state
-                    .services
-                    .events()
-                    .subscribe(&live.actor.user_id)
-                    .await
-                {
-                    Ok(feed) => feed,
-                    Err(error) => {
-                        let error = ServiceError::from(error);
-                        error.log();
-                        return self
-                            .send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
-                            .await;
-                    }
-                };
-                let mut request = payload.data(ListeningSince::new(feed));
+                let mut request = *payload;
                 let outlives = outlives_session(&mut request);
                 if outlives {
+                    // `signedOut` hears of the end from the connection, not from a feed.
                     live.signed_out_ids.insert(id.clone());
+                } else {
+                    // Listening starts now, as the message is read, not when the resolver
+                    // first runs: an event committed from here on reaches the subscription.
+                    // The connection's session watch keeps the account's channel open, so
+                    // this reads nothing.
+                    match self
+                        .state
+                        .services
+                        .events()
+                        .subscribe(&live.actor.user_id)
+                        .await
+                    {
+                        Ok(feed) => request = request.data(ListeningSince::new(feed)),
+                        Err(error) => {
+                            let error = ServiceError::from(error);
+                            error.log();
+                            return self
+                                .send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
+                                .await;
+                        }
+                    }
                 }
                 let operation = Operation {
                     state: self.state.clone(),
@@ -273,38 +281,8 @@ impl Connection {
         }
     }
 
-    /// Watches for the end of the connection's own session. A feed too far behind to
-    /// replay re-checks it in the database, and closes 1013 either way: its subscriptions
-    /// may have missed events too.
-    async fn on_bus_message(
-        &mut self,
-        live: &mut Live,
-        message: Result<Arc<AccountEvent>, TooFarBehind>,
-    ) -> Step {
-        let end = match message {
-            Ok(event) if event.ends_session(live.actor.session_id) => {
-                event.end_reason().map(|reason| SessionEnd {
-                    reason,
-                    at: event.occurred_at(),
-                })
-            }
-            Ok(_) => return Ok(()),
-            Err(TooFarBehind) => match self.state.services.current_session_end(&live.actor).await {
-                Ok(end) => end,
-                Err(error) => {
-                    error.log();
-                    None
-                }
-            },
-        };
-        match end {
-            Some(end) => Err(self.close_signed_out(end, live).await),
-            None => Err(Ended::fell_behind()),
-        }
-    }
-
     /// Waits for `connection_init` and authenticates its token, within the init timeout.
-    async fn initialise(&mut self) -> Result<(Arc<Actor>, ConnectionSlot, AccountFeed), Ended> {
+    async fn initialise(&mut self) -> Result<(Arc<Actor>, ConnectionSlot, SessionEndWatch), Ended> {
         let deadline = Instant::now() + self.state.websocket.init_timeout;
         let shutdown = self.state.shutdown.clone();
         loop {
@@ -329,7 +307,10 @@ impl Connection {
             };
             match message {
                 ClientMessage::ConnectionInit { payload } => {
-                    let (actor, feed) = match self.authenticate(payload.unwrap_or_default()).await {
+                    let (actor, own_end) = match self
+                        .authenticate(payload.unwrap_or_default())
+                        .await
+                    {
                         Some(authenticated) => authenticated,
                         None => {
                             if self.protocol == Protocol::LegacyWs {
@@ -346,7 +327,7 @@ impl Connection {
                         ));
                     };
                     self.send(json!({ "type": "connection_ack" })).await?;
-                    return Ok((actor, slot, feed));
+                    return Ok((actor, slot, own_end));
                 }
                 ClientMessage::Subscribe { .. } => {
                     return Err(Ended::Close(close::UNAUTHORIZED, "unauthorized"));
@@ -360,9 +341,9 @@ impl Connection {
 
     /// The session token of `connection_init`, as `{"Authorization": "Bearer …"}` or
     /// `{"token": "…"}`; only an active session's token is accepted. Returns the session
-    /// with its account's feed, listened to before the session is last checked, so an end
-    /// committed at any moment is either seen by the check or heard on the feed.
-    async fn authenticate(&self, payload: Value) -> Option<(Arc<Actor>, AccountFeed)> {
+    /// with a watch for its end, started before the session is last checked, so an end
+    /// committed at any moment is either seen by the check or heard by the watch.
+    async fn authenticate(&self, payload: Value) -> Option<(Arc<Actor>, SessionEndWatch)> {
         let token = init_token(&payload)?;
         let services = &self.state.services;
         let actor = match services.authenticate(token, self.client.clone()).await {
@@ -373,15 +354,19 @@ impl Connection {
                 return None;
             }
         };
-        let feed = match services.events().subscribe(&actor.user_id).await {
-            Ok(feed) => feed,
+        let own_end = match services
+            .events()
+            .watch_session_end(&actor.user_id, actor.session_id)
+            .await
+        {
+            Ok(own_end) => own_end,
             Err(error) => {
                 ServiceError::from(error).log();
                 return None;
             }
         };
         match services.current_session_end(&actor).await {
-            Ok(None) => Some((actor, feed)),
+            Ok(None) => Some((actor, own_end)),
             Ok(Some(_)) => None,
             Err(error) => {
                 error.log();

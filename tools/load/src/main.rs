@@ -11,6 +11,8 @@
 
 mod client;
 mod fanout;
+mod idle;
+mod live;
 mod report;
 mod scenario;
 mod server;
@@ -60,6 +62,13 @@ struct Options {
     /// Sessions of one account subscribed to `signedOut` for `revoke-fanout`; 0 skips it.
     #[arg(long, default_value_t = 1000)]
     fanout_subscribers: usize,
+    /// Instances the `revoke-fanout` subscribers spread over (the revoke goes through the
+    /// first); more than one needs `--start postgres://…`.
+    #[arg(long, default_value_t = 1)]
+    fanout_instances: usize,
+    /// Sockets that `idle-sockets` holds open, subscribed as an account page is; 0 skips it.
+    #[arg(long, default_value_t = 10_000)]
+    idle_sockets: usize,
     /// Environment of the started server beyond the tool's own (`KEY=VALUE`, repeatable),
     /// e.g. `SESSIONHUB_SESSION_CACHE_SIZE=0`.
     #[arg(long = "set", value_parser = parse_setting)]
@@ -91,6 +100,8 @@ struct Bench {
     target: Arc<Target>,
     seeded: Seeded,
     started: Option<Started>,
+    /// The binary and settings it was started with, for a second instance.
+    launched: Option<(PathBuf, Vec<(String, String)>)>,
 }
 
 impl Bench {
@@ -109,7 +120,34 @@ impl Bench {
             target,
             seeded,
             started: Some(started),
+            launched: Some((binary.to_owned(), settings.to_owned())),
         })
+    }
+
+    /// `revoke-fanout` across `instances` instances of this server's deployment.
+    async fn revoke_fanout(
+        &self,
+        subscribers: usize,
+        instances: usize,
+    ) -> anyhow::Result<fanout::Fanout> {
+        let mut peers = Vec::new();
+        if instances > 1 {
+            let (Some(started), Some((binary, settings))) = (&self.started, &self.launched) else {
+                bail!("--fanout-instances needs servers the tool starts (--start)");
+            };
+            for _ in 1..instances {
+                peers.push(started.peer(binary, settings).await?);
+            }
+        }
+        let peer_targets: Vec<Target> = peers.iter().map(Started::target).collect();
+        let targets: Vec<&Target> = std::iter::once(&*self.target)
+            .chain(&peer_targets)
+            .collect();
+        let measured = fanout::revoke_fanout(&targets, subscribers).await;
+        for peer in peers {
+            peer.stop().await?;
+        }
+        measured
     }
 }
 
@@ -134,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             target,
             seeded,
             started: None,
+            launched: None,
         });
     } else {
         let database = options.start.as_deref().unwrap_or("sqlite");
@@ -199,10 +238,22 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     report.targets();
-    let under_test = benches.last().expect("a server under test");
+    if options.fanout_subscribers > 0 || options.idle_sockets > 0 {
+        report.live_header();
+    }
     if options.fanout_subscribers > 0 {
-        let fanout = fanout::revoke_fanout(&under_test.target, options.fanout_subscribers).await?;
-        report.fanout(&fanout);
+        for bench in &benches {
+            let fanout = bench
+                .revoke_fanout(options.fanout_subscribers, options.fanout_instances)
+                .await?;
+            report.fanout(bench.label, &fanout);
+        }
+    }
+    if options.idle_sockets > 0 {
+        for bench in &benches {
+            let idle = idle::idle_sockets(&bench.target, options.idle_sockets).await?;
+            report.idle(bench.label, &idle);
+        }
     }
     for bench in benches {
         if let Some(started) = bench.started {

@@ -3,10 +3,26 @@
 
 use std::time::Duration;
 
-use crate::{fanout::Fanout, scenario::Measured, scenario::Scenario};
+use crate::{fanout::Fanout, idle::IdleSockets, scenario::Measured, scenario::Scenario};
 
 /// Share of its one core above which the tool, not the server, limits the rate.
 const TOOL_BOUND: f64 = 0.9;
+/// The speed issue's targets for the websocket scenarios.
+const FANOUT_TARGET_MS: f64 = 100.0;
+const IDLE_TARGET_KIB: f64 = 16.0;
+
+/// A server's label in the websocket table, where the column is always there.
+fn shown(label: &str) -> &str {
+    if label.is_empty() {
+        "the server"
+    } else {
+        label
+    }
+}
+
+fn met(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
+}
 
 /// What the processes used while a scenario ran.
 pub struct Usage {
@@ -135,26 +151,49 @@ impl Report {
                 target * 100.0,
                 reference.name(),
                 ratio * 100.0,
-                if ratio >= target { "yes" } else { "no" }
+                met(ratio >= target)
             );
         }
     }
 
-    pub fn fanout(&mut self, fanout: &Fanout) {
+    /// Starts the table of the websocket scenarios.
+    pub fn live_header(&self) {
         println!(
-            "\n`revoke-fanout`: {} sessions of one account subscribed to `signedOut`; revokeAllSessions answered in {:.1} ms; {} of {} told, the last {:.1} ms after the answer",
+            "\n| websocket scenario | server | measured | target | met |\n|---|---|---|---|---|"
+        );
+    }
+
+    /// One `revoke-fanout` on the server `label`.
+    pub fn fanout(&mut self, label: &str, fanout: &Fanout) {
+        let label = shown(label);
+        let last_ms = fanout.last_told_after_answer.as_secs_f64() * 1000.0;
+        println!(
+            "| `revoke-fanout`: {} subscribers of one account on {} instance(s), the last `signedOut` after the answer (revokeAllSessions took {:.1} ms; {} told) | {label} | {last_ms:.1} ms | ≤ {FANOUT_TARGET_MS} ms | {} |",
             fanout.subscribers,
+            fanout.instances,
             fanout.answered_after.as_secs_f64() * 1000.0,
             fanout.told,
-            fanout.subscribers,
-            fanout.last_told_after_answer.as_secs_f64() * 1000.0,
+            met(last_ms <= FANOUT_TARGET_MS),
         );
         if fanout.told < fanout.subscribers {
             self.failed.push(format!(
-                "revoke-fanout: {} sockets were never told",
+                "revoke-fanout ({label}): {} sockets were never told",
                 fanout.subscribers - fanout.told
             ));
         }
+    }
+
+    /// One `idle-sockets` on the server `label`.
+    pub fn idle(&self, label: &str, idle: &IdleSockets) {
+        let label = shown(label);
+        let per_socket = idle.kib_per_socket();
+        println!(
+            "| `idle-sockets`: {} sockets subscribed to `signedOut` and `sessionRevoked`, server RSS per socket ({:.1} → {:.1} MiB) | {label} | {per_socket:.1} KiB | ≤ {IDLE_TARGET_KIB} KiB | {} |",
+            idle.sockets,
+            idle.resident_before_mib,
+            idle.resident_after_mib,
+            met(per_socket <= IDLE_TARGET_KIB),
+        );
     }
 
     /// Says what made runs invalid or tool-bound; an error when any run had errors.

@@ -128,27 +128,33 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((user + system) / TICKS_PER_SECOND)
 }
 
+/// What every instance of one started deployment shares: its database and its secrets.
+#[derive(Clone)]
+struct Deployment {
+    url: String,
+    identity_secret: String,
+    session_secret: String,
+}
+
 /// A release server the tool started; stopped when dropped.
 pub struct Started {
     process: Child,
     pid: u32,
     base: String,
-    secret: String,
+    deployment: Deployment,
     _directory: tempfile::TempDir,
     postgres: Option<Postgres>,
 }
 
 impl Started {
-    /// Starts `binary serve` (see [`release_binary`]) on
-    /// `database` (`sqlite` for a fresh file), with the rate limits and the session cap out
-    /// of the way.
+    /// Starts `binary serve` (see [`release_binary`]) on a fresh `database`: `sqlite`
+    /// for a file, or a `postgres://` server to make a database on.
     pub async fn launch(
         binary: &Path,
         database: &str,
         settings: &[(String, String)],
     ) -> anyhow::Result<Self> {
         let directory = tempfile::tempdir()?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
         let (database_url, postgres) = match database {
             "sqlite" => {
@@ -161,16 +167,55 @@ impl Started {
             }
         };
         let secret = format!("load-identity-{nonce}-{}", std::process::id());
+        let started = Self::spawn(
+            binary,
+            Deployment {
+                url: database_url,
+                identity_secret: secret,
+                session_secret: format!("load-session-{nonce}-secret"),
+            },
+            directory,
+            postgres,
+            settings,
+        )?;
+        started.wait_until_healthy().await?;
+        Ok(started)
+    }
+
+    /// Starts another instance of `binary` on this server's database, as a second
+    /// instance of one deployment (PostgreSQL only: SQLite is served by one instance).
+    pub async fn peer(&self, binary: &Path, settings: &[(String, String)]) -> anyhow::Result<Self> {
+        if self.postgres.is_none() {
+            bail!("a second instance needs PostgreSQL: SQLite is served by one instance");
+        }
+        let peer = Self::spawn(
+            binary,
+            self.deployment.clone(),
+            tempfile::tempdir()?,
+            None,
+            settings,
+        )?;
+        peer.wait_until_healthy().await?;
+        Ok(peer)
+    }
+
+    /// Starts `binary serve` on `deployment`, with the rate limits and the session cap out
+    /// of the way.
+    fn spawn(
+        binary: &Path,
+        deployment: Deployment,
+        directory: tempfile::TempDir,
+        postgres: Option<Postgres>,
+        settings: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let unlimited = "4000000000";
         let process = Command::new(binary)
             .arg("serve")
             .env("SESSIONHUB_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &database_url)
-            .env("SESSIONHUB_IDENTITY_SECRET", &secret)
-            .env(
-                "SESSIONHUB_SESSION_SECRET",
-                format!("load-session-{nonce}-secret"),
-            )
+            .env("DATABASE_URL", &deployment.url)
+            .env("SESSIONHUB_IDENTITY_SECRET", &deployment.identity_secret)
+            .env("SESSIONHUB_SESSION_SECRET", &deployment.session_secret)
             .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP", unlimited)
             .env("SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION", unlimited)
             .env("SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER", unlimited)
@@ -186,16 +231,14 @@ impl Started {
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let pid = process.id().context("the server exited at once")?;
-        let started = Self {
+        Ok(Self {
             process,
             pid,
             base: format!("http://127.0.0.1:{port}"),
-            secret,
+            deployment,
             _directory: directory,
             postgres,
-        };
-        started.wait_until_healthy().await?;
-        Ok(started)
+        })
     }
 
     async fn wait_until_healthy(&self) -> anyhow::Result<()> {
@@ -221,7 +264,11 @@ impl Started {
     }
 
     pub fn target(&self) -> Target {
-        Target::new(self.base.clone(), self.secret.clone(), Some(self.pid))
+        Target::new(
+            self.base.clone(),
+            self.deployment.identity_secret.clone(),
+            Some(self.pid),
+        )
     }
 }
 

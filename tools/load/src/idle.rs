@@ -1,0 +1,56 @@
+//! `idle-sockets`: N sessions each hold a websocket subscribed as an account page is
+//! (`signedOut` and `sessionRevoked`), then do nothing. Measured: how much the server's
+//! resident memory grew per socket.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::{live, server::Target};
+
+/// Sessions per account: the sockets spread over several accounts, as real ones do.
+const SESSIONS_PER_ACCOUNT: usize = 100;
+/// Pause before the memory is read, so that handshakes in flight have settled.
+const SETTLE: Duration = Duration::from_secs(1);
+const ACCOUNT_PAGE: [&str; 2] = [
+    "subscription { signedOut { reason } }",
+    "subscription { sessionRevoked { session { id } reason } }",
+];
+
+/// What `sockets` idle subscribed sockets cost the server.
+pub struct IdleSockets {
+    pub sockets: usize,
+    pub resident_before_mib: f64,
+    pub resident_after_mib: f64,
+}
+
+impl IdleSockets {
+    pub fn kib_per_socket(&self) -> f64 {
+        (self.resident_after_mib - self.resident_before_mib) * 1024.0 / self.sockets as f64
+    }
+}
+
+pub async fn idle_sockets(target: &Target, sockets: usize) -> anyhow::Result<IdleSockets> {
+    let mut tokens = Vec::with_capacity(sockets);
+    for account in 0..sockets.div_ceil(SESSIONS_PER_ACCOUNT) {
+        let user = format!("idle-{}-{account}", std::process::id());
+        let count = SESSIONS_PER_ACCOUNT.min(sockets - tokens.len());
+        tokens.extend(live::sign_in(target, &user, count).await?);
+    }
+    tokio::time::sleep(SETTLE).await;
+    let resident = || {
+        target
+            .resident_mib()
+            .context("idle-sockets needs the server's process (--start, or --pid)")
+    };
+    let resident_before_mib = resident()?;
+    let held = live::subscribe_all(&[target], &tokens, &ACCOUNT_PAGE).await?;
+    tokio::time::sleep(SETTLE).await;
+    let resident_after_mib = resident()?;
+    drop(held);
+    Ok(IdleSockets {
+        sockets,
+        resident_before_mib,
+        resident_after_mib,
+    })
+}

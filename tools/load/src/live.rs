@@ -1,0 +1,95 @@
+//! What the websocket scenarios share: sessions signed in through the API, and sockets
+//! subscribed with them.
+
+use futures_util::{SinkExt, StreamExt, future::try_join_all};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+use crate::server::Target;
+
+const START_SESSION: &str = "mutation { startSession(input: {}) { token } }";
+/// How many sign-ins or socket handshakes are in flight at once.
+const AT_ONCE: usize = 100;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `count` new sessions of `user`, by their tokens.
+pub async fn sign_in(target: &Target, user: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let identity = target.identity(user);
+    let mut tokens = Vec::with_capacity(count);
+    while tokens.len() < count {
+        let batch = AT_ONCE.min(count - tokens.len());
+        let signed_in = try_join_all((0..batch).map(|_| async {
+            let answer = target
+                .graphql(Some(&identity), &json!({ "query": START_SESSION }), "load")
+                .await
+                .map_err(anyhow::Error::msg)?;
+            match answer["data"]["startSession"]["token"].as_str() {
+                Some(token) => Ok(token.to_owned()),
+                None => anyhow::bail!("startSession gave no token: {answer}"),
+            }
+        }))
+        .await?;
+        tokens.extend(signed_in);
+    }
+    Ok(tokens)
+}
+
+/// A socket for each of `tokens`, spread over `targets` in turn, each subscribed to every
+/// one of `subscriptions` (GraphQL documents).
+pub async fn subscribe_all(
+    targets: &[&Target],
+    tokens: &[String],
+    subscriptions: &[&str],
+) -> anyhow::Result<Vec<Socket>> {
+    let mut sockets = Vec::with_capacity(tokens.len());
+    for (batch, chunk) in tokens.chunks(AT_ONCE).enumerate() {
+        let opened = try_join_all(chunk.iter().enumerate().map(|(index, token)| {
+            let target = targets[(batch * AT_ONCE + index) % targets.len()];
+            subscribed(target, token, subscriptions)
+        }))
+        .await?;
+        sockets.extend(opened);
+    }
+    Ok(sockets)
+}
+
+/// A socket of `token`'s session subscribed to `subscriptions`, once the server has read
+/// them (it answered a ping sent after them).
+async fn subscribed(
+    target: &Target,
+    token: &str,
+    subscriptions: &[&str],
+) -> anyhow::Result<Socket> {
+    let mut request =
+        format!("{}/graphql/ws", target.base.replace("http://", "ws://")).into_client_request()?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let send = |message: Value| Message::Text(message.to_string().into());
+    socket
+        .send(send(
+            json!({ "type": "connection_init", "payload": { "token": token } }),
+        ))
+        .await?;
+    for (id, query) in subscriptions.iter().enumerate() {
+        let subscribe =
+            json!({ "id": id.to_string(), "type": "subscribe", "payload": { "query": query } });
+        socket.send(send(subscribe)).await?;
+    }
+    socket.send(send(json!({ "type": "ping" }))).await?;
+    while let Some(frame) = socket.next().await {
+        if let Message::Text(text) = frame? {
+            let message: Value = serde_json::from_str(&text)?;
+            match message["type"].as_str() {
+                Some("pong") => return Ok(socket),
+                Some("connection_ack") | Some("ping") => {}
+                _ => anyhow::bail!("unexpected {message}"),
+            }
+        }
+    }
+    anyhow::bail!("the server closed the socket before it was subscribed")
+}
