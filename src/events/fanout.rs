@@ -309,14 +309,14 @@ impl AccountFeed {
                 }
                 // Events between were sent before this feed caught up.
                 Ok(event) => {
-                    self.catch_up().await?;
+                    Box::pin(self.catch_up()).await?;
                     if self.backlog.is_empty() {
                         // The events between are gone; nothing to replay.
                         self.last = event.seq();
                         return Ok(event);
                     }
                 }
-                Err(RecvError::Lagged(_)) => self.catch_up().await?,
+                Err(RecvError::Lagged(_)) => Box::pin(self.catch_up()).await?,
                 // The feed holds its account's channel open; it closes only with the bus.
                 Err(RecvError::Closed) => std::future::pending::<()>().await,
             }
@@ -326,6 +326,8 @@ impl AccountFeed {
     /// Puts what this feed missed into the backlog: from the account's recent events when
     /// memory still holds them all, else the next page after `last` from the table,
     /// retrying while the database is unreachable (events are late then, never lost).
+    /// Boxed where it is awaited: it is rare, and its state (a read) would otherwise sit
+    /// in every idle subscription.
     async fn catch_up(&mut self) -> Result<(), TooFarBehind> {
         let head = self.fanout.head(&self.user_id).unwrap_or(self.last);
         if head - self.last > MAX_CATCH_UP {

@@ -126,8 +126,11 @@ struct Live {
 type Step = Result<(), Ended>;
 
 impl Connection {
+    /// An idle connection is this future, parked, so what it does on a wake-up (the
+    /// initialisation, a message in or out, the sign-out) is boxed while it runs: its state
+    /// would otherwise be part of every idle connection's memory (docs/performance.md).
     async fn serve(&mut self) -> Ended {
-        let (actor, slot, mut own_end) = match self.initialise().await {
+        let (actor, slot, mut own_end) = match Box::pin(self.initialise()).await {
             Ok(initialised) => initialised,
             Err(ended) => return ended,
         };
@@ -153,25 +156,25 @@ impl Connection {
         loop {
             let step = tokio::select! {
                 _ = shutdown.cancelled() => Err(Ended::Close(close::GOING_AWAY, "server shutting down")),
-                _ = keepalive.tick() => self.send(self.protocol.keepalive()).await,
+                _ = keepalive.tick() => Box::pin(self.send(self.protocol.keepalive())).await,
                 _ = renewal.tick() => {
-                    slot.renew().await;
+                    Box::pin(slot.renew()).await;
                     Ok(())
                 }
                 incoming = self.receive() => match incoming {
-                    Incoming::Message(message) => self.on_client_message(&mut live, message).await,
+                    Incoming::Message(message) => Box::pin(self.on_client_message(&mut live, message)).await,
                     Incoming::Nothing => Ok(()),
                     Incoming::Malformed => Err(Ended::Close(close::BAD_REQUEST, "malformed message")),
                     Incoming::Closed => Err(Ended::ClosedByClient),
                     Incoming::Gone => Err(Ended::Gone),
                 },
                 Some((id, outcome)) = live.subscriptions.next(), if !live.subscriptions.is_empty() => {
-                    self.on_outcome(&mut live, &id, outcome).await
+                    Box::pin(self.on_outcome(&mut live, &id, outcome)).await
                 }
                 ending = own_end.ended() => {
                     let end = ending.end_reason().map(|reason| SessionEnd { reason, at: ending.occurred_at() });
                     match end {
-                        Some(end) => Err(self.close_signed_out(end, &mut live).await),
+                        Some(end) => Err(Box::pin(self.close_signed_out(end, &mut live)).await),
                         None => Ok(()),
                     }
                 }

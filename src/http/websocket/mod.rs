@@ -32,9 +32,11 @@ use super::{
 };
 use protocol::Protocol;
 
-/// Socket read buffer. tungstenite preallocates 128 KiB each way per connection; our
-/// messages are tiny, and 8 KiB keeps an idle subscriber's footprint small.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Socket read buffer, allocated with every connection. tungstenite's default is 128 KiB;
+/// a client's messages (`connection_init`, `subscribe`) are a few hundred bytes, and a
+/// larger one grows the buffer to its size. 1 KiB instead of 8 KiB took 7 KiB off each
+/// idle subscriber (docs/performance.md).
+const READ_BUFFER_BYTES: usize = 1024;
 /// Most a connection buffers for a client that is not reading; past it, sending fails and
 /// the client is dropped (as it is after `connection::SEND_TIMEOUT`).
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;

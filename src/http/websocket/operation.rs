@@ -43,7 +43,9 @@ impl Operation {
     /// Admits `request`, then runs it with the connection's shared `data`.
     pub(super) fn run(self, request: Request, data: Arc<Data>) -> BoxStream<'static, Outcome> {
         let run = async move {
-            if let Err(refused) = self.admit().await {
+            // Boxed: the admission's state is freed once it is done, not kept for as long
+            // as the subscription lives.
+            if let Err(refused) = Box::pin(self.admit()).await {
                 return stream::once(async { refused }).boxed();
             }
             let responses = self

@@ -1,6 +1,6 @@
-//! `idle-sockets`: N sessions each hold a websocket subscribed as an account page is
-//! (`signedOut` and `sessionRevoked`), then do nothing. Measured: how much the server's
-//! resident memory grew per socket.
+//! `idle-sockets`: N sessions each hold a websocket with the first K subscriptions of an
+//! account page (`signedOut`, `sessionRevoked`, `sessionStarted`), then do nothing.
+//! Measured: how much the server's resident memory grew per socket.
 
 use std::time::Duration;
 
@@ -12,14 +12,24 @@ use crate::{live, server::Target};
 const SESSIONS_PER_ACCOUNT: usize = 100;
 /// Pause before the memory is read, so that handshakes in flight have settled.
 const SETTLE: Duration = Duration::from_secs(1);
-const ACCOUNT_PAGE: [&str; 2] = [
-    "subscription { signedOut { reason } }",
-    "subscription { sessionRevoked { session { id } reason } }",
+/// What an account page subscribes to, most needed first.
+pub const ACCOUNT_PAGE: [(&str, &str); 3] = [
+    ("signedOut", "subscription { signedOut { reason } }"),
+    (
+        "sessionRevoked",
+        "subscription { sessionRevoked { session { id } reason } }",
+    ),
+    (
+        "sessionStarted",
+        "subscription { sessionStarted { id device { name } } }",
+    ),
 ];
 
 /// What `sockets` idle subscribed sockets cost the server.
 pub struct IdleSockets {
     pub sockets: usize,
+    /// The fields of [`ACCOUNT_PAGE`] each socket subscribed to.
+    pub subscriptions: Vec<&'static str>,
     pub resident_before_mib: f64,
     pub resident_after_mib: f64,
 }
@@ -30,7 +40,13 @@ impl IdleSockets {
     }
 }
 
-pub async fn idle_sockets(target: &Target, sockets: usize) -> anyhow::Result<IdleSockets> {
+pub async fn idle_sockets(
+    target: &Target,
+    sockets: usize,
+    subscriptions: usize,
+) -> anyhow::Result<IdleSockets> {
+    let page = &ACCOUNT_PAGE[..subscriptions.clamp(1, ACCOUNT_PAGE.len())];
+    let documents: Vec<&str> = page.iter().map(|(_, document)| *document).collect();
     let mut tokens = Vec::with_capacity(sockets);
     for account in 0..sockets.div_ceil(SESSIONS_PER_ACCOUNT) {
         let user = format!("idle-{}-{account}", std::process::id());
@@ -44,12 +60,13 @@ pub async fn idle_sockets(target: &Target, sockets: usize) -> anyhow::Result<Idl
             .context("idle-sockets needs the server's process (--start, or --pid)")
     };
     let resident_before_mib = resident()?;
-    let held = live::subscribe_all(&[target], &tokens, &ACCOUNT_PAGE).await?;
+    let held = live::subscribe_all(&[target], &tokens, &documents).await?;
     tokio::time::sleep(SETTLE).await;
     let resident_after_mib = resident()?;
     drop(held);
     Ok(IdleSockets {
         sockets,
+        subscriptions: page.iter().map(|(field, _)| *field).collect(),
         resident_before_mib,
         resident_after_mib,
     })

@@ -66,9 +66,13 @@ struct Options {
     /// first); more than one needs `--start postgres://…`.
     #[arg(long, default_value_t = 1)]
     fanout_instances: usize,
-    /// Sockets that `idle-sockets` holds open, subscribed as an account page is; 0 skips it.
+    /// Sockets that `idle-sockets` holds open; 0 skips it.
     #[arg(long, default_value_t = 10_000)]
     idle_sockets: usize,
+    /// Subscriptions per idle socket, the first of `signedOut`, `sessionRevoked`,
+    /// `sessionStarted` (an account page holds all three).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    idle_subscriptions: u8,
     /// Environment of the started server beyond the tool's own (`KEY=VALUE`, repeatable),
     /// e.g. `SESSIONHUB_SESSION_CACHE_SIZE=0`.
     #[arg(long = "set", value_parser = parse_setting)]
@@ -251,7 +255,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if options.idle_sockets > 0 {
         for bench in &benches {
-            let idle = idle::idle_sockets(&bench.target, options.idle_sockets).await?;
+            let idle = idle::idle_sockets(
+                &bench.target,
+                options.idle_sockets,
+                options.idle_subscriptions.into(),
+            )
+            .await?;
             report.idle(bench.label, &idle);
         }
     }

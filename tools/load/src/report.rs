@@ -188,8 +188,9 @@ impl Report {
         let label = shown(label);
         let per_socket = idle.kib_per_socket();
         println!(
-            "| `idle-sockets`: {} sockets subscribed to `signedOut` and `sessionRevoked`, server RSS per socket ({:.1} → {:.1} MiB) | {label} | {per_socket:.1} KiB | ≤ {IDLE_TARGET_KIB} KiB | {} |",
+            "| `idle-sockets`: {} sockets subscribed to `{}`, server RSS per socket ({:.1} → {:.1} MiB) | {label} | {per_socket:.1} KiB | ≤ {IDLE_TARGET_KIB} KiB | {} |",
             idle.sockets,
+            idle.subscriptions.join("`, `"),
             idle.resident_before_mib,
             idle.resident_after_mib,
             met(per_socket <= IDLE_TARGET_KIB),
