@@ -2,6 +2,7 @@
 //! call one service method, and wrap the rows it returns in API types.
 
 mod cost;
+mod documents;
 mod limits;
 mod loaders;
 mod model;
@@ -42,6 +43,8 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build_schema(services: Services, api: &ApiConfig, caps: ListCaps) -> AppSchema {
     let mut builder = schema_builder()
         .data(services)
+        // First, so that a cached document skips parsing and the checks it passed.
+        .extension(documents::DocumentCache::new())
         .extension(cost::ListPricing(caps))
         .limit_depth(api.max_query_depth)
         .limit_complexity(api.max_query_complexity)
