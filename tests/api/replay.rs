@@ -102,14 +102,17 @@ async fn skip_events(feed: &mut Subscriber) -> (Value, usize) {
     }
 }
 
+/// The backends of this test's database that LISTEN: the instance's event relay.
+pub(crate) const LISTEN_BACKENDS: &str =
+    "FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+
 /// Kills the instance's LISTEN connection, as a network cut would.
 pub(crate) async fn cut_the_listen_connection(app: &TestApp) {
     let killed = app
         .db
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Postgres,
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            format!("SELECT count(pg_terminate_backend(pid)) AS n {LISTEN_BACKENDS}"),
         ))
         .await
         .unwrap()
