@@ -53,6 +53,23 @@ impl Loaders {
     {
         self.0.load_one(key).await
     }
+
+    /// A device's sessions: its active ones straight from the account's list in memory
+    /// while that is current, else batched with the other devices' like any key.
+    pub async fn device_sessions(
+        &self,
+        key: DeviceSessionsKey,
+    ) -> async_graphql::Result<Vec<session::Model>> {
+        let rows = self.0.loader();
+        if !key.include_ended
+            && let Some(sessions) = rows
+                .services
+                .remembered_live_sessions_of_device(&rows.user_id, key.device_id)
+        {
+            return Ok(sessions);
+        }
+        Ok(self.load(key).await?.unwrap_or_default())
+    }
 }
 
 /// The rows of one account.

@@ -160,7 +160,7 @@ impl Device {
             device_id: self.row.id,
             include_ended: include_ended.unwrap_or(false),
         };
-        let sessions = ctx.loaders()?.load(key).await?;
-        Ok(Session::list(sessions.unwrap_or_default(), &self.viewer))
+        let sessions = ctx.loaders()?.device_sessions(key).await?;
+        Ok(Session::list(sessions, &self.viewer))
     }
 }

@@ -160,7 +160,7 @@ impl Services {
         device_ids: Option<&[Uuid]>,
     ) -> ServiceResult<Vec<session::Model>> {
         let lists = &self.caches.live_sessions;
-        let mut sessions = match lists.current(&self.events, user_id) {
+        let sessions = match lists.current(&self.events, user_id) {
             Some(sessions) => sessions,
             None => {
                 let stamp = self.events.change_stamp(user_id);
@@ -172,12 +172,33 @@ impl Services {
                 sessions
             }
         };
+        Ok(self.active_of(sessions, device_ids))
+    }
+
+    /// The active sessions of `device_id` in `user_id`'s account, most recent activity
+    /// first, if the account's list in memory is current; `None` when only a read can
+    /// tell. For the devices page, whose devices then need no batched read at all.
+    pub fn remembered_live_sessions_of_device(
+        &self,
+        user_id: &str,
+        device_id: Uuid,
+    ) -> Option<Vec<session::Model>> {
+        let sessions = self.caches.live_sessions.current(&self.events, user_id)?;
+        Some(self.active_of(sessions, Some(&[device_id])))
+    }
+
+    /// Those of `sessions` active now, of `device_ids` only if given, most recent first.
+    fn active_of(
+        &self,
+        mut sessions: Vec<session::Model>,
+        device_ids: Option<&[Uuid]>,
+    ) -> Vec<session::Model> {
         let now = self.now();
         sessions.retain(|session| {
             session_state(session, now) == SessionState::Active
                 && device_ids.is_none_or(|ids| ids.contains(&session.device_id))
         });
-        Ok(self.most_recent_first(sessions))
+        self.most_recent_first(sessions)
     }
 
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
