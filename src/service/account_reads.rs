@@ -55,10 +55,30 @@ impl<T: Send + Sync + 'static> AccountReads<T> {
     where
         T: Clone,
     {
+        self.current_where(events, user_id, |_| true)
+    }
+
+    /// The rows of `user_id`'s list as kept that `wanted` picks, if nothing has changed in
+    /// the account since it was read; only those are copied.
+    pub fn current_where(
+        &self,
+        events: &EventBus,
+        user_id: &str,
+        wanted: impl Fn(&T) -> bool,
+    ) -> Option<Vec<T>>
+    where
+        T: Clone,
+    {
         let lists = self.lists.as_ref()?;
         let list = lists.get(user_id)?;
         if events.unchanged_since(&list.stamp) {
-            return Some(list.rows.clone());
+            return Some(
+                list.rows
+                    .iter()
+                    .filter(|row| wanted(row))
+                    .cloned()
+                    .collect(),
+            );
         }
         lists.invalidate(user_id);
         None

@@ -175,7 +175,9 @@ impl Connection {
                     let end = ending.end_reason().map(|reason| SessionEnd { reason, at: ending.occurred_at() });
                     match end {
                         Some(end) => Err(Box::pin(self.close_signed_out(end, &mut live)).await),
-                        None => Ok(()),
+                        // An end without a reason cannot be told; the watch would answer
+                        // at once again, so close and let the client find out anew.
+                        None => Err(Ended::fell_behind()),
                     }
                 }
                 _ = fell_behind.notified() => Err(Ended::fell_behind()),

@@ -160,19 +160,22 @@ impl Services {
         device_ids: Option<&[Uuid]>,
     ) -> ServiceResult<Vec<session::Model>> {
         let lists = &self.caches.live_sessions;
-        let sessions = match lists.current(&self.events, user_id) {
+        let remembered =
+            lists.current_where(&self.events, user_id, listed_now(self.now(), device_ids));
+        let sessions = match remembered {
             Some(sessions) => sessions,
             None => {
                 let stamp = self.events.change_stamp(user_id);
                 let scope = Condition::all().add(session::Column::UserId.eq(user_id));
-                let sessions = self
+                let mut sessions = self
                     .sessions_where(scope, session::Column::UserId, false)
                     .await?;
                 lists.keep(stamp, user_id, &sessions);
+                sessions.retain(listed_now(self.now(), device_ids));
                 sessions
             }
         };
-        Ok(self.active_of(sessions, device_ids))
+        Ok(self.most_recent_first(sessions))
     }
 
     /// The active sessions of `device_id` in `user_id`'s account, most recent activity
@@ -183,22 +186,13 @@ impl Services {
         user_id: &str,
         device_id: Uuid,
     ) -> Option<Vec<session::Model>> {
-        let sessions = self.caches.live_sessions.current(&self.events, user_id)?;
-        Some(self.active_of(sessions, Some(&[device_id])))
-    }
-
-    /// Those of `sessions` active now, of `device_ids` only if given, most recent first.
-    fn active_of(
-        &self,
-        mut sessions: Vec<session::Model>,
-        device_ids: Option<&[Uuid]>,
-    ) -> Vec<session::Model> {
-        let now = self.now();
-        sessions.retain(|session| {
-            session_state(session, now) == SessionState::Active
-                && device_ids.is_none_or(|ids| ids.contains(&session.device_id))
-        });
-        self.most_recent_first(sessions)
+        let device_ids = [device_id];
+        let wanted = listed_now(self.now(), Some(&device_ids));
+        let sessions = self
+            .caches
+            .live_sessions
+            .current_where(&self.events, user_id, wanted)?;
+        Some(self.most_recent_first(sessions))
     }
 
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
@@ -259,4 +253,16 @@ fn recent_ended(scope: Condition, list: session::Column, now: DateTime<Utc>) -> 
         .from_subquery(ranked, Alias::new("ranked"))
         .and_where(Expr::col(rank).lte(MAX_LISTED_ENDED_SESSIONS))
         .take()
+}
+
+/// Whether a session is listed among the live ones at `now`: active, and of `device_ids`
+/// only if given.
+fn listed_now(
+    now: DateTime<Utc>,
+    device_ids: Option<&[Uuid]>,
+) -> impl Fn(&session::Model) -> bool + '_ {
+    move |session| {
+        session_state(session, now) == SessionState::Active
+            && device_ids.is_none_or(|ids| ids.contains(&session.device_id))
+    }
 }
