@@ -15,7 +15,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sessionhub/target}"
 examples="${SESSIONHUB_FUZZ_EXAMPLES:-50}"
 seed="${SESSIONHUB_FUZZ_SEED:-20261123}"
 
@@ -29,51 +28,9 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 
-cargo build --quiet --locked --bin sessionhub
-server="$CARGO_TARGET_DIR/debug/sessionhub"
-
-work="$(mktemp -d)"
-server_pid=""
-database=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [[ -n "$database" ]]; then
-    psql -q "$SESSIONHUB_FUZZ_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $database" || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export SESSIONHUB_LISTEN="127.0.0.1:$port"
-if [[ -n "${SESSIONHUB_FUZZ_POSTGRES_URL:-}" ]]; then
-  database="sessionhub_fuzz_$(python3 -c 'import secrets; print(secrets.token_hex(6))')"
-  psql -q "$SESSIONHUB_FUZZ_POSTGRES_URL" -c "CREATE DATABASE $database"
-  export DATABASE_URL="${SESSIONHUB_FUZZ_POSTGRES_URL%/*}/$database"
-else
-  export DATABASE_URL="sqlite://$work/fuzz.db?mode=rwc"
-fi
+LIVE_SERVER_POSTGRES_URL="${SESSIONHUB_FUZZ_POSTGRES_URL:-}"
+source tools/live-server.sh
 echo "fuzzing the API on $DATABASE_URL: $examples examples per operation, seed $seed"
-export SESSIONHUB_IDENTITY_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-export SESSIONHUB_SESSION_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-export SESSIONHUB_DEV_KEYS_FILE="$work/dev-keys.json"
-# Every case starts a session and sends its request from one address: the limits would
-# answer most of them 429 and hide what is behind. The limits have tests of their own.
-export SESSIONHUB_REQUESTS_PER_MINUTE_PER_IP=1000000
-export SESSIONHUB_REQUESTS_PER_MINUTE_PER_SESSION=1000000
-export SESSIONHUB_SIGN_INS_PER_MINUTE_PER_USER=1000000
-export RUST_LOG="${RUST_LOG:-warn}"
-
-"$server" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://$SESSIONHUB_LISTEN/healthz" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.1
-done
 
 export SESSIONHUB_FUZZ_GRAPHQL_URL="http://$SESSIONHUB_LISTEN/graphql"
 export SESSIONHUB_FUZZ_IDENTITY_TOKEN="$("$server" token --user fuzz --amr pwd --ttl 2h)"
@@ -88,16 +45,5 @@ PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run schema.graphql \
   --suppress-health-check all \
   --request-timeout 10 || status=$?
 
-if ! kill -0 "$server_pid" 2>/dev/null; then
-  echo "the server died during the fuzz run:" >&2
-  cat "$work/server.log" >&2
-  exit 1
-fi
-if grep -q "panicked" "$work/server.log"; then
-  echo "the server panicked during the fuzz run:" >&2
-  grep -A5 "panicked" "$work/server.log" >&2
-  exit 1
-fi
-curl -fsS "http://$SESSIONHUB_LISTEN/healthz" >/dev/null
-echo "the server is still up and never panicked"
+live_server_check
 exit "$status"

@@ -6,8 +6,10 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::json;
 
+use super::media::ResponseMedia;
 use crate::{
     graphql::limit_code,
     service::{ServiceError, rate_limit::RateLimited},
@@ -16,10 +18,45 @@ use crate::{
 /// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
 const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
 
-/// An executed GraphQL answer as HTTP: its errors coded, its status chosen from them.
-pub(super) fn graphql_response(mut response: BatchResponse) -> Response {
+/// An executed GraphQL answer as HTTP in the negotiated media type: its errors coded, its
+/// status chosen from them, and no `data` when the request never ran.
+pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia) -> Response {
     let outcome = finish_errors(&mut response);
-    let mut http = (outcome.status, axum::Json(&response)).into_response();
+    let ran = match &response {
+        BatchResponse::Single(single) => !is_request_error(single),
+        BatchResponse::Batch(many) => many.iter().any(|single| !is_request_error(single)),
+    };
+    let outcome = match media {
+        ResponseMedia::Json => outcome,
+        // The status says whether the request ran: an answer with `data` is a 200, even
+        // one whose fields failed; one that never ran is a 4xx (or 401, 429, 503).
+        ResponseMedia::GraphqlResponse if ran => Outcome {
+            status: StatusCode::OK,
+            retry_after: None,
+        },
+        ResponseMedia::GraphqlResponse if outcome.status == StatusCode::OK => Outcome {
+            status: StatusCode::BAD_REQUEST,
+            retry_after: None,
+        },
+        ResponseMedia::GraphqlResponse => outcome,
+    };
+    let body = match serde_json::to_vec(&Answers(&response)) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "a GraphQL answer could not be serialised");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
+    let mut http = (
+        outcome.status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body,
+    )
+        .into_response();
     if outcome.status == StatusCode::UNAUTHORIZED {
         http.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -29,6 +66,43 @@ pub(super) fn graphql_response(mut response: BatchResponse) -> Response {
             .insert(header::RETRY_AFTER, seconds.into());
     }
     http
+}
+
+/// True when the request never ran: it did not parse, validate or coerce its variables.
+/// Such errors come before execution, so none has a path, and there is no data.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// A batch's answers as sent: the GraphQL specification leaves `data` out of an answer
+/// whose request never ran, where async-graphql would send `"data": null`.
+struct Answers<'a>(&'a BatchResponse);
+
+impl Serialize for Answers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            BatchResponse::Single(single) => Answer(single).serialize(serializer),
+            BatchResponse::Batch(many) => serializer.collect_seq(many.iter().map(Answer)),
+        }
+    }
+}
+
+struct Answer<'a>(&'a async_graphql::Response);
+
+impl Serialize for Answer<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !is_request_error(self.0) {
+            return self.0.serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("errors", &self.0.errors)?;
+        if !self.0.extensions.is_empty() {
+            map.serialize_entry("extensions", &self.0.extensions)?;
+        }
+        map.end()
+    }
 }
 
 /// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.

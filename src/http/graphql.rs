@@ -15,6 +15,7 @@ use super::{
     AppState,
     admission::{attach_requester, check_client_rate, resolve_requester},
     errors::{error_response, graphql_response, rate_limited_response, service_error_response},
+    media::{NotAcceptable, ResponseMedia},
 };
 use crate::{graphql::selected_operations, service::Requester};
 
@@ -33,6 +34,20 @@ pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let media = match ResponseMedia::negotiate(&headers) {
+        Ok(media) => media,
+        Err(NotAcceptable) => return not_acceptable(),
+    };
+    labelled(media, post_as(media, &state, peer, &headers, body).await)
+}
+
+async fn post_as(
+    media: ResponseMedia,
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
@@ -55,7 +70,7 @@ pub async fn post(
             );
         }
     };
-    if !is_json(&headers) {
+    if !is_json(headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",
@@ -81,7 +96,7 @@ pub async fn post(
             &format!("a batch may hold at most {} requests", state.api.max_batch),
         );
     }
-    execute(&state, peer, &headers, batch).await
+    execute(state, media, peer, headers, batch).await
 }
 
 /// `GET /graphql?query=…`: queries only, so a link or an image tag can never change state.
@@ -90,6 +105,20 @@ pub async fn get(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+) -> Response {
+    let media = match ResponseMedia::negotiate(&headers) {
+        Ok(media) => media,
+        Err(NotAcceptable) => return not_acceptable(),
+    };
+    labelled(media, get_as(media, &state, peer, &headers, query).await)
+}
+
+async fn get_as(
+    media: ResponseMedia,
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    query: Option<String>,
 ) -> Response {
     let mut request = match async_graphql::http::parse_query_string(&query.unwrap_or_default()) {
         Ok(request) => request,
@@ -112,7 +141,24 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, peer, &headers, BatchRequest::Single(request)).await
+    execute(state, media, peer, headers, BatchRequest::Single(request)).await
+}
+
+/// 406: the client accepts neither media type a GraphQL answer can be sent as.
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "accept application/graphql-response+json or application/json",
+    )
+}
+
+/// A refusal before execution is built as JSON; it is sent in the negotiated media type.
+fn labelled(media: ResponseMedia, mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
 }
 
 /// True unless the request selects a mutation or subscription. A query that does not
@@ -133,6 +179,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn execute(
     state: &AppState,
+    media: ResponseMedia,
     peer: SocketAddr,
     headers: &HeaderMap,
     mut batch: BatchRequest,
@@ -154,5 +201,5 @@ async fn execute(
         // Loaders are per request, so each request of a batch gets fresh ones.
         attach_requester(&mut request.data, state, requester.clone());
     }
-    graphql_response(state.schema.execute_batch(batch).await)
+    graphql_response(state.schema.execute_batch(batch).await, media)
 }

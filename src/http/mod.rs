@@ -4,6 +4,7 @@ mod admission;
 mod client;
 mod errors;
 mod graphql;
+mod media;
 mod websocket;
 
 pub use client::ClientLookup;

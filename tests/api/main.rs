@@ -7,6 +7,7 @@ mod devices;
 mod hardening;
 mod live_admission;
 mod outage;
+mod over_http;
 mod replay;
 mod security_log;
 mod session_cache;
