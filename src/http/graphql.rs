@@ -188,6 +188,15 @@ async fn execute(
     if let Err(limited) = check_client_rate(state, &client).await {
         return rate_limited_response(limited);
     }
+    // Without a document there is nothing to parse: not a GraphQL request (a misspelt
+    // `query` key, say), where async-graphql would answer a parse error as if it ran.
+    if batch.iter().any(|request| request.query.is_empty()) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no `query`",
+        );
+    }
     let requester = match resolve_requester(state, headers, client).await {
         Ok(requester) => requester,
         Err(error) => return service_error_response(&error),

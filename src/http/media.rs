@@ -137,7 +137,10 @@ mod tests {
             Ok(ResponseMedia::GraphqlResponse)
         );
         assert_eq!(
-            negotiate(&["application/json;q=0.9", "application/graphql-response+json"]),
+            negotiate(&[
+                "application/json;q=0.9",
+                "application/graphql-response+json"
+            ]),
             Ok(ResponseMedia::GraphqlResponse)
         );
         assert_eq!(

@@ -11,6 +11,7 @@ crate::on_both_databases!(
     answers_that_ran_are_200_for_graphql_response_json,
     json_stays_the_default_and_leaves_data_out_of_request_errors,
     a_client_that_accepts_neither_type_gets_406,
+    a_request_without_a_query_is_400,
 );
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -58,7 +59,11 @@ async fn request_errors_are_4xx_without_data_for_graphql_response_json(app: Test
         let (status, content_type, body) =
             post(&app, Some(GRAPHQL_RESPONSE), token, query, variables).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {body}");
-        assert_eq!(content_type, format!("{GRAPHQL_RESPONSE}; charset=utf-8"), "{case}");
+        assert_eq!(
+            content_type,
+            format!("{GRAPHQL_RESPONSE}; charset=utf-8"),
+            "{case}"
+        );
         assert!(body.get("data").is_none(), "{case}: {body}");
         assert_eq!(
             body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
@@ -115,7 +120,10 @@ async fn json_stays_the_default_and_leaves_data_out_of_request_errors(app: TestA
         let (status, content_type, body) =
             post(&app, accept, Some(&alice.token), "{ passwords }", json!({})).await;
         assert_eq!(status, StatusCode::OK, "{accept:?}: {body}");
-        assert_eq!(content_type, "application/json; charset=utf-8", "{accept:?}");
+        assert_eq!(
+            content_type, "application/json; charset=utf-8",
+            "{accept:?}"
+        );
         assert!(body.get("data").is_none(), "{accept:?}: {body}");
         assert_eq!(
             body["errors"][0]["extensions"]["code"],
@@ -125,14 +133,25 @@ async fn json_stays_the_default_and_leaves_data_out_of_request_errors(app: TestA
 }
 
 async fn a_client_that_accepts_neither_type_gets_406(app: TestApp) {
-    let (status, _, body) = post(
-        &app,
-        Some("text/html"),
-        None,
-        "{ __typename }",
-        json!({}),
-    )
-    .await;
+    let (status, _, body) = post(&app, Some("text/html"), None, "{ __typename }", json!({})).await;
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_ACCEPTABLE");
+}
+
+async fn a_request_without_a_query_is_400(app: TestApp) {
+    for accept in ["application/json", GRAPHQL_RESPONSE] {
+        let response = app
+            .http
+            .post(app.url("/graphql"))
+            .header("Accept", accept)
+            .json(&json!({ "qeury": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{accept}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    }
+    let response = app.http.get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
