@@ -3,14 +3,7 @@
 //! layer applies: the service rules, the rate limits, the websocket limits and the list
 //! caps the query cost estimate uses.
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{Router, serve::ListenerExt};
@@ -25,11 +18,15 @@ use crate::{
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
     events::{EventBus, RedisTransport},
     graphql::{ListCaps, build_schema},
-    http::{AppState, ClientLookup, ConnectionSlots, SharedSlots, WebSocketLimits, router},
+    http::{
+        AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, WebSocketLimits,
+        metrics_router, router,
+    },
     service::{
         Caches, Rules, Services,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
+    telemetry::{self, StatementCount},
     tokens::TokenKeys,
 };
 
@@ -83,34 +80,23 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
     Ok(db)
 }
 
-/// How many SQL statements an instance has run since it started (migrations aside): what
-/// shows that a request needed none.
-#[derive(Clone, Default)]
-pub struct StatementCount(Arc<AtomicU64>);
-
-impl StatementCount {
-    /// Counts every statement `db` runs from now on, in transactions or not.
-    fn attach(&self, db: &mut DatabaseConnection) {
-        let count = self.0.clone();
-        db.set_metric_callback(move |_| {
-            count.fetch_add(1, Ordering::Relaxed);
-        });
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 /// A server bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
+    /// Where `/metrics` is served, when configured.
+    metrics: Option<MetricsListener>,
     statements: StatementCount,
     state: AppState,
     router: Router,
     sweep_interval: Duration,
     /// Where events from other instances are listened for; `None` on SQLite alone.
     event_listener: Option<EventListener>,
+}
+
+/// The metrics endpoint's own listener and what it serves.
+struct MetricsListener {
+    listener: TcpListener,
+    state: MetricsState,
 }
 
 /// Where an instance hears of events committed by the others.
@@ -213,12 +199,26 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let metrics = match config.operations.metrics_listen {
+            None => None,
+            Some(address) => Some(MetricsListener {
+                listener: TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot serve metrics on {address}"))?,
+                state: MetricsState {
+                    handle: telemetry::metrics::install(),
+                    services: services.clone(),
+                    statements: statements.clone(),
+                },
+            }),
+        };
         let state = AppState {
             schema: build_schema(services.clone(), &config.api, caps),
             services,
             clients: Arc::new(clients),
             websocket: websocket_limits(&config.websocket),
             api: Arc::new(config.api.clone()),
+            log_client_ips: config.operations.log_client_ips,
             connections: Arc::new(ConnectionSlots::new(
                 config.websocket.ws_max_connections_per_session,
                 redis
@@ -230,6 +230,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics,
             statements,
             router: router(state.clone())?,
             state,
@@ -242,6 +243,16 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|metrics| {
+            metrics
+                .listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
     }
 
     pub fn services(&self) -> &Services {
@@ -280,6 +291,19 @@ impl Application {
             self.state.services.clone(),
             shutdown.clone(),
         ));
+        if let Some(MetricsListener { listener, state }) = self.metrics {
+            tokio::spawn(telemetry::metrics::keep_up(
+                state.handle.clone(),
+                shutdown.clone(),
+            ));
+            let served = axum::serve(listener, metrics_router(state))
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            tokio::spawn(async move {
+                if let Err(error) = served.await {
+                    tracing::error!(%error, "the metrics endpoint stopped");
+                }
+            });
+        }
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -13,4 +13,5 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod service;
+pub mod telemetry;
 pub mod tokens;

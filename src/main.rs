@@ -1,18 +1,18 @@
 //! The `sessionhub` command: parses the command line and hands over to the library.
 
-use std::{io::IsTerminal, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use sessionhub::{
     app::{Application, migrate},
     clock::{Clock, SystemClock},
-    config::{Config, DatabaseConfig, KeyConfig, unknown_variables},
+    config::{Config, DatabaseConfig, KeyConfig, LogFormat, unknown_variables},
     graphql::schema_sdl,
+    telemetry::logging,
     tokens::{Identity, TokenKeys},
 };
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 // A request allocates and frees many small objects across threads; glibc's malloc spent
 // about a tenth of the server's CPU on them (docs/performance.md).
@@ -57,22 +57,16 @@ struct TokenArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SESSIONHUB_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not in a log file or pipe.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-
     let cli = Cli::parse();
     let command = match cli.command {
         Some(command) => command,
         // `sessionhub` alone serves, configured from the environment and defaults.
         None => Command::Serve(Box::new(Config::from_environment())),
     };
+    logging::init(match &command {
+        Command::Serve(config) => config.operations.log_format,
+        _ => LogFormat::Text,
+    });
     match command {
         Command::Serve(config) => serve(*config).await,
         Command::Migrate(database) => {

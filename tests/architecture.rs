@@ -9,11 +9,15 @@ use std::{
 
 /// What each module may use, outermost first. `app` wires everything and may use all.
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("http", &["graphql", "service", "events", "config"]),
-    ("graphql", &["service", "events", "config"]),
-    ("service", &["events", "tokens", "clock"]),
+    (
+        "http",
+        &["graphql", "service", "events", "config", "telemetry"],
+    ),
+    ("graphql", &["service", "events", "config", "telemetry"]),
+    ("service", &["events", "tokens", "clock", "telemetry"]),
     ("tokens", &["clock", "config"]),
     ("events", &[]),
+    ("telemetry", &["config"]),
     ("clock", &[]),
     ("config", &[]),
 ];

@@ -11,29 +11,10 @@ use std::{
 /// server names it, and the setting it most likely meant, before it starts serving.
 #[test]
 fn serve_warns_about_unknown_sessionhub_variables() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let database = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sessionhub"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATABASE_URL", database)
-        .env("SESSIONHUB_LISTEN", "127.0.0.1:0")
-        .env("SESSIONHUB_LOG", "info")
-        .env("SESSIONHUB_IDLE_TIMOUT", "1m")
-        .env("SESSIONHUB_TEST_ANYTHING", "tooling, not a setting")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let stderr = server.stderr.take().expect("piped stderr");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut server, received, _dir) = serve(&[
+        ("SESSIONHUB_IDLE_TIMOUT", "1m"),
+        ("SESSIONHUB_TEST_ANYTHING", "tooling, not a setting"),
+    ]);
     let mut before_serving = Vec::new();
     while let Ok(line) = received.recv_timeout(Duration::from_secs(30)) {
         if line.contains("serving GraphQL") {
@@ -54,4 +35,96 @@ fn serve_warns_about_unknown_sessionhub_variables() {
         "{}",
         warnings[0]
     );
+}
+
+/// Operators get one line per request at the default level: as JSON when asked, with the
+/// operation, its outcome and duration, the client's network only when masked, and never
+/// a token.
+#[tokio::test]
+async fn serve_logs_each_request_as_json_without_tokens() {
+    const SECRET: &str = "a-test-identity-secret-of-32-bytes!!";
+    let (mut server, received, _dir) = serve(&[
+        ("SESSIONHUB_LOG", "info"),
+        ("SESSIONHUB_LOG_FORMAT", "json"),
+        ("SESSIONHUB_LOG_CLIENT_IPS", "masked"),
+        ("SESSIONHUB_IDENTITY_SECRET", SECRET),
+    ]);
+    let started: serde_json::Value = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server starts");
+        let line: serde_json::Value = serde_json::from_str(&line).expect("every line is JSON");
+        if line["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("serving GraphQL")
+        {
+            break line;
+        }
+    };
+    let address = started["address"].as_str().unwrap();
+    let identity = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({ "sub": "alice", "exp": chrono::Utc::now().timestamp() + 300 }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{address}/graphql"))
+        .bearer_auth(&identity)
+        .json(&serde_json::json!({ "query": "mutation SignIn { startSession(input: {}) { token } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_token = answer["data"]["startSession"]["token"].as_str().unwrap();
+    let logged = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a line for the request");
+    server.kill().expect("stop the server");
+    let _ = server.wait();
+    let line: serde_json::Value = serde_json::from_str(&logged).unwrap();
+    assert_eq!(line["level"], "INFO", "{logged}");
+    assert_eq!(line["message"], "graphql request", "{logged}");
+    assert_eq!(line["operation"], "SignIn");
+    assert_eq!(line["code"], "OK");
+    assert_eq!(line["client"], "127.0.0.0/24");
+    assert!(line["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(!logged.contains(&identity) && !logged.contains(session_token));
+}
+
+/// Starts `sessionhub serve` on a fresh SQLite file and a free port with `variables` and
+/// nothing else of this environment; its log lines arrive on the receiver.
+fn serve(
+    variables: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sessionhub"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", database)
+        .env("SESSIONHUB_LISTEN", "127.0.0.1:0")
+        .env("SESSIONHUB_LOG", "info")
+        .envs(variables.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stderr = server.stderr.take().expect("piped stderr");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (server, received, dir)
 }

@@ -84,6 +84,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+
+    #[command(flatten)]
+    pub operations: OperationsConfig,
 }
 
 impl Config {
@@ -92,6 +95,40 @@ impl Config {
         self.heartbeat_write_window
             .unwrap_or_else(|| (self.idle_timeout / 10).min(Duration::from_secs(60)))
     }
+}
+
+/// What operators watch: metrics and logs.
+#[derive(clap::Args, Clone, Debug)]
+pub struct OperationsConfig {
+    /// Address to serve Prometheus metrics on, at `/metrics`, apart from the API so that
+    /// only the monitoring network reaches it; unset, no metrics are kept.
+    #[arg(long, env = "SESSIONHUB_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// How log lines are written: `text` for a person, `json` (one object per line) for a
+    /// log pipeline.
+    #[arg(long, env = "SESSIONHUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How client addresses appear in logs: `full`, `masked` (the network only: an IPv4
+    /// /24, an IPv6 /48) or `off`. Tokens never appear.
+    #[arg(long, env = "SESSIONHUB_LOG_CLIENT_IPS", value_enum, default_value_t = ClientIpLogging::Full)]
+    pub log_client_ips: ClientIpLogging,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How client addresses appear in logs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpLogging {
+    Full,
+    Masked,
+    Off,
 }
 
 /// Where the data lives; `migrate` takes the same flag.

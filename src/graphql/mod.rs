@@ -7,6 +7,7 @@ mod limits;
 mod loaders;
 mod model;
 mod mutation;
+mod observe;
 mod query;
 mod scalars;
 mod security_log;
@@ -15,7 +16,7 @@ mod subscription;
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, ErrorExtensions, ID, Request, SDLExportOptions, Schema, SchemaBuilder,
+    Context, ErrorExtensions, ID, Request, SDLExportOptions, Schema, SchemaBuilder, ServerError,
     parser::types::OperationDefinition,
 };
 use uuid::Uuid;
@@ -43,7 +44,9 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build_schema(services: Services, api: &ApiConfig, caps: ListCaps) -> AppSchema {
     let mut builder = schema_builder()
         .data(services)
-        // First, so that a cached document skips parsing and the checks it passed.
+        .extension(observe::Observe)
+        // Before the limits, so that a cached document skips parsing and the checks it
+        // passed.
         .extension(documents::DocumentCache::new())
         .extension(cost::ListPricing(caps))
         .limit_depth(api.max_query_depth)
@@ -64,9 +67,29 @@ pub fn build_schema(services: Services, api: &ApiConfig, caps: ListCaps) -> AppS
     builder.finish()
 }
 
+/// An error's `extensions.code`, or the code it is sent with when async-graphql raised it
+/// without one: a limit's, a document's that is wrong, or an argument's.
+pub(crate) fn error_code(error: &ServerError) -> &str {
+    if let Some(async_graphql::Value::String(code)) = error
+        .extensions
+        .as_ref()
+        .and_then(|extensions| extensions.get("code"))
+    {
+        return code;
+    }
+    // Without a path the error came before execution: the document itself is wrong.
+    if let Some(code) = limit_code(&error.message) {
+        code
+    } else if error.path.is_empty() {
+        "GRAPHQL_VALIDATION_FAILED"
+    } else {
+        "BAD_USER_INPUT"
+    }
+}
+
 /// The code for an error async-graphql raised itself when a query is over a configured
 /// limit. Its messages are matched here, in one place; a test per limit pins each one.
-pub(crate) fn limit_code(message: &str) -> Option<&'static str> {
+fn limit_code(message: &str) -> Option<&'static str> {
     if message == "Query is nested too deep." {
         Some("QUERY_TOO_DEEP")
     } else if message == "Query is too complex." {

@@ -8,6 +8,7 @@ use super::AppState;
 use crate::{
     graphql::Loaders,
     service::{ClientInfo, Requester, ServiceError, rate_limit::RateLimited},
+    telemetry::logging::{LoggedClient, client_address},
 };
 
 /// The token of an `Authorization` value `Bearer <token>` (scheme in any case); `None`
@@ -38,12 +39,21 @@ pub(super) async fn resolve_requester(
 }
 
 /// Puts what a request (or a websocket connection) needs into its data: who is asking,
-/// and fresh loaders for them.
-pub(super) fn attach_requester(data: &mut Data, state: &AppState, requester: Requester) {
+/// fresh loaders for them, and their address as the request log shows it.
+pub(super) fn attach_requester(
+    data: &mut Data,
+    state: &AppState,
+    requester: Requester,
+    client: &ClientInfo,
+) {
     if let Some(loaders) = Loaders::for_requester(&state.services, &requester) {
         data.insert(loaders);
     }
     data.insert(requester);
+    data.insert(LoggedClient(client_address(
+        client.ip_address.as_deref(),
+        state.log_client_ips,
+    )));
 }
 
 /// Counts a request (or websocket attempt) against its client address's rate.
@@ -58,7 +68,7 @@ pub(super) async fn check_client_rate(
         && limited.starts_lockout
     {
         tracing::warn!(
-            address,
+            address = client_address(Some(address), state.log_client_ips),
             "client address over its request rate; refusing for now"
         );
     }

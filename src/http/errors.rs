@@ -11,8 +11,9 @@ use serde_json::json;
 
 use super::media::ResponseMedia;
 use crate::{
-    graphql::limit_code,
+    graphql::error_code,
     service::{ServiceError, rate_limit::RateLimited},
+    telemetry::metrics,
 };
 
 /// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
@@ -224,22 +225,12 @@ fn bounded(message: &str) -> String {
 }
 
 fn ensure_code(error: &mut ServerError) -> String {
-    let extensions = error
+    let code = error_code(error).to_owned();
+    error
         .extensions
-        .get_or_insert_with(ErrorExtensionValues::default);
-    if let Some(async_graphql::Value::String(code)) = extensions.get("code") {
-        return code.clone();
-    }
-    // Without a path the error came before execution: the document itself is wrong.
-    let code = if let Some(code) = limit_code(&error.message) {
-        code
-    } else if error.path.is_empty() {
-        "GRAPHQL_VALIDATION_FAILED"
-    } else {
-        "BAD_USER_INPUT"
-    };
-    extensions.set("code", code);
-    code.to_owned()
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code.as_str());
+    code
 }
 
 /// A request refused before it ran, with the status and headers its error calls for.
@@ -252,6 +243,7 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
         _ => StatusCode::BAD_REQUEST,
     };
     let body = json!({ "errors": refusal(error) });
+    refused(status, error.code());
     let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
@@ -267,8 +259,16 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
 }
 
 pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    refused(status, code);
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
+}
+
+/// What operators see of a request refused before any operation ran: its log line (the
+/// request log's, as an operation's is) and its count.
+fn refused(status: StatusCode, code: &str) {
+    metrics::refused(code);
+    tracing::info!(status = status.as_u16(), code, "request refused");
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ async fn execute(
             "the request has no `query`",
         );
     }
-    let requester = match resolve_requester(state, headers, client).await {
+    let requester = match resolve_requester(state, headers, client.clone()).await {
         Ok(requester) => requester,
         Err(error) => return service_error_response(&error),
     };
@@ -208,7 +208,7 @@ async fn execute(
     }
     for request in batch.iter_mut() {
         // Loaders are per request, so each request of a batch gets fresh ones.
-        attach_requester(&mut request.data, state, requester.clone());
+        attach_requester(&mut request.data, state, requester.clone(), &client);
     }
     graphql_response(state.schema.execute_batch(batch).await, media)
 }

@@ -5,9 +5,11 @@ mod client;
 mod errors;
 mod graphql;
 mod media;
+mod metrics;
 mod websocket;
 
 pub use client::ClientLookup;
+pub use metrics::{MetricsState, metrics_router};
 pub use websocket::{ConnectionSlots, SharedSlots};
 
 use std::sync::Arc;
@@ -27,7 +29,11 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::ApiConfig, graphql::AppSchema, service::Services};
+use crate::{
+    config::{ApiConfig, ClientIpLogging},
+    graphql::AppSchema,
+    service::Services,
+};
 
 /// State shared by every handler.
 #[derive(Clone)]
@@ -37,6 +43,8 @@ pub struct AppState {
     pub clients: Arc<ClientLookup>,
     pub websocket: WebSocketLimits,
     pub api: Arc<ApiConfig>,
+    /// How client addresses appear in log lines.
+    pub log_client_ips: ClientIpLogging,
     pub connections: Arc<ConnectionSlots>,
     /// Cancelled when the server stops; long-lived connections watch it.
     pub shutdown: CancellationToken,

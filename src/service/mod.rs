@@ -37,6 +37,8 @@ pub use sign_in::{StartSession, StartedSession};
 use account_reads::AccountReads;
 use entity::{device, session};
 
+use migration::{Migrator, MigratorTrait};
+
 use crate::{clock::Clock, events::EventBus, tokens::TokenKeys};
 use rate_limit::RateLimits;
 
@@ -137,9 +139,15 @@ impl Services {
     /// What keeps this instance from serving correctly right now; empty when it is ready.
     pub async fn unready_reasons(&self) -> Vec<&'static str> {
         let mut reasons = Vec::new();
-        if let Err(error) = self.db.ping().await {
-            ServiceError::from(error).log();
-            reasons.push("the database is unreachable");
+        match Migrator::get_pending_migrations(&self.db).await {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(_) => {
+                reasons.push("the database schema is behind this version: migrations are pending")
+            }
+            Err(error) => {
+                ServiceError::from(error).log();
+                reasons.push("the database is unreachable");
+            }
         }
         if !self.events.is_connected() {
             reasons.push("the event transport is disconnected");

@@ -14,7 +14,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Actor, ClientInfo};
-use crate::events::{AccountHead, EventBus};
+use crate::{
+    events::{AccountHead, EventBus},
+    telemetry::metrics,
+};
 
 /// Collects the events of one transaction; [`EventLog::commit`] writes them, commits and
 /// publishes.
@@ -93,6 +96,7 @@ impl EventLog {
             return txn.commit().await;
         }
         let heads = assign_positions(&txn, &mut self.rows).await?;
+        let kinds: Vec<EventKind> = self.rows.iter().map(|row| row.kind).collect();
         account_event::Entity::insert_many(
             self.rows
                 .into_iter()
@@ -103,6 +107,9 @@ impl EventLog {
         bus.stage(&txn, &heads).await?;
         txn.commit().await?;
         bus.committed(&heads);
+        for kind in kinds {
+            metrics::event_published(kind.to_value());
+        }
         Ok(())
     }
 }

@@ -230,6 +230,10 @@ async fn health_check_answers(app: TestApp) {
     let graphiql = app.http.get(app.url("/graphiql")).send().await.unwrap();
     assert_eq!(graphiql.status(), StatusCode::OK);
     assert!(graphiql.text().await.unwrap().contains("/graphql/ws"));
+    // Metrics are kept and served only when configured, and never on the API's address.
+    assert_eq!(app.metrics_address, None);
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -9,13 +9,14 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use sessionhub::{
-    app::{Application, StatementCount, connect_database},
+    app::{Application, connect_database},
     clock::{Clock, MockClock},
     config::{
         ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, RedisConfig,
         WebSocketConfig,
     },
     service::Services,
+    telemetry::StatementCount,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -132,6 +133,8 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where `/metrics` is served, when the test configured it.
+    pub metrics_address: Option<SocketAddr>,
     pub clock: Arc<MockClock>,
     pub services: Services,
     /// The statements the server has run (not the test's own, on `db`).
@@ -343,6 +346,7 @@ impl TestApp {
             .await
             .expect("build the application");
         let address = app.local_addr();
+        let metrics_address = app.metrics_addr();
         let services = app.services().clone();
         let statements = app.statements();
         let db = connect_database(
@@ -354,6 +358,7 @@ impl TestApp {
         let running = tokio::spawn(app.run());
         Self {
             address,
+            metrics_address,
             clock,
             services,
             statements,

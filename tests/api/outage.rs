@@ -196,3 +196,24 @@ async fn while_redis_is_unreachable_revocation_holds_and_events_follow_later() {
         "{signed_out}"
     );
 }
+
+/// A database whose schema is behind the running version (restored from an old backup,
+/// say) is not ready: the queries of this version would fail on it.
+#[tokio::test]
+async fn an_instance_whose_schema_is_behind_is_not_ready() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::sqlite().await;
+    app.db
+        .execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = (SELECT MAX(version) FROM seaql_migrations)",
+        )
+        .await
+        .unwrap();
+    let readiness = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let readiness: serde_json::Value = readiness.json().await.unwrap();
+    assert_eq!(
+        readiness["reasons"],
+        json!(["the database schema is behind this version: migrations are pending"])
+    );
+}

@@ -30,6 +30,7 @@ use crate::{
         errors::{coded_errors, refusal},
     },
     service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
+    telemetry::metrics,
 };
 
 /// A client that has not read what we sent for this long is gone, whatever TCP says.
@@ -49,6 +50,7 @@ pub(super) async fn run(
     protocol: Protocol,
     client: ClientInfo,
 ) {
+    let _open = metrics::websocket_connection();
     let (sink, stream) = socket.split();
     let mut connection = Connection {
         state,
@@ -136,7 +138,12 @@ impl Connection {
         };
         let (notify_sign_out, sign_out_notice) = watch::channel(None);
         let mut data = Data::default();
-        attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
+        attach_requester(
+            &mut data,
+            &self.state,
+            Requester::Session(actor.clone()),
+            &self.client,
+        );
         data.insert(SignOutNotice(sign_out_notice));
         let fell_behind = Arc::new(Notify::new());
         data.insert(FellBehind(fell_behind.clone()));
@@ -427,7 +434,9 @@ impl Connection {
                 self.send(
                     json!({ "id": id, "type": self.protocol.next_type(), "payload": response }),
                 )
-                .await
+                .await?;
+                metrics::push_sent();
+                Ok(())
             }
         }
     }

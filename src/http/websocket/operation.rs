@@ -12,6 +12,7 @@ use futures_util::{
 use crate::{
     http::{AppState, admission::check_client_rate},
     service::{Actor, ClientInfo, ServiceError, SessionEnd},
+    telemetry::metrics,
 };
 
 /// What one operation of a connection came to. Admission runs inside the operation's own
@@ -48,11 +49,16 @@ impl Operation {
             if let Err(refused) = Box::pin(self.admit()).await {
                 return stream::once(async { refused }).boxed();
             }
+            let running = metrics::subscription();
             let responses = self
                 .state
                 .schema
                 .execute_stream_with_session_data(request, data)
-                .map(Outcome::Next);
+                .map(move |response| {
+                    // Counted as running for as long as its stream lives.
+                    let _ = &running;
+                    Outcome::Next(response)
+                });
             stream::once(async { Outcome::Admitted })
                 .chain(responses)
                 .chain(stream::once(async { Outcome::Finished }))

@@ -24,7 +24,7 @@ use governor::{
 };
 use uuid::Uuid;
 
-use crate::clock::Clock;
+use crate::{clock::Clock, telemetry::metrics};
 
 /// How many calls a minute each limit allows.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +128,7 @@ impl<K: Clone + Hash + Eq + Display> KeyedLimit<K> {
         let Err(retry_after) = verdict else {
             return Ok(());
         };
+        metrics::rate_limited(self.kind);
         let mut lockouts = self.lockouts.lock().expect("lockouts poisoned");
         let until = lockouts.entry(key.clone()).or_insert(now);
         let starts_lockout = *until <= now;

@@ -3,13 +3,16 @@
 use chrono::{DateTime, Utc};
 use entity::session;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use uuid::Uuid;
 
 use super::{SessionEnd, SessionState, is_live, session_state};
-use crate::service::{Actor, ServiceError, ServiceResult, Services};
+use crate::{
+    service::{Actor, ServiceError, ServiceResult, Services},
+    telemetry::metrics,
+};
 
 /// Expands to [`MAX_LISTED_ENDED_SESSIONS`], for doc comments (see `service::validate`).
 macro_rules! max_listed_ended_sessions {
@@ -58,8 +61,10 @@ impl Services {
             .current(&self.events, user_id, session_id)
             && is_active(&entry.session)
         {
+            metrics::session_cache(true);
             return Ok(Some(entry.session.device_id));
         }
+        metrics::session_cache(false);
         // Taken before the read, so an event committed meanwhile outdates what is kept.
         let stamp = self.events.change_stamp(user_id);
         let Some(session) = self.own_session(user_id, session_id).await? else {
@@ -73,6 +78,15 @@ impl Services {
             self.caches.sessions.keep(stamp, session);
         }
         Ok(Some(device_id))
+    }
+
+    /// Active sessions of every account: the operators' gauge. Counted on the index of open
+    /// sessions by expiry, so a scrape reads the index, not the table.
+    pub async fn count_active_sessions(&self) -> ServiceResult<u64> {
+        Ok(session::Entity::find()
+            .filter(is_live(self.now()))
+            .count(&self.db)
+            .await?)
     }
 
     /// One of the caller's sessions, ended or not.

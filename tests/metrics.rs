@@ -1,0 +1,176 @@
+//! `/metrics` counts what an instance does. A binary of its own: the Prometheus recorder
+//! is one per process, so no other test's requests or sockets move these figures.
+
+// The API tests' harness; this binary uses only part of it.
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::{num::NonZeroU32, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use helpers::TestApp;
+use serde_json::json;
+use sessionhub::config::Config;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+/// Per-session requests a minute on these instances: low enough to reach in a test.
+const SESSION_RATE: u32 = 20;
+
+fn with_metrics(config: &mut Config) {
+    config.operations.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.rate_limits.requests_per_minute_per_session = NonZeroU32::new(SESSION_RATE).unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_what_an_instance_does() {
+    // One after the other: both instances record into the one recorder of the process.
+    counts(TestApp::sqlite_with(with_metrics).await, "Sqlite").await;
+    if let Some(app) = TestApp::postgres_with(with_metrics).await {
+        counts(app, "Postgres").await;
+    }
+}
+
+/// The scraped metrics as text.
+async fn scrape(app: &TestApp) -> String {
+    let address = app.metrics_address.expect("metrics are configured");
+    let response = app
+        .http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    response.text().await.unwrap()
+}
+
+/// The value of one series, e.g. `sessionhub_sessions_active`, or 0 when it is not there.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+async fn counts(app: TestApp, backend: &str) {
+    let before = scrape(&app).await;
+    let alice = app.sign_in("alice").await;
+    let bob = app.sign_in("bob").await;
+    let probe = format!("Probe{backend}");
+    for _ in 0..3 {
+        app.graphql(
+            Some(&alice.token),
+            &format!("query {probe} {{ devices {{ id }} }}"),
+            json!({}),
+        )
+        .await
+        .assert_ok();
+    }
+    let broken = format!("Broken{backend}");
+    app.graphql(
+        Some(&alice.token),
+        &format!("query {broken} {{ nope }}"),
+        json!({}),
+    )
+    .await;
+    app.graphql(Some("not-a-token"), "{ devices { id } }", json!({}))
+        .await;
+    // Bob spends his session's rate: the requests past it are refused.
+    for _ in 0..SESSION_RATE + 2 {
+        app.graphql(Some(&bob.token), "{ __typename }", json!({}))
+            .await;
+    }
+    let after = scrape(&app).await;
+    let delta = |series: &str| sample(&after, series) - sample(&before, series);
+
+    let operations = |name: &str, code: &str| {
+        format!("sessionhub_graphql_operations_total{{operation=\"{name}\",code=\"{code}\"}}")
+    };
+    assert_eq!(sample(&after, &operations(&probe, "OK")), 3.0, "{after}");
+    assert_eq!(
+        sample(&after, &operations(&broken, "GRAPHQL_VALIDATION_FAILED")),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            &format!(
+                "sessionhub_graphql_operation_duration_seconds_count{{operation=\"{probe}\"}}"
+            )
+        ),
+        3.0
+    );
+    assert_eq!(
+        delta("sessionhub_http_refused_total{code=\"UNAUTHENTICATED\"}"),
+        1.0
+    );
+    assert_eq!(
+        delta("sessionhub_rate_limited_total{limit=\"session\"}"),
+        2.0
+    );
+    assert_eq!(
+        delta("sessionhub_events_published_total{kind=\"SESSION_STARTED\"}"),
+        2.0
+    );
+    assert!(delta("sessionhub_session_cache_lookups_total{result=\"hit\"}") >= 2.0);
+    assert!(sample(&after, "sessionhub_database_statements_total") > 0.0);
+    assert_eq!(sample(&after, "sessionhub_sessions_active"), 2.0);
+
+    // A subscribed socket shows in both gauges while it is open, and leaves them after.
+    let mut request = app
+        .url("/graphql/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let send = |message: serde_json::Value| Message::Text(message.to_string().into());
+    socket
+        .send(send(json!({
+            "type": "connection_init",
+            "payload": { "Authorization": format!("Bearer {}", alice.token) },
+        })))
+        .await
+        .unwrap();
+    socket.next().await.unwrap().unwrap();
+    socket
+        .send(send(json!({
+            "id": "1",
+            "type": "subscribe",
+            "payload": { "query": "subscription { signedOut { reason } }" },
+        })))
+        .await
+        .unwrap();
+    let open = eventually(&app, |metrics| {
+        sample(metrics, "sessionhub_websocket_connections") == 1.0
+            && sample(metrics, "sessionhub_websocket_subscriptions") == 1.0
+    })
+    .await;
+    assert!(open, "the socket never showed in the gauges");
+    socket.close(None).await.unwrap();
+    let closed = eventually(&app, |metrics| {
+        sample(metrics, "sessionhub_websocket_connections") == 0.0
+            && sample(metrics, "sessionhub_websocket_subscriptions") == 0.0
+    })
+    .await;
+    assert!(closed, "the closed socket stayed in the gauges");
+}
+
+/// Whether the metrics come to satisfy `holds` within two seconds.
+async fn eventually(app: &TestApp, holds: impl Fn(&str) -> bool) -> bool {
+    for _ in 0..40 {
+        if holds(&scrape(app).await) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
