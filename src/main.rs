@@ -30,6 +30,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
+    #[command(
+        after_help = "Also read: SESSIONHUB_LOG, the log filter in tracing's syntax (default \"info,sqlx=warn\"; \"warn\" drops the line per request)."
+    )]
     Serve(Box<Config>),
     /// Bring the database schema up to date, then exit.
     Migrate(DatabaseConfig),

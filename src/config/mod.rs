@@ -203,6 +203,11 @@ pub struct ApiConfig {
     #[arg(long, env = "SESSIONHUB_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
 
+    /// Serve the example account page (`examples/account-page`) at /account (off in
+    /// production mode).
+    #[arg(long, env = "SESSIONHUB_ACCOUNT_PAGE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub account_page: bool,
+
     /// Suggest field names in validation errors ("did you mean …"; off in production mode).
     #[arg(long, env = "SESSIONHUB_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
     pub suggestions: bool,
@@ -252,6 +257,10 @@ impl ApiConfig {
 
     pub fn graphiql_enabled(&self) -> bool {
         self.graphiql && !self.production
+    }
+
+    pub fn account_page_enabled(&self) -> bool {
+        self.account_page && !self.production
     }
 
     pub fn suggestions_enabled(&self) -> bool {

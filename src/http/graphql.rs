@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::{BatchRequest, Request, http::GraphiQLSource, parser::types::OperationType};
+use async_graphql::{BatchRequest, Request, parser::types::OperationType};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, Response},
+    response::Response,
 };
 
 use super::{
@@ -18,16 +18,6 @@ use super::{
     media::{NotAcceptable, ResponseMedia},
 };
 use crate::{graphql::selected_operations, service::Requester};
-
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Sessionhub")
-            .finish(),
-    )
-}
 
 /// `POST /graphql`: a JSON GraphQL request or batch.
 pub async fn post(

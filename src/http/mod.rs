@@ -1,8 +1,11 @@
 //! The HTTP surface: routes, and what is shared by every request.
 
+mod account_page;
 mod admission;
 mod client;
+mod embedded;
 mod errors;
+mod graphiql;
 mod graphql;
 mod media;
 mod metrics;
@@ -68,7 +71,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if state.api.graphiql_enabled() {
-        routes = routes.route("/graphiql", get(graphql::graphiql));
+        routes = routes.merge(graphiql::routes());
+    }
+    if state.api.account_page_enabled() {
+        routes = routes.merge(account_page::routes());
     }
     Ok(routes
         .layer(DefaultBodyLimit::max(state.api.max_body_bytes))

@@ -227,9 +227,38 @@ async fn get_runs_queries_but_never_mutations(app: TestApp) {
 async fn health_check_answers(app: TestApp) {
     let response = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // GraphiQL and the account page come from the binary, under a policy that allows
+    // nothing from elsewhere.
+    for (page, asset) in [
+        ("/graphiql", "/graphiql/assets/graphiql.js"),
+        ("/account", "/account/app.js"),
+    ] {
+        let response = app.http.get(app.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'self';"),
+            "{policy}"
+        );
+        assert!(
+            !response.text().await.unwrap().contains("https://"),
+            "{page}"
+        );
+        let script = app.http.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(script.status(), StatusCode::OK, "{asset}");
+        assert_eq!(
+            script.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+    }
     let graphiql = app.http.get(app.url("/graphiql")).send().await.unwrap();
-    assert_eq!(graphiql.status(), StatusCode::OK);
     assert!(graphiql.text().await.unwrap().contains("/graphql/ws"));
+    let missing = app.url("/graphiql/assets/nothing.js");
+    let missing = app.http.get(missing).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     // Metrics are kept and served only when configured, and never on the API's address.
     assert_eq!(app.metrics_address, None);
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();

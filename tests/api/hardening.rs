@@ -206,8 +206,10 @@ async fn production_mode_hides_introspection_graphiql_and_suggestions() {
         "{}",
         introspection.body
     );
-    let graphiql = app.http.get(app.url("/graphiql")).send().await.unwrap();
-    assert_eq!(graphiql.status(), StatusCode::NOT_FOUND);
+    for page in ["/graphiql", "/graphiql/assets/graphiql.js", "/account"] {
+        let response = app.http.get(app.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{page}");
+    }
     let typo = app
         .graphql(Some(&alice.token), "{ devics { id } }", json!({}))
         .await;

@@ -29,6 +29,17 @@ pub const SESSION_SECRET: &str = "test-session-secret-that-is-at-least-32-bytes"
 pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 
+/// A backend's run of a test is skipped for want of its server. Under CI (`CI` set), which
+/// must run every backend, that is a failure; elsewhere a notice (cargo shows it with
+/// `-- --nocapture`; `bash .ci/run` starts the servers and sets the variables).
+pub fn skipped(variable: &str, backend: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs every backend, but {variable} is not set: cannot run this test on {backend}"
+    );
+    eprintln!("skipped: set {variable} to run this test on {backend}");
+}
+
 /// Runs each named test function (taking a [`TestApp`]) once on SQLite and once on
 /// PostgreSQL; the PostgreSQL run is skipped, with a notice, when no server is configured.
 #[macro_export]
@@ -250,7 +261,7 @@ impl TestApp {
 
     pub async fn postgres_with(customise: impl FnOnce(&mut Config)) -> Option<Self> {
         let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!("skipped: set {POSTGRES_URL_VAR} to run this test on PostgreSQL");
+            skipped(POSTGRES_URL_VAR, "PostgreSQL");
             return None;
         };
         let name = format!("sessionhub_test_{}", uuid::Uuid::new_v4().simple());
@@ -274,7 +285,7 @@ impl TestApp {
     /// this test's own; `None`, after a notice, when either server is not configured.
     pub async fn postgres_on_redis_with(customise: impl FnOnce(&mut Config)) -> Option<Self> {
         let Ok(redis_url) = std::env::var(REDIS_URL_VAR) else {
-            eprintln!("skipped: set {REDIS_URL_VAR} to run this test on Redis");
+            skipped(REDIS_URL_VAR, "Redis");
             return None;
         };
         Self::postgres_with(|config| {

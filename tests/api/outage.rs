@@ -66,10 +66,7 @@ impl Outage {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_fail_fast_while_the_database_is_unreachable() {
     let Ok(server_url) = std::env::var(crate::helpers::POSTGRES_URL_VAR) else {
-        eprintln!(
-            "skipped: set {} to run this test",
-            crate::helpers::POSTGRES_URL_VAR
-        );
+        crate::helpers::skipped(crate::helpers::POSTGRES_URL_VAR, "PostgreSQL");
         return;
     };
     let upstream = server_url
