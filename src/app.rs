@@ -17,7 +17,7 @@ use crate::{
     clock::Clock,
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
     events::{EventBus, RedisTransport},
-    graphql::{ListCaps, build_schema},
+    graphql::{DocumentCache, ListCaps, build_schema},
     http::{
         AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, WebSocketLimits,
         metrics_router, router,
@@ -212,8 +212,10 @@ impl Application {
                 },
             }),
         };
+        let documents = DocumentCache::new();
         let state = AppState {
-            schema: build_schema(services.clone(), &config.api, caps),
+            schema: build_schema(services.clone(), &config.api, caps, documents.clone()),
+            documents,
             services,
             clients: Arc::new(clients),
             websocket: websocket_limits(&config.websocket),

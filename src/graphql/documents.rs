@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_graphql::{
     ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
-    parser::types::ExecutableDocument,
+    parser::types::{DocumentOperations, ExecutableDocument},
 };
 use moka::sync::Cache;
 
@@ -22,6 +22,12 @@ const MAX_CACHED_TEXT_BYTES: u64 = 256 * 1024;
 #[derive(Clone)]
 pub struct DocumentCache(Cache<String, Arc<ExecutableDocument>>);
 
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl DocumentCache {
     pub fn new() -> Self {
         Self(
@@ -30,6 +36,18 @@ impl DocumentCache {
                 .weigher(|query: &String, _| u32::try_from(query.len()).unwrap_or(u32::MAX))
                 .build(),
         )
+    }
+
+    /// The name of the one operation in `query`'s document, when it was parsed and is
+    /// still cached: what a request's log line and metrics call it when the client gave
+    /// no `operationName`. `None` for an anonymous operation or several.
+    pub fn operation_name(&self, query: &str) -> Option<String> {
+        match &self.0.get(query)?.operations {
+            DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                operations.keys().next().map(ToString::to_string)
+            }
+            _ => None,
+        }
     }
 
     /// How many documents are cached, once pending insertions have been applied.

@@ -7,7 +7,6 @@ mod limits;
 mod loaders;
 mod model;
 mod mutation;
-mod observe;
 mod query;
 mod scalars;
 mod security_log;
@@ -22,6 +21,7 @@ use async_graphql::{
 use uuid::Uuid;
 
 pub use cost::ListCaps;
+pub use documents::DocumentCache;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
@@ -40,14 +40,18 @@ fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 /// The served schema, with the configured limits and switches; `caps` are the list
-/// lengths the cost estimate prices lists at.
-pub fn build_schema(services: Services, api: &ApiConfig, caps: ListCaps) -> AppSchema {
+/// lengths the cost estimate prices lists at, and `documents` the cache of parsed
+/// documents it keeps (which the HTTP layer also asks for operation names).
+pub fn build_schema(
+    services: Services,
+    api: &ApiConfig,
+    caps: ListCaps,
+    documents: DocumentCache,
+) -> AppSchema {
     let mut builder = schema_builder()
         .data(services)
-        .extension(observe::Observe)
-        // Before the limits, so that a cached document skips parsing and the checks it
-        // passed.
-        .extension(documents::DocumentCache::new())
+        // First, so that a cached document skips parsing and the checks it passed.
+        .extension(documents)
         .extension(cost::ListPricing(caps))
         .limit_depth(api.max_query_depth)
         .limit_complexity(api.max_query_complexity)

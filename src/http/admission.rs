@@ -8,7 +8,7 @@ use super::AppState;
 use crate::{
     graphql::Loaders,
     service::{ClientInfo, Requester, ServiceError, rate_limit::RateLimited},
-    telemetry::logging::{LoggedClient, client_address},
+    telemetry::logging::client_address,
 };
 
 /// The token of an `Authorization` value `Bearer <token>` (scheme in any case); `None`
@@ -39,21 +39,12 @@ pub(super) async fn resolve_requester(
 }
 
 /// Puts what a request (or a websocket connection) needs into its data: who is asking,
-/// fresh loaders for them, and their address as the request log shows it.
-pub(super) fn attach_requester(
-    data: &mut Data,
-    state: &AppState,
-    requester: Requester,
-    client: &ClientInfo,
-) {
+/// and fresh loaders for them.
+pub(super) fn attach_requester(data: &mut Data, state: &AppState, requester: Requester) {
     if let Some(loaders) = Loaders::for_requester(&state.services, &requester) {
         data.insert(loaders);
     }
     data.insert(requester);
-    data.insert(LoggedClient(client_address(
-        client.ip_address.as_deref(),
-        state.log_client_ips,
-    )));
 }
 
 /// Counts a request (or websocket attempt) against its client address's rate.

@@ -16,6 +16,7 @@ use super::{
     admission::{attach_requester, check_client_rate, resolve_requester},
     errors::{error_response, graphql_response, rate_limited_response, service_error_response},
     media::{NotAcceptable, ResponseMedia},
+    observe::Observation,
 };
 use crate::{graphql::selected_operations, service::Requester};
 
@@ -187,7 +188,8 @@ async fn execute(
             "the request has no `query`",
         );
     }
-    let requester = match resolve_requester(state, headers, client.clone()).await {
+    let observation = Observation::start(&batch, &client, state.log_client_ips);
+    let requester = match resolve_requester(state, headers, client).await {
         Ok(requester) => requester,
         Err(error) => return service_error_response(&error),
     };
@@ -198,7 +200,11 @@ async fn execute(
     }
     for request in batch.iter_mut() {
         // Loaders are per request, so each request of a batch gets fresh ones.
-        attach_requester(&mut request.data, state, requester.clone(), &client);
+        attach_requester(&mut request.data, state, requester.clone());
     }
-    graphql_response(state.schema.execute_batch(batch).await, media)
+    let response = state.schema.execute_batch(batch).await;
+    if let Some(observation) = observation {
+        observation.finish(&state.documents, &response);
+    }
+    graphql_response(response, media)
 }

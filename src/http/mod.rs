@@ -9,6 +9,7 @@ mod graphiql;
 mod graphql;
 mod media;
 mod metrics;
+mod observe;
 mod websocket;
 
 pub use client::ClientLookup;
@@ -34,7 +35,7 @@ use tower_http::{
 
 use crate::{
     config::{ApiConfig, ClientIpLogging},
-    graphql::AppSchema,
+    graphql::{AppSchema, DocumentCache},
     service::Services,
 };
 
@@ -42,6 +43,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The schema's parsed documents, which also name the operations requests run.
+    pub documents: DocumentCache,
     pub services: Services,
     pub clients: Arc<ClientLookup>,
     pub websocket: WebSocketLimits,

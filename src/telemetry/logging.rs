@@ -28,10 +28,6 @@ pub fn init(format: LogFormat) {
     }
 }
 
-/// A request's client address as its log line shows it ([`client_address`]), kept in the
-/// request's data.
-pub struct LoggedClient(pub Option<String>);
-
 /// A client address as logs show it: whole, its network only, or not at all.
 pub fn client_address(address: Option<&str>, policy: ClientIpLogging) -> Option<String> {
     let address = address?;

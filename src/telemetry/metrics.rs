@@ -58,7 +58,8 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-fn enabled() -> bool {
+/// Whether metrics are kept in this process.
+pub fn enabled() -> bool {
     HANDLE.get().is_some()
 }
 

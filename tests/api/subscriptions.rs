@@ -533,14 +533,19 @@ pub fn schema_without_socket(
     sessionhub::service::Requester,
 ) {
     use sessionhub::{
-        graphql::{ListCaps, build_schema},
+        graphql::{DocumentCache, ListCaps, build_schema},
         service::{Actor, Requester},
     };
     let config = crate::helpers::test_config(String::new());
     let caps = ListCaps {
         sessions_per_user: config.max_sessions_per_user,
     };
-    let schema = build_schema(app.services.clone(), &config.api, caps);
+    let schema = build_schema(
+        app.services.clone(),
+        &config.api,
+        caps,
+        DocumentCache::new(),
+    );
     let actor = Actor {
         user_id: "alice".into(),
         session_id: alice.session_id.parse().unwrap(),

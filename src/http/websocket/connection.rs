@@ -138,12 +138,7 @@ impl Connection {
         };
         let (notify_sign_out, sign_out_notice) = watch::channel(None);
         let mut data = Data::default();
-        attach_requester(
-            &mut data,
-            &self.state,
-            Requester::Session(actor.clone()),
-            &self.client,
-        );
+        attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
         data.insert(SignOutNotice(sign_out_notice));
         let fell_behind = Arc::new(Notify::new());
         data.insert(FellBehind(fell_behind.clone()));

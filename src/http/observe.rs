@@ -1,0 +1,81 @@
+//! What operators see of each GraphQL request over HTTP: one log line at info (operation
+//! name, outcome code, duration, client) and its metrics. Done here rather than as an
+//! async-graphql extension, whose hook every field of every request would pass through
+//! (docs/performance.md); and skipped altogether while neither is wanted.
+
+use std::time::Instant;
+
+use async_graphql::{BatchRequest, BatchResponse};
+
+use crate::{
+    config::ClientIpLogging,
+    graphql::{DocumentCache, error_code},
+    service::ClientInfo,
+    telemetry::{logging::client_address, metrics},
+};
+
+/// A request's operation as the client named it, or its query text to look the name up
+/// in once the document is parsed.
+enum Named {
+    Given(String),
+    InDocument(String),
+}
+
+/// A batch being observed, from before it runs to its answer.
+pub(super) struct Observation {
+    started: Instant,
+    requests: Vec<Named>,
+    /// The client's address as the log shows it.
+    client: Option<String>,
+}
+
+impl Observation {
+    /// Starts observing `batch` from `client`, unless neither the request log nor metrics
+    /// are on.
+    pub(super) fn start(
+        batch: &BatchRequest,
+        client: &ClientInfo,
+        client_ips: ClientIpLogging,
+    ) -> Option<Self> {
+        if !tracing::enabled!(tracing::Level::INFO) && !metrics::enabled() {
+            return None;
+        }
+        let requests = batch
+            .iter()
+            .map(|request| match &request.operation_name {
+                Some(name) => Named::Given(name.clone()),
+                None => Named::InDocument(request.query.clone()),
+            })
+            .collect();
+        Some(Self {
+            started: Instant::now(),
+            requests,
+            client: client_address(client.ip_address.as_deref(), client_ips),
+        })
+    }
+
+    /// Logs and counts each request of the batch with its outcome: `OK`, or the code of
+    /// its first error.
+    pub(super) fn finish(self, documents: &DocumentCache, response: &BatchResponse) {
+        let elapsed = self.started.elapsed();
+        let responses: Vec<&async_graphql::Response> = match response {
+            BatchResponse::Single(single) => vec![single],
+            BatchResponse::Batch(many) => many.iter().collect(),
+        };
+        for (named, response) in self.requests.into_iter().zip(responses) {
+            let operation = match named {
+                Named::Given(name) => Some(name),
+                Named::InDocument(query) => documents.operation_name(&query),
+            };
+            let code = response.errors.first().map_or("OK", error_code);
+            metrics::operation(operation.as_deref(), code, elapsed);
+            tracing::info!(
+                operation = operation.as_deref().unwrap_or("(anonymous)"),
+                code,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                client = self.client.as_deref(),
+                "graphql request"
+            );
+        }
+    }
+}
