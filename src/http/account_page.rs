@@ -5,22 +5,14 @@ use axum::{Router, extract::Path, response::Response, routing::get};
 
 use super::{
     AppState,
-    embedded::{self, Asset, CSS, JAVASCRIPT},
+    embedded::{self, Asset, CSS, JAVASCRIPT, asset},
 };
 
 const PAGE: &[u8] = include_bytes!("../../examples/account-page/dist/index.html");
 
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.js",
-        content_type: JAVASCRIPT,
-        bytes: include_bytes!("../../examples/account-page/dist/app.js"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: CSS,
-        bytes: include_bytes!("../../examples/account-page/dist/app.css"),
-    },
+    asset!("examples/account-page/dist", "app.js", JAVASCRIPT),
+    asset!("examples/account-page/dist", "app.css", CSS),
 ];
 
 /// The page's own script, styles and connections; nothing else, and no framing.

@@ -7,6 +7,24 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+/// An [`Asset`] from the file `$name` in `$directory` (relative to the crate's root).
+macro_rules! asset {
+    ($directory:literal, $name:literal, $content_type:expr) => {
+        $crate::http::embedded::Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/",
+                $directory,
+                "/",
+                $name
+            )),
+        }
+    };
+}
+pub(super) use asset;
+
 /// One embedded file.
 pub(super) struct Asset {
     pub name: &'static str,

@@ -7,7 +7,7 @@ use axum::{Router, extract::Path, response::Response, routing::get};
 
 use super::{
     AppState,
-    embedded::{self, Asset, CSS, JAVASCRIPT, TEXT},
+    embedded::{self, Asset, CSS, JAVASCRIPT, TEXT, asset},
 };
 
 /// Where the assets are served; the page tells the bundle (`data-assets`).
@@ -19,36 +19,12 @@ const VERSION: &str = "5.4.0";
 
 /// The bundle, as `tools/graphiql/build.mjs` writes it.
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "graphiql.js",
-        content_type: JAVASCRIPT,
-        bytes: include_bytes!("graphiql/assets/graphiql.js"),
-    },
-    Asset {
-        name: "graphiql.css",
-        content_type: CSS,
-        bytes: include_bytes!("graphiql/assets/graphiql.css"),
-    },
-    Asset {
-        name: "editor.worker.js",
-        content_type: JAVASCRIPT,
-        bytes: include_bytes!("graphiql/assets/editor.worker.js"),
-    },
-    Asset {
-        name: "json.worker.js",
-        content_type: JAVASCRIPT,
-        bytes: include_bytes!("graphiql/assets/json.worker.js"),
-    },
-    Asset {
-        name: "graphql.worker.js",
-        content_type: JAVASCRIPT,
-        bytes: include_bytes!("graphiql/assets/graphql.worker.js"),
-    },
-    Asset {
-        name: "THIRD_PARTY_LICENSES.txt",
-        content_type: TEXT,
-        bytes: include_bytes!("graphiql/assets/THIRD_PARTY_LICENSES.txt"),
-    },
+    asset!("src/http/graphiql/assets", "graphiql.js", JAVASCRIPT),
+    asset!("src/http/graphiql/assets", "graphiql.css", CSS),
+    asset!("src/http/graphiql/assets", "editor.worker.js", JAVASCRIPT),
+    asset!("src/http/graphiql/assets", "json.worker.js", JAVASCRIPT),
+    asset!("src/http/graphiql/assets", "graphql.worker.js", JAVASCRIPT),
+    asset!("src/http/graphiql/assets", "THIRD_PARTY_LICENSES.txt", TEXT),
 ];
 
 /// Only the server's own scripts, styles, workers and connections. Monaco sets styles
