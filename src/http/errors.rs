@@ -23,10 +23,9 @@ const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
 /// status chosen from them, and no `data` when the request never ran.
 pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia) -> Response {
     let outcome = finish_errors(&mut response);
-    let ran = match &response {
-        BatchResponse::Single(single) => !is_request_error(single),
-        BatchResponse::Batch(many) => many.iter().any(|single| !is_request_error(single)),
-    };
+    let ran = answers(&response)
+        .iter()
+        .any(|answer| !is_request_error(answer));
     let outcome = match media {
         ResponseMedia::Json => outcome,
         // The status says whether the request ran: an answer with `data` is a 200, even
@@ -67,6 +66,14 @@ pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia
             .insert(header::RETRY_AFTER, seconds.into());
     }
     http
+}
+
+/// The answers of a batch, or the one answer of a single request.
+pub(super) fn answers(response: &BatchResponse) -> &[async_graphql::Response] {
+    match response {
+        BatchResponse::Single(single) => std::slice::from_ref(single),
+        BatchResponse::Batch(many) => many,
+    }
 }
 
 /// True when the request never ran: it did not parse, validate or coerce its variables.
@@ -132,15 +139,15 @@ struct Outcome {
 /// Gives every error a code and picks the HTTP status: errors async-graphql raised itself
 /// (syntax, validation, argument coercion) have none yet.
 fn finish_errors(response: &mut BatchResponse) -> Outcome {
-    let responses: Vec<&mut async_graphql::Response> = match response {
-        BatchResponse::Single(single) => vec![single],
-        BatchResponse::Batch(many) => many.iter_mut().collect(),
-    };
     let mut outcome = Outcome {
         status: StatusCode::OK,
         retry_after: None,
     };
-    for response in responses {
+    let answers: &mut [async_graphql::Response] = match response {
+        BatchResponse::Single(single) => std::slice::from_mut(single),
+        BatchResponse::Batch(many) => many,
+    };
+    for response in answers {
         for error in &mut response.errors {
             let code = finish_error(error);
             // Who-are-you first, then the server's trouble, then the client's pace.

@@ -42,7 +42,7 @@ impl ResponseMedia {
             (Some(_), None) => Ok(Self::Json),
             (None, Some(_)) => Ok(Self::GraphqlResponse),
             (Some(json), Some(graphql)) if graphql > json => Ok(Self::GraphqlResponse),
-            (Some(json), Some(graphql)) if graphql == json && graphql.exact => {
+            (Some(json), Some(graphql)) if graphql == json && graphql.specificity == EXACT => {
                 Ok(Self::GraphqlResponse)
             }
             (Some(_), Some(_)) => Ok(Self::Json),
@@ -59,13 +59,16 @@ impl ResponseMedia {
 }
 
 /// How much a client wants one media type: the weight of the most specific range in its
-/// `Accept` that covers the type, and whether that range named the type itself.
+/// `Accept` that covers the type, and how specific that range is (`*/*` 0, `type/*` 1,
+/// the type itself [`EXACT`]).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 struct Preference {
     weight: f32,
     specificity: u8,
-    exact: bool,
 }
+
+/// The specificity of a range that names the media type itself.
+const EXACT: u8 = 2;
 
 /// The client's preference for `media` (`type/subtype`), or `None` when no range covers
 /// it or the most specific one gives it weight 0 (`q=0`: "not this").
@@ -76,7 +79,7 @@ fn preference(accept: &[&str], media: &str) -> Option<Preference> {
         let mut parts = range.split(';');
         let name = parts.next().unwrap_or_default().trim();
         let specificity = if name.eq_ignore_ascii_case(media) {
-            2
+            EXACT
         } else if name
             .strip_suffix("/*")
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
@@ -95,7 +98,6 @@ fn preference(accept: &[&str], media: &str) -> Option<Preference> {
             best = Some(Preference {
                 weight,
                 specificity,
-                exact: specificity == 2,
             });
         }
     }

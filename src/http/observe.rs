@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use async_graphql::{BatchRequest, BatchResponse};
 
+use super::errors::answers;
 use crate::{
     config::ClientIpLogging,
     graphql::{DocumentCache, error_code},
@@ -58,11 +59,7 @@ impl Observation {
     /// its first error.
     pub(super) fn finish(self, documents: &DocumentCache, response: &BatchResponse) {
         let elapsed = self.started.elapsed();
-        let responses: Vec<&async_graphql::Response> = match response {
-            BatchResponse::Single(single) => vec![single],
-            BatchResponse::Batch(many) => many.iter().collect(),
-        };
-        for (named, response) in self.requests.into_iter().zip(responses) {
+        for (named, response) in self.requests.into_iter().zip(answers(response)) {
             let operation = match named {
                 Named::Given(name) => Some(name),
                 Named::InDocument(query) => documents.operation_name(&query),
