@@ -346,6 +346,7 @@ fn rules(config: &Config) -> Rules {
         reauth_window: to_chrono(config.reauth_window),
         max_sessions_per_user: config.max_sessions_per_user.max(1),
         heartbeat_write_window: to_chrono(config.heartbeat_write_window()),
+        confirm_new_devices_within: config.confirm_new_devices_within.map(to_chrono),
     }
 }
 

@@ -67,6 +67,12 @@ pub enum EventKind {
     SignInRateLimited,
     #[sea_orm(string_value = "SESSION_RATE_LIMITED")]
     SessionRateLimited,
+    #[sea_orm(string_value = "NEW_SIGN_IN")]
+    NewSignIn,
+    #[sea_orm(string_value = "SIGN_IN_CONFIRMED")]
+    SignInConfirmed,
+    #[sea_orm(string_value = "SIGN_IN_REJECTED")]
+    SignInRejected,
 }
 
 impl Model {

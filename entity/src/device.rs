@@ -29,6 +29,15 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     /// Set when the user forgets the device. The row stays so session history keeps its device.
     pub forgotten_at: Option<DateTimeUtc>,
+    /// "Was this you?" for a device the account had never used: `None` for the account's
+    /// first device and for devices from before the check existed.
+    pub sign_in_check: Option<SignInCheck>,
+    /// The latest sign-in on the device that the check is about.
+    pub sign_in_session_id: Option<Uuid>,
+    /// When the check was answered.
+    pub sign_in_checked_at: Option<DateTimeUtc>,
+    /// Under the confirmation policy, when the device's sessions end unless it is confirmed.
+    pub confirm_by: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -81,4 +90,16 @@ pub enum TrustLevel {
     Low,
     #[sea_orm(string_value = "UNKNOWN")]
     Unknown,
+}
+
+/// How the account answered "was this you?" for a sign-in on a new device.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum SignInCheck {
+    #[sea_orm(string_value = "UNCONFIRMED")]
+    Unconfirmed,
+    #[sea_orm(string_value = "CONFIRMED")]
+    Confirmed,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
 }

@@ -22,6 +22,10 @@ pub struct Model {
     pub absolute_expires_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
     pub end_reason: Option<EndReason>,
+    /// Set while the session's device waits for confirmation under the confirmation
+    /// policy: until then the session may only read itself, and at this moment it ends
+    /// (`NOT_CONFIRMED`). Never later than `absolute_expires_at`.
+    pub pending_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -64,4 +68,6 @@ pub enum EndReason {
     LifetimeExceeded,
     #[sea_orm(string_value = "TOO_MANY_SESSIONS")]
     TooManySessions,
+    #[sea_orm(string_value = "NOT_CONFIRMED")]
+    NotConfirmed,
 }

@@ -57,6 +57,13 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_REAUTH_WINDOW", default_value = "10m", value_parser = humantime::parse_duration)]
     pub reauth_window: Duration,
 
+    /// The confirmation policy for sign-ins on a device the account has never used: such a
+    /// session may only read itself until another session confirms it, and ends
+    /// (NOT_CONFIRMED) if it is not confirmed within this long. Unset: off; the account's
+    /// other sessions are still asked "was this you?".
+    #[arg(long, env = "SESSIONHUB_CONFIRM_NEW_DEVICES_WITHIN", value_parser = humantime::parse_duration)]
+    pub confirm_new_devices_within: Option<Duration>,
+
     /// How often expired sessions are looked for and recorded as ended.
     #[arg(long, env = "SESSIONHUB_SWEEP_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub sweep_interval: Duration,

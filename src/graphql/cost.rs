@@ -17,7 +17,7 @@ use async_graphql::{
 };
 
 use super::security_log::{DEFAULT_PAGE, MAX_PAGE};
-use crate::service::MAX_LISTED_ENDED_SESSIONS;
+use crate::service::{MAX_LISTED_ENDED_SESSIONS, MAX_LISTED_NEW_SIGN_INS};
 
 /// Devices an account is costed at: a generous handful, as there is no cap to go by.
 const DEVICES_ESTIMATE: usize = 20;
@@ -75,6 +75,13 @@ pub fn sessions(include_ended: Option<bool>, child_complexity: usize) -> ServerR
 /// The caller's devices.
 pub fn devices(child_complexity: usize) -> usize {
     DEVICES_ESTIMATE.saturating_mul(child_complexity)
+}
+
+/// The sign-ins on new devices, at most [`MAX_LISTED_NEW_SIGN_INS`].
+pub fn new_sign_ins(child_complexity: usize) -> usize {
+    usize::try_from(MAX_LISTED_NEW_SIGN_INS)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(child_complexity)
 }
 
 /// A page of `first` items (out-of-range sizes are refused when the field runs).

@@ -7,6 +7,7 @@ mod limits;
 mod loaders;
 mod model;
 mod mutation;
+mod new_sign_ins;
 mod query;
 mod scalars;
 mod security_log;
@@ -121,8 +122,13 @@ pub fn schema_sdl() -> String {
 pub(crate) trait ContextExt {
     fn services(&self) -> &Services;
     fn requester(&self) -> &Requester;
-    /// The calling session, or UNAUTHENTICATED when the request has no session token.
+    /// The calling session, or UNAUTHENTICATED when the request has no session token, or
+    /// SIGN_IN_PENDING while the session waits for its new device to be confirmed.
     fn actor(&self) -> async_graphql::Result<&Arc<Actor>>;
+    /// The calling session even while it waits for confirmation: only for what such a
+    /// session may do, which is read itself, keep itself alive, sign out and hear that it
+    /// was signed out.
+    fn actor_allowing_pending(&self) -> async_graphql::Result<&Arc<Actor>>;
     /// The request's batch loaders, there for every request with a token.
     fn loaders(&self) -> async_graphql::Result<&Loaders>;
 }
@@ -138,6 +144,12 @@ impl ContextExt for Context<'_> {
     }
 
     fn actor(&self) -> async_graphql::Result<&Arc<Actor>> {
+        let actor = self.actor_allowing_pending()?;
+        actor.confirmed().api()?;
+        Ok(actor)
+    }
+
+    fn actor_allowing_pending(&self) -> async_graphql::Result<&Arc<Actor>> {
         match self.requester() {
             Requester::Session(actor) => Ok(actor),
             Requester::Identity(..) => Err(ServiceError::Unauthenticated(

@@ -13,6 +13,7 @@ use super::{
         Device, ForgetDevicePayload, RevokeSessionsPayload, Session, StartSessionPayload,
         TrustLevel,
     },
+    new_sign_ins::NewSignInMutation,
     parse_id,
     scalars::DateTime,
 };
@@ -22,7 +23,7 @@ use crate::service::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(SessionMutation, DeviceMutation);
+pub struct Mutation(SessionMutation, DeviceMutation, NewSignInMutation);
 
 /// How to sign in.
 #[derive(InputObject, Default)]
@@ -78,6 +79,7 @@ impl SessionMutation {
             session_id: started.session.id,
             device_id: started.device.id,
             client: client.clone(),
+            pending: started.session.pending_until.is_some(),
         });
         Ok(StartSessionPayload {
             token: started.token,
@@ -90,7 +92,7 @@ impl SessionMutation {
     /// Records activity on the current session and extends its expiry (bounded by the
     /// absolute lifetime).
     async fn heartbeat(&self, ctx: &Context<'_>) -> Result<Session> {
-        let actor = ctx.actor()?;
+        let actor = ctx.actor_allowing_pending()?;
         let session = ctx.services().heartbeat(actor).await.api()?;
         Ok(Session::new(session, actor))
     }
@@ -128,7 +130,7 @@ impl SessionMutation {
 
     /// Ends the current session.
     async fn sign_out(&self, ctx: &Context<'_>) -> Result<Session> {
-        let actor = ctx.actor()?;
+        let actor = ctx.actor_allowing_pending()?;
         let session = ctx.services().sign_out(actor).await.api()?;
         Ok(Session::new(session, actor))
     }

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     ApiResult, ContextExt,
-    model::{SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
+    model::{NewSignIn, SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
     scalars::DateTime,
     selected_operations,
 };
@@ -143,6 +143,23 @@ impl Subscription {
         Ok(events.filter_map(move |event| ready(revocation_of(&event, &actor))))
     }
 
+    /// Each sign-in on a device the account had never used ("was this you?"), told to
+    /// the account's sessions on its other devices; answer it with confirmSignIn or
+    /// rejectSignIn.
+    async fn new_sign_in(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = NewSignIn>> {
+        let (actor, events) = account_events(ctx, Some(EventKind::NewSignIn)).await?;
+        Ok(events.filter_map(move |event| {
+            let on_other_device = event.record.device_id != Some(actor.device_id);
+            ready(
+                event
+                    .session
+                    .clone()
+                    .filter(|_| on_other_device)
+                    .map(|session| NewSignIn::of_session(session, &actor)),
+            )
+        }))
+    }
+
     /// Each new entry of the caller's security log, as `securityEvents` will list it.
     async fn security_event(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SecurityEvent>> {
         let (actor, events) = account_events(ctx, None).await?;
@@ -152,7 +169,7 @@ impl Subscription {
     /// Fires once when the subscribing session itself ends ("you were signed out"), whatever
     /// ended it; the server then closes the connection (4403).
     async fn signed_out(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SignedOutEvent>> {
-        let session_id = ctx.actor()?.session_id;
+        let session_id = ctx.actor_allowing_pending()?.session_id;
         let Some(SignOutNotice(notice)) = ctx.data_opt::<SignOutNotice>() else {
             return Err(async_graphql::ErrorExtensions::extend(
                 &ServiceError::BadUserInput(

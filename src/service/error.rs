@@ -19,6 +19,12 @@ pub enum ServiceError {
     DeviceBlocked(&'static str),
     #[error("this needs a recent sign-in: sign in again, or do it from a trusted device")]
     ReauthRequired,
+    #[error(
+        "this sign-in on a new device waits for confirmation from another of your sessions; until then it may only read itself"
+    )]
+    SignInPending,
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("too many requests; try again in {} s", .0.retry_after_seconds())]
     RateLimited(RateLimited),
     #[error("the database is unavailable; try again shortly")]
@@ -65,6 +71,8 @@ impl ServiceError {
             ServiceError::BadUserInput(_) => "BAD_USER_INPUT",
             ServiceError::DeviceBlocked(_) => "DEVICE_BLOCKED",
             ServiceError::ReauthRequired => "REAUTH_REQUIRED",
+            ServiceError::SignInPending => "SIGN_IN_PENDING",
+            ServiceError::Forbidden(_) => "FORBIDDEN",
             ServiceError::RateLimited(_) => "RATE_LIMITED",
             ServiceError::Unavailable(_) => "UNAVAILABLE",
             ServiceError::Database(_) => "INTERNAL",

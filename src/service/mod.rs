@@ -8,6 +8,7 @@ mod account_events;
 mod account_reads;
 mod devices;
 mod error;
+mod new_sign_ins;
 mod outbox;
 pub mod rate_limit;
 mod requester;
@@ -28,6 +29,7 @@ pub use account_events::LogPosition;
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
+pub use new_sign_ins::{MAX_LISTED_NEW_SIGN_INS, NewSignIn};
 pub use requester::{Actor, ClientInfo, Requester};
 use sessions::SessionCache;
 pub(crate) use sessions::max_listed_ended_sessions;
@@ -55,6 +57,10 @@ pub struct Rules {
     /// A heartbeat this soon after the last written one is kept in memory only; zero
     /// writes every heartbeat (see `sessions::heartbeat`).
     pub heartbeat_write_window: Duration,
+    /// The confirmation policy: a sign-in on a new device waits this long for another
+    /// session to confirm it, and may only read itself meanwhile. `None`: off, the
+    /// account is only asked.
+    pub confirm_new_devices_within: Option<Duration>,
 }
 
 /// The service layer's handle: cheap to clone, shared by every request.

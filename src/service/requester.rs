@@ -23,6 +23,20 @@ pub struct Actor {
     pub session_id: Uuid,
     pub device_id: Uuid,
     pub client: ClientInfo,
+    /// The session waits for its new device to be confirmed from another session (the
+    /// confirmation policy): until then it may only read itself, keep itself alive and
+    /// sign out.
+    pub pending: bool,
+}
+
+impl Actor {
+    /// The actor, unless its session waits for confirmation.
+    pub fn confirmed(&self) -> ServiceResult<&Self> {
+        if self.pending {
+            return Err(ServiceError::SignInPending);
+        }
+        Ok(self)
+    }
 }
 
 /// Who is calling, resolved once per request from its bearer token.
@@ -67,15 +81,16 @@ impl Services {
             Err(TokenError::Expired) => return Err(ServiceError::SessionEnded),
             Err(error) => return Err(unauthenticated(error)),
         };
-        let device_id = self
+        let session = self
             .active_session(&user_id, session_id)
             .await?
             .ok_or(ServiceError::SessionEnded)?;
         Ok(Requester::Session(Arc::new(Actor {
             user_id,
             session_id,
-            device_id,
+            device_id: session.device_id,
             client,
+            pending: session.pending,
         })))
     }
 }

@@ -46,12 +46,18 @@ impl Services {
         let txn = self.begin_write().await?;
         let mut log = EventLog::new(None, client.clone(), now);
         let SignInDevice {
-            device,
+            mut device,
             token: device_token,
+            is_new,
         } = sign_in_device(&txn, &mut log, &identity.user_id, sighting, now).await?;
+        let question = self.question_for(&txn, &device, is_new, now).await?;
+        let pending_until = question.as_ref().and_then(|question| question.confirm_by);
         let session = self
-            .open_session(&txn, &mut log, identity, &device, client, now)
+            .open_session(&txn, &mut log, identity, &device, client, pending_until)
             .await?;
+        if let Some(question) = question {
+            device = self.ask(&txn, &mut log, device, &session, question).await?;
+        }
         self.make_room(&txn, &mut log, &identity.user_id, now)
             .await?;
         log.commit(txn, &self.events).await?;
@@ -69,7 +75,8 @@ impl Services {
         })
     }
 
-    /// A new active session on `device`, recorded as `SessionStarted`.
+    /// A new active session on `device`, recorded as `SessionStarted`; pending until
+    /// `pending_until` when it must wait for its device to be confirmed.
     async fn open_session(
         &self,
         txn: &DatabaseTransaction,
@@ -77,29 +84,33 @@ impl Services {
         identity: &Identity,
         device: &device::Model,
         client: &ClientInfo,
-        now: DateTime<Utc>,
+        pending_until: Option<DateTime<Utc>>,
     ) -> ServiceResult<session::Model> {
+        let now = log.now();
         let absolute_expires_at = now + self.rules.session_lifetime;
-        let session = session::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(identity.user_id.clone()),
-            device_id: Set(device.id),
-            login_method: Set((!identity.amr.is_empty()).then(|| identity.amr.join("+"))),
-            ip_address: Set(client.ip_address.clone()),
-            country: Set(client.country.clone()),
-            city: Set(client.city.clone()),
-            started_at: Set(now),
-            last_activity_at: Set(now),
-            expires_at: Set(std::cmp::min(
-                now + self.rules.idle_timeout,
-                absolute_expires_at,
-            )),
-            absolute_expires_at: Set(absolute_expires_at),
-            ended_at: Set(None),
-            end_reason: Set(None),
-        }
-        .insert(txn)
-        .await?;
+        let pending_until = pending_until.map(|deadline| deadline.min(absolute_expires_at));
+        let idle_expiry = std::cmp::min(now + self.rules.idle_timeout, absolute_expires_at);
+        let session =
+            session::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(identity.user_id.clone()),
+                device_id: Set(device.id),
+                login_method: Set((!identity.amr.is_empty()).then(|| identity.amr.join("+"))),
+                ip_address: Set(client.ip_address.clone()),
+                country: Set(client.country.clone()),
+                city: Set(client.city.clone()),
+                started_at: Set(now),
+                last_activity_at: Set(now),
+                expires_at: Set(
+                    pending_until.map_or(idle_expiry, |deadline| deadline.min(idle_expiry))
+                ),
+                absolute_expires_at: Set(absolute_expires_at),
+                ended_at: Set(None),
+                end_reason: Set(None),
+                pending_until: Set(pending_until),
+            }
+            .insert(txn)
+            .await?;
         log.record(
             &identity.user_id,
             EventKind::SessionStarted,

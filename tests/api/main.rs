@@ -6,6 +6,7 @@ mod auth;
 mod devices;
 mod hardening;
 mod live_admission;
+mod new_sign_ins;
 mod outage;
 mod over_http;
 mod replay;

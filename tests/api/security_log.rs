@@ -52,6 +52,7 @@ async fn the_security_log_lists_what_happened_newest_first_with_who_and_where(ap
         [
             "SESSION_ENDED",
             "DEVICE_RENAMED",
+            "NEW_SIGN_IN",
             "SESSION_STARTED",
             "DEVICE_ADDED",
             "SESSION_STARTED",
@@ -66,7 +67,7 @@ async fn the_security_log_lists_what_happened_newest_first_with_who_and_where(ap
     assert_eq!(revoked["ipAddress"], "127.0.0.1");
     assert_eq!(revoked["occurredAt"], "2026-11-23T12:03:00Z");
     // A sign-in is made by no session.
-    assert_eq!(page["edges"][2]["node"]["actorSession"], Value::Null);
+    assert_eq!(page["edges"][3]["node"]["actorSession"], Value::Null);
     assert_eq!(page["pageInfo"]["hasNextPage"], false);
 
     // Bob sees only his own.

@@ -551,6 +551,7 @@ pub fn schema_without_socket(
         session_id: alice.session_id.parse().unwrap(),
         device_id: alice.device_id.parse().unwrap(),
         client: Default::default(),
+        pending: false,
     };
     (schema, Requester::Session(std::sync::Arc::new(actor)))
 }

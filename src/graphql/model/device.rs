@@ -46,8 +46,13 @@ impl Device {
     /// One of `viewer`'s devices by id, forgotten ones included, batched with the other
     /// devices the request asks for.
     pub async fn load(ctx: &Context<'_>, viewer: &Arc<Actor>, id: Uuid) -> Result<Option<Self>> {
-        let row = ctx.loaders()?.load(DeviceId(id)).await?;
+        let row = Self::load_row(ctx, id).await?;
         Ok(row.map(|row| Self::new(row, viewer)))
+    }
+
+    /// The row of one of the requester's devices, through the request's loaders.
+    pub async fn load_row(ctx: &Context<'_>, id: Uuid) -> Result<Option<device::Model>> {
+        ctx.loaders()?.load(DeviceId(id)).await
     }
 
     fn trust(&self, ctx: &Context<'_>) -> service::DeviceTrust {

@@ -53,7 +53,8 @@ pub enum SessionStatus {
     /// Ended by a person or a rule: signed out, revoked, its device signed out, hijacked or
     /// forgotten, or pushed out by the cap on active sessions.
     Revoked,
-    /// Ended by time: idle for too long, or past its absolute lifetime.
+    /// Ended by time: idle for too long, past its absolute lifetime, or not confirmed in
+    /// time.
     Expired,
 }
 
@@ -78,6 +79,9 @@ pub enum SessionEndReason {
     /// The user signed in once more than the active sessions allowed per user; the least
     /// recently active session made room.
     TooManySessions,
+    /// It signed in on a new device under the confirmation policy and no other session
+    /// confirmed the sign-in in time.
+    NotConfirmed,
 }
 
 /// What happened to the account.
@@ -106,4 +110,25 @@ pub enum SecurityEventKind {
     /// One session made too many requests in a row: its requests were refused for a
     /// while. `session` and `device` name it. Recorded once per lockout.
     SessionRateLimited,
+    /// Someone signed in on a device the account had never used: "was this you?".
+    /// `session` and `device` name the sign-in; `detail` holds `loginMethod` and, under
+    /// the confirmation policy, `confirmBy`.
+    NewSignIn,
+    /// A sign-in on a new device was confirmed as the user's; `actorSession` confirmed it.
+    SignInConfirmed,
+    /// A sign-in on a new device was rejected: its sessions ended and its device was
+    /// flagged hijacked. `actorSession` rejected it.
+    SignInRejected,
+}
+
+/// How the account answered "was this you?" for a sign-in on a new device.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "entity::device::SignInCheck")]
+pub enum SignInCheck {
+    /// Not answered yet.
+    Unconfirmed,
+    /// Confirmed as the user's.
+    Confirmed,
+    /// Rejected: its device was flagged hijacked.
+    Rejected,
 }

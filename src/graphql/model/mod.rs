@@ -5,15 +5,18 @@
 mod device;
 mod enums;
 mod location;
+mod new_sign_in;
 mod payloads;
 mod security_event;
 mod session;
 
 pub use device::Device;
 pub use enums::{
-    DeviceStatus, DeviceType, SecurityEventKind, SessionEndReason, SessionStatus, TrustLevel,
+    DeviceStatus, DeviceType, SecurityEventKind, SessionEndReason, SessionStatus, SignInCheck,
+    TrustLevel,
 };
 pub use location::Location;
+pub use new_sign_in::NewSignIn;
 pub use payloads::{
     ForgetDevicePayload, RevokeSessionsPayload, SessionRevokedEvent, SignedOutEvent,
     StartSessionPayload,

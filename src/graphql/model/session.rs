@@ -92,6 +92,13 @@ impl Session {
         DateTime(self.row.expires_at)
     }
 
+    /// While the session's new device waits for another session to confirm it (the
+    /// confirmation policy): the moment it ends unless confirmed. Until then it may only
+    /// read itself, send heartbeats and sign out. Null otherwise.
+    async fn pending_until(&self) -> Option<DateTime> {
+        self.row.pending_until.map(DateTime)
+    }
+
     /// When the session ended; null while it has not been recorded as ended.
     async fn ended_at(&self) -> Option<DateTime> {
         self.row.ended_at.map(DateTime)

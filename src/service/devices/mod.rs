@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 pub(super) use registration::{Sighting, SignInDevice, sign_in_device};
 pub use retire::ForgottenDevice;
+pub(super) use retire::flag_hijacked;
 
 use super::{Actor, ServiceError, ServiceResult, Services, sessions::is_live};
 
@@ -109,7 +110,7 @@ impl Services {
 
     /// Sensitive device actions need a session that signed in recently, or one on a device
     /// the user trusts: a stolen long-lived session should not be able to vouch for devices.
-    async fn require_recent_sign_in(&self, actor: &Actor) -> ServiceResult<()> {
+    pub(super) async fn require_recent_sign_in(&self, actor: &Actor) -> ServiceResult<()> {
         let now = self.now();
         let session = self.current_session(actor).await?;
         if now - session.started_at <= self.rules.reauth_window {
@@ -133,7 +134,7 @@ fn own_devices(actor: &Actor) -> Select<device::Entity> {
 
 /// Reads one of the caller's devices inside `txn`, locked until it commits, so the checks
 /// made on it (hijacked or not) still hold when the change is written.
-async fn lock_own_device(
+pub(super) async fn lock_own_device(
     txn: &DatabaseTransaction,
     actor: &Actor,
     id: Uuid,

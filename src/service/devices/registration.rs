@@ -37,6 +37,8 @@ pub(in crate::service) struct Sighting<'a> {
 pub(in crate::service) struct SignInDevice {
     pub device: device::Model,
     pub token: String,
+    /// Registered by this sign-in.
+    pub is_new: bool,
 }
 
 /// The device `seen.token` names when it is `user_id`'s, refreshed with what this sign-in
@@ -79,7 +81,11 @@ pub(in crate::service) async fn sign_in_device(
             describe(&mut update, &seen, now);
             let token = seen.token.expect("a known device was found by its token");
             let device = update.update(txn).await?;
-            Ok(SignInDevice { device, token })
+            Ok(SignInDevice {
+                device,
+                token,
+                is_new: false,
+            })
         }
         None => register(txn, log, user_id, seen, now).await,
     }
@@ -118,7 +124,11 @@ async fn register(
             ..Subject::default()
         },
     );
-    Ok(SignInDevice { device, token })
+    Ok(SignInDevice {
+        device,
+        token,
+        is_new: true,
+    })
 }
 
 /// Writes what the user agent and the client's address say about the device, seen `now`.

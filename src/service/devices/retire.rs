@@ -1,12 +1,14 @@
 //! Changes that end a device's sessions: flagging it hijacked, forgetting it, signing it out.
 
+use chrono::{DateTime, Utc};
 use entity::{
     account_event::EventKind,
     device::{self, DeviceStatus},
     session::{self, EndReason},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, IntoActiveModel, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction,
+    IntoActiveModel, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -16,6 +18,36 @@ use crate::service::{
     outbox::{EventLog, Subject},
     sessions::end_sessions,
 };
+
+/// Writes `device` as hijacked (and whatever else `device` changes), without trust, ends
+/// its sessions and records `DeviceHijacked`, inside `txn`.
+pub(in crate::service) async fn flag_hijacked(
+    txn: &DatabaseTransaction,
+    log: &mut EventLog,
+    device: device::ActiveModel,
+    now: DateTime<Utc>,
+) -> ServiceResult<device::Model> {
+    let mut update = without_trust(device);
+    update.status = Set(DeviceStatus::Hijacked);
+    let device = update.update(txn).await?;
+    end_sessions(
+        txn,
+        log,
+        live_sessions_of(device.id, now),
+        EndReason::DeviceHijacked,
+        Expr::value(now),
+    )
+    .await?;
+    log.record(
+        &device.user_id,
+        EventKind::DeviceHijacked,
+        Subject {
+            device_id: Some(device.id),
+            ..Subject::default()
+        },
+    );
+    Ok(device)
+}
 
 /// What forgetting a device did.
 #[derive(Debug)]
@@ -43,25 +75,7 @@ impl Services {
             return Ok(device);
         }
         let mut log = EventLog::by_actor(actor, now);
-        let mut update = without_trust(device.into_active_model());
-        update.status = Set(DeviceStatus::Hijacked);
-        let device = update.update(&txn).await?;
-        end_sessions(
-            &txn,
-            &mut log,
-            live_sessions_of(device.id, now),
-            EndReason::DeviceHijacked,
-            Expr::value(now),
-        )
-        .await?;
-        log.record(
-            &actor.user_id,
-            EventKind::DeviceHijacked,
-            Subject {
-                device_id: Some(device.id),
-                ..Subject::default()
-            },
-        );
+        let device = flag_hijacked(&txn, &mut log, device.into_active_model(), now).await?;
         log.commit(txn, &self.events).await?;
         Ok(device)
     }

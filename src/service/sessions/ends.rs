@@ -1,6 +1,8 @@
 //! The ways a session ends: revoked, revoked all, signed out, pushed out by the cap, or
 //! found expired by the sweep. Each goes through [`end_sessions`].
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{
     account_event::EventKind,
@@ -205,25 +207,18 @@ impl Services {
             if expired.is_empty() {
                 return Ok(total);
             }
-            // `SessionEnd::of` states the rule (past its lifetime or idle); rows are grouped
-            // by the reason it gives, so the sweep records what on-read checks report.
-            let (mut over_lifetime, mut idle) = (Vec::new(), Vec::new());
+            // `SessionEnd::of` states the rule (past its lifetime, its confirmation deadline,
+            // or idle); rows are grouped by the reason it gives, so the sweep records what
+            // on-read checks report.
+            let mut by_reason: HashMap<EndReason, Vec<Uuid>> = HashMap::new();
             for row in &expired {
-                match SessionEnd::of(row, now).map(|end| end.reason) {
-                    Some(EndReason::LifetimeExceeded) => over_lifetime.push(row.id),
-                    Some(_) => idle.push(row.id),
-                    None => {}
+                if let Some(end) = SessionEnd::of(row, now) {
+                    by_reason.entry(end.reason).or_default().push(row.id);
                 }
             }
             let txn = self.begin_write().await?;
             let mut log = EventLog::new(None, ClientInfo::default(), now);
-            for (reason, ids) in [
-                (EndReason::LifetimeExceeded, over_lifetime),
-                (EndReason::IdleTimeout, idle),
-            ] {
-                if ids.is_empty() {
-                    continue;
-                }
+            for (reason, ids) in by_reason {
                 let ended = end_sessions(
                     &txn,
                     &mut log,

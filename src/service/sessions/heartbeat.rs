@@ -11,12 +11,12 @@
 use entity::{device, session};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, UpdateMany,
-    sea_query::{Expr, ExprTrait, SimpleExpr},
+    sea_query::{Expr, ExprTrait, Func, SimpleExpr},
 };
 
 use chrono::{DateTime, Utc};
 
-use super::{SessionState, is_live, session_state};
+use super::{SessionState, expiry_cap, is_live, session_state};
 use crate::service::{Actor, ClientInfo, ServiceError, ServiceResult, Services};
 
 impl Services {
@@ -30,7 +30,8 @@ impl Services {
                 .current(&self.events, &actor.user_id, actor.session_id)
             && session_state(&entry.session, now) == SessionState::Active
             && now - entry.persisted_activity_at < self.rules.heartbeat_write_window
-            && self.idle_expiry(now) <= entry.session.expires_at
+            && (self.idle_expiry(now) <= entry.session.expires_at
+                || entry.session.expires_at >= expiry_cap(&entry.session))
             && seen_from_same_place(&entry.session, &actor.client)
         {
             return Ok(self.caches.sessions.record_activity(&entry, now));
@@ -51,8 +52,8 @@ impl Services {
     }
 
     /// Writes activity at `now`: the idle expiry moves to now + idle timeout + write
-    /// window, never past the absolute lifetime, and the device is seen now from this
-    /// address.
+    /// window, never past the absolute lifetime (nor a pending session's confirmation
+    /// deadline), and the device is seen now from this address.
     async fn write_heartbeat(
         &self,
         actor: &Actor,
@@ -65,7 +66,11 @@ impl Services {
                 session::Column::ExpiresAt,
                 least(
                     Expr::value(self.idle_expiry(now) + self.rules.heartbeat_write_window),
-                    Expr::col(session::Column::AbsoluteExpiresAt),
+                    Func::coalesce([
+                        Expr::col(session::Column::PendingUntil),
+                        Expr::col(session::Column::AbsoluteExpiresAt),
+                    ])
+                    .into(),
                 ),
             )
             .filter(session::Column::Id.eq(actor.session_id))

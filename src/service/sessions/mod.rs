@@ -30,7 +30,10 @@ pub enum SessionState {
 pub fn session_state(session: &session::Model, now: DateTime<Utc>) -> SessionState {
     match session.end_reason {
         None if session.expires_at > now => SessionState::Active,
-        None | Some(EndReason::IdleTimeout | EndReason::LifetimeExceeded) => SessionState::Expired,
+        None
+        | Some(EndReason::IdleTimeout | EndReason::LifetimeExceeded | EndReason::NotConfirmed) => {
+            SessionState::Expired
+        }
         Some(_) => SessionState::Revoked,
     }
 }
@@ -49,14 +52,35 @@ impl SessionEnd {
             return Some(Self { reason, at });
         }
         (session.expires_at <= now).then(|| Self {
-            reason: if session.expires_at >= session.absolute_expires_at {
-                EndReason::LifetimeExceeded
-            } else {
-                EndReason::IdleTimeout
-            },
+            reason: expiry_reason(session),
             at: session.expires_at,
         })
     }
+}
+
+/// Which limit a session's `expires_at` stands at: its lifetime, the confirmation
+/// deadline of a pending session, or else the idle timeout.
+fn expiry_reason(session: &session::Model) -> EndReason {
+    if session.expires_at >= session.absolute_expires_at {
+        EndReason::LifetimeExceeded
+    } else if session
+        .pending_until
+        .is_some_and(|deadline| session.expires_at >= deadline)
+    {
+        EndReason::NotConfirmed
+    } else {
+        EndReason::IdleTimeout
+    }
+}
+
+/// The latest a session's idle expiry may move to: its confirmation deadline while it is
+/// pending, its absolute lifetime otherwise.
+pub(super) fn expiry_cap(session: &session::Model) -> DateTime<Utc> {
+    session
+        .pending_until
+        .map_or(session.absolute_expires_at, |deadline| {
+            deadline.min(session.absolute_expires_at)
+        })
 }
 
 /// Condition matching sessions that are still active at `now`: the same rule as

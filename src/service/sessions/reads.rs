@@ -25,6 +25,22 @@ pub(crate) use max_listed_ended_sessions;
 /// Most ended sessions one list shows; the security log keeps the whole history.
 pub const MAX_LISTED_ENDED_SESSIONS: u64 = max_listed_ended_sessions!();
 
+/// What a token check learns of an active session.
+pub(in crate::service) struct LiveSession {
+    pub device_id: Uuid,
+    /// Its device waits for confirmation: the session may only read itself.
+    pub pending: bool,
+}
+
+impl LiveSession {
+    fn of(session: &session::Model) -> Self {
+        Self {
+            device_id: session.device_id,
+            pending: session.pending_until.is_some(),
+        }
+    }
+}
+
 impl Services {
     /// A session of `user_id`, ended or not; `None` when it is missing or someone else's.
     pub(in crate::service) async fn own_session(
@@ -44,14 +60,13 @@ impl Services {
         Ok(session)
     }
 
-    /// The device of `user_id`'s session `session_id` if that session is active: from
-    /// memory while nothing has changed in the account since it was read, otherwise from
-    /// the database.
+    /// `user_id`'s session `session_id` if it is active: from memory while nothing has
+    /// changed in the account since it was read, otherwise from the database.
     pub(in crate::service) async fn active_session(
         &self,
         user_id: &str,
         session_id: Uuid,
-    ) -> ServiceResult<Option<Uuid>> {
+    ) -> ServiceResult<Option<LiveSession>> {
         let now = self.now();
         let is_active =
             |session: &session::Model| session_state(session, now) == SessionState::Active;
@@ -62,7 +77,7 @@ impl Services {
             && is_active(&entry.session)
         {
             metrics::session_cache(true);
-            return Ok(Some(entry.session.device_id));
+            return Ok(Some(LiveSession::of(&entry.session)));
         }
         metrics::session_cache(false);
         // Taken before the read, so an event committed meanwhile outdates what is kept.
@@ -73,11 +88,11 @@ impl Services {
         if !is_active(&session) {
             return Ok(None);
         }
-        let device_id = session.device_id;
+        let live = LiveSession::of(&session);
         if let Some(stamp) = stamp {
             self.caches.sessions.keep(stamp, session);
         }
-        Ok(Some(device_id))
+        Ok(Some(live))
     }
 
     /// Active sessions of every account: the operators' gauge. Counted on the index of open

@@ -1,0 +1,70 @@
+//! "Was this you?": the sign-ins on new devices the account is asked about, and the two
+//! answers. The live feed is the `newSignIn` subscription.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::{ApiResult, ContextExt, model::NewSignIn, parse_id};
+
+#[derive(Default)]
+pub struct NewSignInQuery;
+
+#[Object]
+impl NewSignInQuery {
+    /// Sign-ins on devices the account had never used, most recent first, one per device
+    /// (its latest): those still waiting for an answer, or with includeAnswered also the
+    /// confirmed and rejected ones. At most 50.
+    #[graphql(complexity = "super::cost::new_sign_ins(child_complexity)")]
+    async fn new_sign_ins(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "Also list sign-ins already confirmed or rejected."
+        )]
+        include_answered: Option<bool>,
+    ) -> Result<Vec<NewSignIn>> {
+        let actor = ctx.actor()?;
+        let found = ctx
+            .services()
+            .new_sign_ins(actor, include_answered.unwrap_or(false))
+            .await
+            .api()?;
+        Ok(found
+            .into_iter()
+            .map(|sign_in| NewSignIn::new(sign_in, actor))
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct NewSignInMutation;
+
+#[Object]
+impl NewSignInMutation {
+    /// "Yes, it was me": the sign-in's device is recognised from now on, and its sessions,
+    /// if they were waiting for this, may do everything. Needs a session on another
+    /// device that the account recognises, and a recent sign-in or a trusted device.
+    async fn confirm_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The sign-in's id (its session's).")] id: ID,
+    ) -> Result<NewSignIn> {
+        let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
+        let answered = ctx.services().confirm_sign_in(actor, id).await.api()?;
+        Ok(NewSignIn::new(answered, actor))
+    }
+
+    /// "No, it was not me": every session of the sign-in's device ends and the device is
+    /// flagged hijacked, so it can never sign in again. The same rules as confirmSignIn.
+    async fn reject_sign_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The sign-in's id (its session's).")] id: ID,
+    ) -> Result<NewSignIn> {
+        let id = parse_id(&id)?;
+        let actor = ctx.actor()?;
+        let answered = ctx.services().reject_sign_in(actor, id).await.api()?;
+        Ok(NewSignIn::new(answered, actor))
+    }
+}

@@ -1,0 +1,348 @@
+//! "Was this you?": a sign-in on a device the account has never used is put to the
+//! account's other sessions, which confirm it (recognised) or reject it (its sessions end
+//! and its device is flagged hijacked).
+//!
+//! The check belongs to the device: every sign-in on it is asked about until it is
+//! answered, so signing in again with the same device token cannot get around it. The
+//! account's first device is not asked about: there is nothing to ask.
+//!
+//! Under the confirmation policy (`Rules::confirm_new_devices_within`) the sessions of a
+//! device being asked about are pending: they may only read themselves until the device
+//! is confirmed, and end at its deadline (`NOT_CONFIRMED`) if it is not. A sign-in is
+//! pending only when another session could confirm it; otherwise the user, with no other
+//! session, would lock themselves out.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    account_event::EventKind,
+    device::{self, SignInCheck},
+    session,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Actor, ServiceError, ServiceResult, Services,
+    devices::{flag_hijacked, lock_own_device},
+    outbox::{EventLog, Subject},
+    sessions::is_live,
+};
+
+/// Most sign-ins one `newSignIns` list shows.
+pub const MAX_LISTED_NEW_SIGN_INS: u64 = 50;
+
+/// A sign-in on a new device and the device as it stands.
+#[derive(Debug)]
+pub struct NewSignIn {
+    pub session: session::Model,
+    pub device: device::Model,
+}
+
+/// An answer being given: its transaction, its events, and the sign-in it answers.
+struct Answering {
+    txn: DatabaseTransaction,
+    log: EventLog,
+    sign_in: NewSignIn,
+    now: DateTime<Utc>,
+}
+
+/// A sign-in the account is to be asked about, decided before its session opens.
+pub(super) struct Question {
+    /// Under the confirmation policy, when the device's sessions end unless confirmed.
+    pub confirm_by: Option<DateTime<Utc>>,
+}
+
+impl Services {
+    /// Whether the sign-in on `device` (just registered when `is_new`) is to be put to
+    /// the account, and whether it must wait for the answer.
+    pub(super) async fn question_for(
+        &self,
+        txn: &DatabaseTransaction,
+        device: &device::Model,
+        is_new: bool,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<Option<Question>> {
+        let unanswered = device.sign_in_check == Some(SignInCheck::Unconfirmed);
+        let asked = unanswered || (is_new && has_other_devices(txn, device).await?);
+        if !asked {
+            return Ok(None);
+        }
+        let Some(window) = self.rules.confirm_new_devices_within else {
+            return Ok(Some(Question { confirm_by: None }));
+        };
+        if !has_confirmer(txn, device, now).await? {
+            return Ok(Some(Question { confirm_by: None }));
+        }
+        let confirm_by = device
+            .confirm_by
+            .filter(|deadline| *deadline > now)
+            .unwrap_or(now + window);
+        Ok(Some(Question {
+            confirm_by: Some(confirm_by),
+        }))
+    }
+
+    /// Puts `session`'s sign-in on `device` to the account: the device waits for an
+    /// answer, and `NewSignIn` tells the account's other sessions.
+    pub(super) async fn ask(
+        &self,
+        txn: &DatabaseTransaction,
+        log: &mut EventLog,
+        device: device::Model,
+        session: &session::Model,
+        question: Question,
+    ) -> ServiceResult<device::Model> {
+        let mut update = device.into_active_model();
+        update.sign_in_check = Set(Some(SignInCheck::Unconfirmed));
+        update.sign_in_session_id = Set(Some(session.id));
+        update.sign_in_checked_at = Set(None);
+        update.confirm_by = Set(question.confirm_by);
+        let device = update.update(txn).await?;
+        log.record(
+            &session.user_id,
+            EventKind::NewSignIn,
+            Subject {
+                device_id: Some(device.id),
+                session_id: Some(session.id),
+                detail: Some(json!({
+                    "loginMethod": session.login_method,
+                    "confirmBy": question.confirm_by,
+                })),
+                ..Subject::default()
+            },
+        );
+        Ok(device)
+    }
+
+    /// The caller's sign-ins on new devices, most recent first: those not answered yet,
+    /// or with `include_answered` the confirmed and rejected ones too. One per device,
+    /// its latest sign-in; at most [`MAX_LISTED_NEW_SIGN_INS`].
+    pub async fn new_sign_ins(
+        &self,
+        actor: &Actor,
+        include_answered: bool,
+    ) -> ServiceResult<Vec<NewSignIn>> {
+        let mut checks = vec![SignInCheck::Unconfirmed];
+        if include_answered {
+            checks.extend([SignInCheck::Confirmed, SignInCheck::Rejected]);
+        }
+        let devices = device::Entity::find()
+            .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+            .filter(device::Column::ForgottenAt.is_null())
+            .filter(device::Column::SignInCheck.is_in(checks))
+            // Session ids are UUIDv7: in the order the sign-ins happened.
+            .order_by_desc(device::Column::SignInSessionId)
+            .limit(MAX_LISTED_NEW_SIGN_INS)
+            .all(&self.db)
+            .await?;
+        let ids: Vec<Uuid> = devices
+            .iter()
+            .filter_map(|device| device.sign_in_session_id)
+            .collect();
+        let mut sessions = self.sessions_by_id(&actor.user_id, &ids).await?;
+        Ok(devices
+            .into_iter()
+            .filter_map(|device| {
+                let at = sessions
+                    .iter()
+                    .position(|session| Some(session.id) == device.sign_in_session_id)?;
+                Some(NewSignIn {
+                    session: sessions.swap_remove(at),
+                    device,
+                })
+            })
+            .collect())
+    }
+
+    /// Marks the sign-in of session `id` as recognised: its device is no longer asked
+    /// about, and its pending sessions become ordinary ones. Confirming twice changes
+    /// nothing.
+    pub async fn confirm_sign_in(&self, actor: &Actor, id: Uuid) -> ServiceResult<NewSignIn> {
+        let Answering {
+            txn,
+            mut log,
+            sign_in: NewSignIn { session, device },
+            now,
+        } = self.begin_answer(actor, id).await?;
+        match device.sign_in_check {
+            Some(SignInCheck::Confirmed) => return Ok(NewSignIn { session, device }),
+            Some(SignInCheck::Rejected) => {
+                return Err(ServiceError::DeviceBlocked(
+                    "this sign-in was rejected and its device flagged as hijacked",
+                ));
+            }
+            _ => {}
+        }
+        let mut update = device.into_active_model();
+        update.sign_in_check = Set(Some(SignInCheck::Confirmed));
+        update.sign_in_checked_at = Set(Some(now));
+        update.confirm_by = Set(None);
+        let device = update.update(&txn).await?;
+        self.release_pending_sessions(&txn, device.id, now).await?;
+        log.record(
+            &device.user_id,
+            EventKind::SignInConfirmed,
+            Subject {
+                device_id: Some(device.id),
+                session_id: Some(session.id),
+                ..Subject::default()
+            },
+        );
+        let session = reread(&txn, session).await?;
+        log.commit(txn, &self.events).await?;
+        Ok(NewSignIn { session, device })
+    }
+
+    /// Says the sign-in of session `id` was not the user: every session of its device
+    /// ends and the device is flagged hijacked, so its token can never sign in again.
+    /// Rejecting twice changes nothing; a confirmed sign-in can still be rejected.
+    pub async fn reject_sign_in(&self, actor: &Actor, id: Uuid) -> ServiceResult<NewSignIn> {
+        let Answering {
+            txn,
+            mut log,
+            sign_in: NewSignIn { session, device },
+            now,
+        } = self.begin_answer(actor, id).await?;
+        if device.sign_in_check == Some(SignInCheck::Rejected) {
+            return Ok(NewSignIn { session, device });
+        }
+        log.record(
+            &device.user_id,
+            EventKind::SignInRejected,
+            Subject {
+                device_id: Some(device.id),
+                session_id: Some(session.id),
+                ..Subject::default()
+            },
+        );
+        let mut update = device.into_active_model();
+        update.sign_in_check = Set(Some(SignInCheck::Rejected));
+        update.sign_in_checked_at = Set(Some(now));
+        update.confirm_by = Set(None);
+        let device = flag_hijacked(&txn, &mut log, update, now).await?;
+        let session = reread(&txn, session).await?;
+        log.commit(txn, &self.events).await?;
+        Ok(NewSignIn { session, device })
+    }
+
+    /// Opens the transaction that answers the sign-in of session `id`, after the checks
+    /// both answers share: a recent sign-in, from another device, one the account
+    /// recognises itself. The sign-in's device stays locked until the answer commits.
+    async fn begin_answer(&self, actor: &Actor, id: Uuid) -> ServiceResult<Answering> {
+        self.require_recent_sign_in(actor).await?;
+        let now = self.now();
+        let txn = self.begin_write().await?;
+        let session = session::Entity::find_by_id(id)
+            .filter(session::Column::UserId.eq(actor.user_id.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or(ServiceError::NotFound("sign-in"))?;
+        let device = lock_own_device(&txn, actor, session.device_id)
+            .await
+            .map_err(|_| ServiceError::NotFound("sign-in"))?;
+        if device.sign_in_check.is_none() {
+            return Err(ServiceError::NotFound("sign-in"));
+        }
+        if device.id == actor.device_id {
+            return Err(ServiceError::Forbidden(
+                "a sign-in is confirmed or rejected from another device, not from the one that signed in",
+            ));
+        }
+        let own_device = lock_own_device(&txn, actor, actor.device_id).await?;
+        if own_device
+            .sign_in_check
+            .is_some_and(|check| check != SignInCheck::Confirmed)
+        {
+            return Err(ServiceError::Forbidden(
+                "this device's own sign-in is not confirmed yet; answer from a device the account recognises",
+            ));
+        }
+        Ok(Answering {
+            txn,
+            log: EventLog::by_actor(actor, now),
+            sign_in: NewSignIn { session, device },
+            now,
+        })
+    }
+
+    /// The device's pending sessions become ordinary: no deadline, and the idle expiry a
+    /// heartbeat now would give them.
+    async fn release_pending_sessions(
+        &self,
+        txn: &DatabaseTransaction,
+        device_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        let pending = session::Entity::find()
+            .filter(session::Column::DeviceId.eq(device_id))
+            .filter(session::Column::PendingUntil.is_not_null())
+            .filter(is_live(now))
+            .all(txn)
+            .await?;
+        for session in pending {
+            let idle_expiry = session.last_activity_at
+                + self.rules.idle_timeout
+                + self.rules.heartbeat_write_window;
+            let expires_at = idle_expiry.min(session.absolute_expires_at);
+            let mut update = session.into_active_model();
+            update.pending_until = Set(None);
+            update.expires_at = Set(expires_at);
+            update.update(txn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `session` as `txn` now has it.
+async fn reread(
+    txn: &DatabaseTransaction,
+    session: session::Model,
+) -> ServiceResult<session::Model> {
+    Ok(session::Entity::find_by_id(session.id)
+        .one(txn)
+        .await?
+        .unwrap_or(session))
+}
+
+/// Whether the account has used a device other than `device` before, forgotten or not.
+async fn has_other_devices(
+    txn: &DatabaseTransaction,
+    device: &device::Model,
+) -> ServiceResult<bool> {
+    let other: Option<Uuid> = device::Entity::find()
+        .select_only()
+        .column(device::Column::Id)
+        .filter(device::Column::UserId.eq(device.user_id.as_str()))
+        .filter(device::Column::Id.ne(device.id))
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(other.is_some())
+}
+
+/// Whether a session that could confirm a sign-in on `device` is active: one on another
+/// device, not pending itself.
+async fn has_confirmer(
+    txn: &DatabaseTransaction,
+    device: &device::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    let confirmer: Option<Uuid> = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(
+            Condition::all()
+                .add(session::Column::UserId.eq(device.user_id.as_str()))
+                .add(session::Column::DeviceId.ne(device.id))
+                .add(session::Column::PendingUntil.is_null())
+                .add(is_live(now)),
+        )
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(confirmer.is_some())
+}
