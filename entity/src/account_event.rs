@@ -73,6 +73,8 @@ pub enum EventKind {
     SignInConfirmed,
     #[sea_orm(string_value = "SIGN_IN_REJECTED")]
     SignInRejected,
+    #[sea_orm(string_value = "DEVICE_TRUST_EXPIRED")]
+    DeviceTrustExpired,
 }
 
 impl Model {

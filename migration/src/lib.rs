@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tables;
 mod m20261202_000001_account_event_positions;
 mod m20261203_000001_new_sign_ins;
+mod m20261203_000002_housekeeping_indexes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261202_000001_account_event_positions::Migration),
             Box::new(m20261203_000001_new_sign_ins::Migration),
+            Box::new(m20261203_000002_housekeeping_indexes::Migration),
         ]
     }
 }

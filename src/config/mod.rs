@@ -10,8 +10,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use ipnet::IpNet;
 
 mod environment;
+mod retention;
 
 pub use environment::{UnknownVariable, unknown_variables};
+pub use retention::RetentionConfig;
 
 /// A SQLite file in the working directory, created on first start: zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sessionhub.db?mode=rwc";
@@ -64,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_CONFIRM_NEW_DEVICES_WITHIN", value_parser = humantime::parse_duration)]
     pub confirm_new_devices_within: Option<Duration>,
 
+    /// How long before a session's idle expiry, absolute lifetime or confirmation deadline
+    /// its own `sessionExpiring` subscription is told, so a page can offer to stay signed in.
+    #[arg(long, env = "SESSIONHUB_EXPIRY_WARNING", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub expiry_warning: Duration,
+
     /// How often expired sessions are looked for and recorded as ended.
     #[arg(long, env = "SESSIONHUB_SWEEP_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub sweep_interval: Duration,
@@ -94,6 +101,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub operations: OperationsConfig,
+
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 }
 
 impl Config {

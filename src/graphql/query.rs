@@ -59,7 +59,7 @@ pub struct SessionQuery;
 impl SessionQuery {
     /// The caller's sessions, most recent activity first; active ones only unless
     #[doc = concat!("includeEnded, and then only the ", max_listed_ended_sessions!(), " most recently active ended ones (the security log")]
-    /// has the whole history).
+    /// goes further back).
     #[graphql(complexity = "super::cost::sessions(include_ended, child_complexity)?")]
     async fn sessions(
         &self,

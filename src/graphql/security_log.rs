@@ -2,14 +2,14 @@
 //! first. The live feed is the `securityEvent` subscription.
 
 use async_graphql::{
-    Context, Object, Result,
-    connection::{Connection, Edge},
+    Context, Object, Result, SimpleObject,
+    connection::{Connection, Edge, EmptyFields},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{TimeZone, Utc};
 use entity::account_event;
 
-use super::{ApiResult, ContextExt, model::SecurityEvent};
+use super::{ApiResult, ContextExt, model::SecurityEvent, scalars::DateTime};
 use crate::service::{LogPosition, ServiceError};
 
 /// Longest page of `securityEvents`.
@@ -30,6 +30,14 @@ fn decode_cursor(cursor: &str) -> Option<LogPosition> {
     })
 }
 
+/// What a page of the security log says of the log as a whole.
+#[derive(SimpleObject)]
+pub struct SecurityLogInfo {
+    /// How far back the log goes: every entry since this moment is kept, older ones are
+    /// deleted by the retention horizon (SESSIONHUB_KEEP_SECURITY_LOG).
+    pub kept_since: DateTime,
+}
+
 #[derive(Default)]
 pub struct SecurityLogQuery;
 
@@ -47,7 +55,7 @@ impl SecurityLogQuery {
         #[graphql(desc = "The `cursor` of the last event of the previous page.")] after: Option<
             String,
         >,
-    ) -> Result<Connection<String, SecurityEvent>> {
+    ) -> Result<Connection<String, SecurityEvent, SecurityLogInfo, EmptyFields>> {
         let actor = ctx.actor()?;
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&first) {
@@ -70,7 +78,13 @@ impl SecurityLogQuery {
             .api()?;
         let has_next_page = rows.len() > limit;
         rows.truncate(limit);
-        let mut page = Connection::new(after.is_some(), has_next_page);
+        let mut page = Connection::with_additional_fields(
+            after.is_some(),
+            has_next_page,
+            SecurityLogInfo {
+                kept_since: DateTime(ctx.services().security_log_kept_since()),
+            },
+        );
         page.edges.extend(
             rows.into_iter()
                 .map(|row| Edge::new(encode_cursor(&row), SecurityEvent::new(row, actor))),

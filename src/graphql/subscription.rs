@@ -14,7 +14,10 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     ApiResult, ContextExt,
-    model::{NewSignIn, SecurityEvent, Session, SessionRevokedEvent, SignedOutEvent},
+    model::{
+        NewSignIn, SecurityEvent, Session, SessionExpiringEvent, SessionRevokedEvent,
+        SignedOutEvent,
+    },
     scalars::DateTime,
     selected_operations,
 };
@@ -164,6 +167,22 @@ impl Subscription {
     async fn security_event(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SecurityEvent>> {
         let (actor, events) = account_events(ctx, None).await?;
         Ok(events.map(move |event| SecurityEvent::new(event.record.clone(), &actor)))
+    }
+
+    /// Fires when the subscribing session itself comes within the configured warning time
+    /// of expiring (2 minutes by default), once per expiry: after a heartbeat puts it off,
+    /// it fires again before the new one.
+    async fn session_expiring(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = SessionExpiringEvent>> {
+        let actor = ctx.actor_allowing_pending()?;
+        Ok(ctx
+            .services()
+            .expiry_warnings(actor)
+            .map(SessionExpiringEvent::from)
+            // Quiet once the session has ended: the connection tells signedOut and closes.
+            .chain(stream::pending()))
     }
 
     /// Fires once when the subscribing session itself ends ("you were signed out"), whatever

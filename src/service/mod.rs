@@ -12,6 +12,7 @@ mod new_sign_ins;
 mod outbox;
 pub mod rate_limit;
 mod requester;
+mod retention;
 mod sessions;
 mod sign_in;
 pub mod user_agent;
@@ -31,9 +32,12 @@ use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
 pub use new_sign_ins::{MAX_LISTED_NEW_SIGN_INS, NewSignIn};
 pub use requester::{Actor, ClientInfo, Requester};
+pub use retention::{Retention, RetentionReport};
 use sessions::SessionCache;
 pub(crate) use sessions::max_listed_ended_sessions;
-pub use sessions::{MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state};
+pub use sessions::{
+    ExpiryWarning, MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state,
+};
 pub use sign_in::{StartSession, StartedSession};
 
 use account_reads::AccountReads;
@@ -61,6 +65,10 @@ pub struct Rules {
     /// session to confirm it, and may only read itself meanwhile. `None`: off, the
     /// account is only asked.
     pub confirm_new_devices_within: Option<Duration>,
+    /// How long before a session expires its own connection is told (`sessionExpiring`).
+    pub expiry_warning: Duration,
+    /// How long what ended is kept.
+    pub retention: Retention,
 }
 
 /// The service layer's handle: cheap to clone, shared by every request.

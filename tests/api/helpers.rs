@@ -13,7 +13,7 @@ use sessionhub::{
     clock::{Clock, MockClock},
     config::{
         ClientInfoConfig, Config, DatabaseConfig, KeyConfig, RateLimitConfig, RedisConfig,
-        WebSocketConfig,
+        RetentionConfig, WebSocketConfig,
     },
     service::Services,
     telemetry::StatementCount,
@@ -227,8 +227,12 @@ pub fn test_config(database_url: String) -> Config {
             dev_keys_file: PathBuf::from("unused-in-tests.json"),
             ..defaults.keys
         },
-        // Tests run the sweep themselves, at the moments they choose.
+        // Tests run the sweep and retention themselves, at the moments they choose.
         sweep_interval: Duration::from_secs(24 * 3600),
+        retention: RetentionConfig {
+            retention_interval: Duration::from_secs(24 * 3600),
+            ..defaults.retention
+        },
         client_info: ClientInfoConfig {
             trusted_proxies: vec!["127.0.0.2/32".parse().unwrap()],
             country_header: Some("CF-IPCountry".into()),
@@ -512,11 +516,17 @@ impl TestApp {
 
     /// How many account events of `kind` are stored.
     pub async fn event_count(&self, kind: &str) -> i64 {
+        self.count(&format!("account_events WHERE kind = '{kind}'"))
+            .await
+    }
+
+    /// How many rows `rows` (a table, and optionally a WHERE clause) names.
+    pub async fn count(&self, rows: &str) -> i64 {
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(
                 self.db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM account_events WHERE kind = '{kind}'"),
+                format!("SELECT COUNT(*) AS n FROM {rows}"),
             ))
             .await
             .unwrap()

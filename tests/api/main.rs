@@ -4,12 +4,14 @@ mod helpers;
 
 mod auth;
 mod devices;
+mod expiry_warnings;
 mod hardening;
 mod live_admission;
 mod new_sign_ins;
 mod outage;
 mod over_http;
 mod replay;
+mod retention;
 mod security_log;
 mod session_cache;
 mod sessions;

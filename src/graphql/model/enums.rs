@@ -119,6 +119,8 @@ pub enum SecurityEventKind {
     /// A sign-in on a new device was rejected: its sessions ended and its device was
     /// flagged hijacked. `actorSession` rejected it.
     SignInRejected,
+    /// A device's trust ran out (`occurredAt` is when); `detail.level` is the level it had.
+    DeviceTrustExpired,
 }
 
 /// How the account answered "was this you?" for a sign-in on a new device.

@@ -18,8 +18,8 @@ pub use enums::{
 pub use location::Location;
 pub use new_sign_in::NewSignIn;
 pub use payloads::{
-    ForgetDevicePayload, RevokeSessionsPayload, SessionRevokedEvent, SignedOutEvent,
-    StartSessionPayload,
+    ForgetDevicePayload, RevokeSessionsPayload, SessionExpiringEvent, SessionRevokedEvent,
+    SignedOutEvent, StartSessionPayload,
 };
 pub use security_event::SecurityEvent;
 pub use session::Session;

@@ -6,7 +6,10 @@ use async_graphql::{ID, SimpleObject};
 use entity::session;
 
 use super::{Device, Session, SessionEndReason};
-use crate::{graphql::scalars::DateTime, service::Actor};
+use crate::{
+    graphql::scalars::DateTime,
+    service::{Actor, ExpiryWarning},
+};
 
 /// The result of signing in.
 #[derive(SimpleObject)]
@@ -68,4 +71,30 @@ pub struct SignedOutEvent {
     pub reason: SessionEndReason,
     /// When it ended.
     pub at: DateTime,
+}
+
+/// The subscribing session ends soon by time unless something is done.
+#[derive(SimpleObject)]
+pub struct SessionExpiringEvent {
+    /// The session that expires: the subscriber's own.
+    pub session_id: ID,
+    /// When it expires.
+    pub expires_at: DateTime,
+    /// Why it would end: IDLE_TIMEOUT, LIFETIME_EXCEEDED or NOT_CONFIRMED.
+    pub reason: SessionEndReason,
+    /// True when a heartbeat puts the expiry off ("stay signed in"); false at the absolute
+    /// lifetime or a confirmation deadline, which only signing in again (or a
+    /// confirmation from another session) helps.
+    pub can_extend: bool,
+}
+
+impl From<ExpiryWarning> for SessionExpiringEvent {
+    fn from(warning: ExpiryWarning) -> Self {
+        Self {
+            session_id: ID(warning.session_id.to_string()),
+            expires_at: DateTime(warning.expires_at),
+            reason: warning.reason.into(),
+            can_extend: warning.reason == session::EndReason::IdleTimeout,
+        }
+    }
 }

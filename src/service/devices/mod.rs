@@ -6,6 +6,7 @@
 mod edit;
 mod registration;
 mod retire;
+mod trust_lapse;
 
 use chrono::{DateTime, Utc};
 use entity::{
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 pub(super) use registration::{Sighting, SignInDevice, sign_in_device};
 pub use retire::ForgottenDevice;
-pub(super) use retire::flag_hijacked;
+pub(super) use retire::{flag_hijacked, forget};
 
 use super::{Actor, ServiceError, ServiceResult, Services, sessions::is_live};
 

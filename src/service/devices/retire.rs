@@ -49,6 +49,40 @@ pub(in crate::service) async fn flag_hijacked(
     Ok(device)
 }
 
+/// Forgets `device` inside `txn`: ends its sessions, removes it from the user's devices
+/// and voids its token; recorded as `DeviceForgotten`.
+pub(in crate::service) async fn forget(
+    txn: &DatabaseTransaction,
+    log: &mut EventLog,
+    device: device::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<ForgottenDevice> {
+    let ended = end_sessions(
+        txn,
+        log,
+        live_sessions_of(device.id, now),
+        EndReason::DeviceForgotten,
+        Expr::value(now),
+    )
+    .await?;
+    let mut update = device.into_active_model();
+    update.forgotten_at = Set(Some(now));
+    void_token(&mut update);
+    let device = update.update(txn).await?;
+    log.record(
+        &device.user_id,
+        EventKind::DeviceForgotten,
+        Subject {
+            device_id: Some(device.id),
+            ..Subject::default()
+        },
+    );
+    Ok(ForgottenDevice {
+        device_id: device.id,
+        ended_sessions: ended.len(),
+    })
+}
+
 /// What forgetting a device did.
 #[derive(Debug)]
 pub struct ForgottenDevice {
@@ -87,31 +121,9 @@ impl Services {
         let txn = self.begin_write().await?;
         let device = lock_own_device(&txn, actor, id).await?;
         let mut log = EventLog::by_actor(actor, now);
-        let ended = end_sessions(
-            &txn,
-            &mut log,
-            live_sessions_of(device.id, now),
-            EndReason::DeviceForgotten,
-            Expr::value(now),
-        )
-        .await?;
-        let mut update = device.into_active_model();
-        update.forgotten_at = Set(Some(now));
-        void_token(&mut update);
-        let device = update.update(&txn).await?;
-        log.record(
-            &actor.user_id,
-            EventKind::DeviceForgotten,
-            Subject {
-                device_id: Some(device.id),
-                ..Subject::default()
-            },
-        );
+        let forgotten = forget(&txn, &mut log, device, now).await?;
         log.commit(txn, &self.events).await?;
-        Ok(ForgottenDevice {
-            device_id: device.id,
-            ended_sessions: ended.len(),
-        })
+        Ok(forgotten)
     }
 
     /// Ends every active session of a device: the caller's own device when `id` is `None`.

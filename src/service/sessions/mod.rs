@@ -6,6 +6,7 @@
 
 mod cache;
 mod ends;
+mod expiry_warnings;
 mod heartbeat;
 mod reads;
 
@@ -15,6 +16,7 @@ use sea_orm::{ColumnTrait, Condition};
 
 pub(super) use cache::SessionCache;
 pub(super) use ends::end_sessions;
+pub use expiry_warnings::ExpiryWarning;
 pub use reads::MAX_LISTED_ENDED_SESSIONS;
 pub(crate) use reads::max_listed_ended_sessions;
 

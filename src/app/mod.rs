@@ -13,6 +13,10 @@ use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbE
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+mod background;
+
+use background::Schedule;
+
 use crate::{
     clock::Clock,
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
@@ -23,7 +27,7 @@ use crate::{
         metrics_router, router,
     },
     service::{
-        Caches, Rules, Services,
+        Caches, Retention, Rules, Services,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
     telemetry::{self, StatementCount},
@@ -88,7 +92,7 @@ pub struct Application {
     statements: StatementCount,
     state: AppState,
     router: Router,
-    sweep_interval: Duration,
+    schedule: Schedule,
     /// Where events from other instances are listened for; `None` on SQLite alone.
     event_listener: Option<EventListener>,
 }
@@ -236,7 +240,10 @@ impl Application {
             statements,
             router: router(state.clone())?,
             state,
-            sweep_interval: config.sweep_interval,
+            schedule: Schedule {
+                sweep: config.sweep_interval,
+                retention: config.retention.retention_interval,
+            },
             event_listener,
         })
     }
@@ -284,15 +291,7 @@ impl Application {
             }
             None => {}
         }
-        tokio::spawn(sweep_expired_sessions(
-            self.state.services.clone(),
-            self.sweep_interval,
-            shutdown.clone(),
-        ));
-        tokio::spawn(forget_idle_rate_limits(
-            self.state.services.clone(),
-            shutdown.clone(),
-        ));
+        background::spawn(&self.state.services, self.schedule, &shutdown);
         if let Some(MetricsListener { listener, state }) = self.metrics {
             tokio::spawn(telemetry::metrics::keep_up(
                 state.handle.clone(),
@@ -347,6 +346,13 @@ fn rules(config: &Config) -> Rules {
         max_sessions_per_user: config.max_sessions_per_user.max(1),
         heartbeat_write_window: to_chrono(config.heartbeat_write_window()),
         confirm_new_devices_within: config.confirm_new_devices_within.map(to_chrono),
+        expiry_warning: to_chrono(config.expiry_warning),
+        retention: Retention {
+            forget_devices_after: (!config.retention.forget_devices_after.is_zero())
+                .then(|| to_chrono(config.retention.forget_devices_after)),
+            keep_ended_sessions: to_chrono(config.retention.keep_ended_sessions),
+            keep_security_log: to_chrono(config.retention.keep_security_log),
+        },
     }
 }
 
@@ -370,33 +376,4 @@ fn websocket_limits(config: &WebSocketConfig) -> WebSocketLimits {
 /// A configured duration for the rules; one too long for chrono means "for ever".
 fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
-}
-
-/// Every minute, drops the rate-limit buckets of clients that went quiet.
-async fn forget_idle_rate_limits(services: Services, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticks.tick() => services.rate_limits().forget_idle(),
-        }
-    }
-}
-
-/// Records expired sessions as ended, so their end is logged and pushed to subscribers.
-/// Expiry itself needs no sweep: an expired session is refused the moment it expires.
-async fn sweep_expired_sessions(services: Services, every: Duration, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        match services.sweep_expired_sessions().await {
-            Ok(0) => {}
-            Ok(ended) => tracing::info!(ended, "recorded expired sessions as ended"),
-            Err(error) => tracing::warn!(%error, "expiry sweep failed; retrying next tick"),
-        }
-    }
 }
