@@ -8,7 +8,7 @@ use sessionhub::{
     app::{Application, migrate},
     clock::{Clock, SystemClock},
     config::{Config, DatabaseConfig, KeyConfig, LogFormat, unknown_variables},
-    graphql::schema_sdl,
+    graphql::{admin_schema_sdl, schema_sdl},
     telemetry::logging,
     tokens::{Identity, TokenKeys},
 };
@@ -37,7 +37,11 @@ enum Command {
     /// Bring the database schema up to date, then exit.
     Migrate(DatabaseConfig),
     /// Print the GraphQL schema (SDL) to standard output.
-    PrintSchema,
+    PrintSchema {
+        /// The admin API's schema instead of the user API's.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Mint an identity token with the configured HS256 identity secret, as the product's
     /// login would, to try the API without one.
     Token(Box<TokenArgs>),
@@ -77,8 +81,15 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("database is up to date");
             Ok(())
         }
-        Command::PrintSchema => {
-            print!("{}", schema_sdl());
+        Command::PrintSchema { admin } => {
+            print!(
+                "{}",
+                if admin {
+                    admin_schema_sdl()
+                } else {
+                    schema_sdl()
+                }
+            );
             Ok(())
         }
         Command::Token(args) => {

@@ -28,6 +28,15 @@ fn checked_in_schema_matches_the_code() {
 }
 
 #[test]
+fn checked_in_admin_schema_matches_the_code() {
+    let checked_in = read(&repo_file("docs/admin-schema.graphql"));
+    assert!(
+        checked_in == sessionhub::graphql::admin_schema_sdl(),
+        "docs/admin-schema.graphql is out of date: run `cargo run -- print-schema --admin > docs/admin-schema.graphql` and commit it"
+    );
+}
+
+#[test]
 fn schema_is_a_compatible_superset_of_the_contract() {
     let contract = read(&repo_file("tests/contract/schema-contract.graphql"));
     let problems = compatibility_problems(&contract, &read(&repo_file("schema.graphql")));

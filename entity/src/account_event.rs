@@ -11,8 +11,11 @@ pub struct Model {
     /// The event's position in its account's history: 1, 2, 3, … in commit order.
     pub seq: i64,
     pub kind: EventKind,
-    /// The session whose request made the change; `None` for the server's own expiry sweep.
+    /// The session whose request made the change; `None` for the server's own expiry sweep
+    /// and for an administrator.
     pub actor_session_id: Option<Uuid>,
+    /// The operator key (its id) of the administrator who made the change, if one did.
+    pub admin_key: Option<String>,
     pub device_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub ip_address: Option<String>,

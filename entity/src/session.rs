@@ -70,4 +70,6 @@ pub enum EndReason {
     TooManySessions,
     #[sea_orm(string_value = "NOT_CONFIRMED")]
     NotConfirmed,
+    #[sea_orm(string_value = "ADMIN_REVOKED")]
+    AdminRevoked,
 }

@@ -6,6 +6,7 @@ mod m20261123_000001_create_tables;
 mod m20261202_000001_account_event_positions;
 mod m20261203_000001_new_sign_ins;
 mod m20261203_000002_housekeeping_indexes;
+mod m20261203_000003_admin_actions;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_account_event_positions::Migration),
             Box::new(m20261203_000001_new_sign_ins::Migration),
             Box::new(m20261203_000002_housekeeping_indexes::Migration),
+            Box::new(m20261203_000003_admin_actions::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     clock::Clock,
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
     events::{EventBus, RedisTransport},
-    graphql::{DocumentCache, ListCaps, build_schema},
+    graphql::{DocumentCache, ListCaps, build_admin_schema, build_schema},
     http::{
         AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, WebSocketLimits,
         metrics_router, router,
@@ -199,6 +199,7 @@ impl Application {
             config.idle_timeout,
             config.heartbeat_write_window(),
         );
+        let admin_api = keys.admin_api_enabled();
         let services = Services::new(db, clock, rules, Arc::new(keys), events, limits, caches);
         let listener = TcpListener::bind(config.listen)
             .await
@@ -219,6 +220,8 @@ impl Application {
         let documents = DocumentCache::new();
         let state = AppState {
             schema: build_schema(services.clone(), &config.api, caps, documents.clone()),
+            admin_schema: admin_api
+                .then(|| build_admin_schema(services.clone(), &config.api, caps)),
             documents,
             services,
             clients: Arc::new(clients),
@@ -361,6 +364,7 @@ fn rates(config: &RateLimitConfig) -> Rates {
         per_client: config.requests_per_minute_per_ip,
         per_session: config.requests_per_minute_per_session,
         sign_ins_per_user: config.sign_ins_per_minute_per_user,
+        per_admin_key: config.admin_requests_per_minute,
     }
 }
 

@@ -195,6 +195,14 @@ pub struct RateLimitConfig {
     )]
     pub requests_per_minute_per_session: std::num::NonZeroU32,
 
+    /// Admin API requests per minute with one operator key.
+    #[arg(
+        long,
+        env = "SESSIONHUB_ADMIN_REQUESTS_PER_MINUTE",
+        default_value = "1200"
+    )]
+    pub admin_requests_per_minute: std::num::NonZeroU32,
+
     /// `startSession` calls per minute for one user.
     #[arg(
         long,
@@ -387,6 +395,17 @@ pub struct KeyConfig {
         value_delimiter = ','
     )]
     pub session_secret: Vec<String>,
+
+    /// Operator keys (each at least 32 bytes), comma-separated, for the admin API at
+    /// `/admin/graphql`: `Authorization: Bearer <key>`. Unset: no admin API is served.
+    /// Several may be given while keys are rolled.
+    #[arg(
+        long,
+        env = "SESSIONHUB_ADMIN_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub admin_keys: Vec<String>,
 
     /// Where development keys are kept when no keys are configured.
     #[arg(

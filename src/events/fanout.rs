@@ -397,6 +397,7 @@ mod tests {
     fn event(user_id: &str, seq: i64) -> AccountEvent {
         AccountEvent {
             record: account_event::Model {
+                admin_key: None,
                 id: Uuid::now_v7(),
                 user_id: user_id.into(),
                 seq,

@@ -1,9 +1,14 @@
 //! Batch loading, so a list of sessions asks for their devices in one query instead of one
 //! each. Loaders are made per request (per connection for subscriptions) for the account
 //! its token proves, so nothing is shared across users; they keep no cache, so a
-//! connection's later events read fresh rows.
+//! connection's later events read fresh rows. An administrator's request reads whichever
+//! accounts it names, each through loaders of its own.
 
-use std::{collections::HashMap, hash::Hash};
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{device, session};
@@ -27,19 +32,71 @@ pub struct DeviceSessionsKey {
     pub include_ended: bool,
 }
 
-/// The batch loader of one request: each kind of key is one query per batch, scoped to the
-/// account the request's token proves.
-pub struct Loaders(DataLoader<AccountRows>);
+/// The batch loaders of one request.
+pub enum Loaders {
+    /// A user's request: the one account its token proves, and no other.
+    Account(Arc<AccountLoader>),
+    /// An administrator's request: one loader per account it reads, made on first use.
+    Administrator(Box<LoadersByAccount>),
+}
+
+/// An administrator's loaders, by the account they read.
+pub struct LoadersByAccount {
+    services: Services,
+    accounts: Mutex<HashMap<String, Arc<AccountLoader>>>,
+}
 
 impl Loaders {
     /// Loaders for `requester`'s account; `None` for an anonymous request, which can read
     /// no rows at all.
     pub fn for_requester(services: &Services, requester: &Requester) -> Option<Self> {
+        let user_id = requester.user_id()?;
+        Some(Self::Account(Arc::new(AccountLoader::new(
+            services, user_id,
+        ))))
+    }
+
+    /// Loaders for an administrator's request, which may read any account.
+    pub fn for_administrator(services: &Services) -> Self {
+        Self::Administrator(Box::new(LoadersByAccount {
+            services: services.clone(),
+            accounts: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The loader of `user_id`'s rows. A user's request has only its own account's:
+    /// asking for another's is refused, never answered.
+    pub fn of(&self, user_id: &str) -> Option<Arc<AccountLoader>> {
+        match self {
+            Self::Account(loader) => (loader.user_id() == user_id).then(|| loader.clone()),
+            Self::Administrator(by_account) => Some(
+                by_account
+                    .accounts
+                    .lock()
+                    .expect("loaders poisoned")
+                    .entry(user_id.to_owned())
+                    .or_insert_with(|| Arc::new(AccountLoader::new(&by_account.services, user_id)))
+                    .clone(),
+            ),
+        }
+    }
+}
+
+/// The batch loader of one account: each kind of key is one query per batch, scoped to
+/// that account.
+pub struct AccountLoader(DataLoader<AccountRows>);
+
+impl AccountLoader {
+    fn new(services: &Services, user_id: &str) -> Self {
         let rows = AccountRows {
             services: services.clone(),
-            user_id: requester.user_id()?.to_owned(),
+            user_id: user_id.to_owned(),
         };
-        Some(Self(DataLoader::new(rows, tokio::spawn)))
+        Self(DataLoader::new(rows, tokio::spawn))
+    }
+
+    fn user_id(&self) -> &str {
+        &self.0.loader().user_id
     }
 
     /// What `key` names, batched with the other keys of its kind asked for meanwhile.

@@ -1,6 +1,7 @@
 //! The GraphQL API: a thin translation of the service layer. Resolvers parse arguments,
 //! call one service method, and wrap the rows it returns in API types.
 
+mod admin;
 mod cost;
 mod documents;
 mod limits;
@@ -21,8 +22,10 @@ use async_graphql::{
 };
 use uuid::Uuid;
 
+pub use admin::{AdminSchema, admin_schema_sdl, build_admin_schema};
 pub use cost::ListCaps;
 pub use documents::DocumentCache;
+use loaders::AccountLoader;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
@@ -129,8 +132,9 @@ pub(crate) trait ContextExt {
     /// session may do, which is read itself, keep itself alive, sign out and hear that it
     /// was signed out.
     fn actor_allowing_pending(&self) -> async_graphql::Result<&Arc<Actor>>;
-    /// The request's batch loaders, there for every request with a token.
-    fn loaders(&self) -> async_graphql::Result<&Loaders>;
+    /// The request's batch loader of `user_id`'s rows, there for every request with a
+    /// token that may read them.
+    fn loaders(&self, user_id: &str) -> async_graphql::Result<Arc<AccountLoader>>;
 }
 
 impl ContextExt for Context<'_> {
@@ -164,10 +168,11 @@ impl ContextExt for Context<'_> {
         }
     }
 
-    fn loaders(&self) -> async_graphql::Result<&Loaders> {
-        // Only objects of an account load rows, and reaching one takes a token.
+    fn loaders(&self, user_id: &str) -> async_graphql::Result<Arc<AccountLoader>> {
+        // Only objects of an account load rows, and reaching one takes a token for it.
         self.data_opt::<Loaders>()
-            .ok_or_else(|| internal_error("a request reached account rows without loaders"))
+            .and_then(|loaders| loaders.of(user_id))
+            .ok_or_else(|| internal_error("a request reached account rows it has no loader for"))
     }
 }
 

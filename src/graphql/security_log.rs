@@ -1,6 +1,8 @@
 //! The user's security log: their account events as a cursor-paginated list, newest
 //! first. The live feed is the `securityEvent` subscription.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, Object, Result, SimpleObject,
     connection::{Connection, Edge, EmptyFields},
@@ -10,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use entity::account_event;
 
 use super::{ApiResult, ContextExt, model::SecurityEvent, scalars::DateTime};
-use crate::service::{LogPosition, ServiceError};
+use crate::service::{Actor, LogPosition, ServiceError};
 
 /// Longest page of `securityEvents`.
 pub const MAX_PAGE: i32 = 100;
@@ -55,42 +57,55 @@ impl SecurityLogQuery {
         #[graphql(desc = "The `cursor` of the last event of the previous page.")] after: Option<
             String,
         >,
-    ) -> Result<Connection<String, SecurityEvent, SecurityLogInfo, EmptyFields>> {
-        let actor = ctx.actor()?;
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(ServiceError::BadUserInput(format!(
-                "first must be between 1 and {MAX_PAGE}"
-            )))
-            .api();
-        }
-        let after = match after.as_deref() {
-            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                ServiceError::BadUserInput("after is not a cursor from securityEvents".into())
-            })?),
-            None => None,
-        };
-        let limit = first as usize;
-        let mut rows = ctx
-            .services()
-            .account_events(actor, limit as u64 + 1, after)
-            .await
-            .api()?;
-        let has_next_page = rows.len() > limit;
-        rows.truncate(limit);
-        let mut page = Connection::with_additional_fields(
-            after.is_some(),
-            has_next_page,
-            SecurityLogInfo {
-                kept_since: DateTime(ctx.services().security_log_kept_since()),
-            },
-        );
-        page.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(encode_cursor(&row), SecurityEvent::new(row, actor))),
-        );
-        Ok(page)
+    ) -> Result<SecurityLogPage> {
+        page(ctx, ctx.actor()?, first, after).await
     }
+}
+
+/// A page of the security log, with what it says of the log as a whole.
+pub type SecurityLogPage = Connection<String, SecurityEvent, SecurityLogInfo, EmptyFields>;
+
+/// A page of `viewer`'s security log, newest first: `first` entries (1 to [`MAX_PAGE`])
+/// after the cursor `after`.
+pub(super) async fn page(
+    ctx: &Context<'_>,
+    viewer: &Arc<Actor>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<SecurityLogPage> {
+    let first = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&first) {
+        return Err(ServiceError::BadUserInput(format!(
+            "first must be between 1 and {MAX_PAGE}"
+        )))
+        .api();
+    }
+    let after = match after.as_deref() {
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            ServiceError::BadUserInput("after is not a cursor from securityEvents".into())
+        })?),
+        None => None,
+    };
+    let limit = first as usize;
+    let mut rows = ctx
+        .services()
+        .account_events(viewer, limit as u64 + 1, after)
+        .await
+        .api()?;
+    let has_next_page = rows.len() > limit;
+    rows.truncate(limit);
+    let mut page = Connection::with_additional_fields(
+        after.is_some(),
+        has_next_page,
+        SecurityLogInfo {
+            kept_since: DateTime(ctx.services().security_log_kept_since()),
+        },
+    );
+    page.edges.extend(
+        rows.into_iter()
+            .map(|row| Edge::new(encode_cursor(&row), SecurityEvent::new(row, viewer))),
+    );
+    Ok(page)
 }
 
 #[cfg(test)]
@@ -107,6 +122,7 @@ mod tests {
             seq: 1,
             kind: EventKind::SessionStarted,
             actor_session_id: None,
+            admin_key: None,
             device_id: None,
             session_id: None,
             ip_address: None,

@@ -19,7 +19,7 @@ pub(super) fn bearer(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     let value = headers.get(header::AUTHORIZATION)?;
     Some(value.to_str().ok().and_then(bearer).ok_or(()))
 }

@@ -41,53 +41,87 @@ async fn post_as(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match read_batch(state, headers, body) {
+        Ok(batch) => execute(state, media, peer, headers, batch).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Why a request was refused before it ran: sent as an error with its status and code.
+pub(super) struct Refusal(StatusCode, &'static str, String);
+
+impl Refusal {
+    pub(super) fn into_response(self) -> Response {
+        let Refusal(status, code, message) = self;
+        error_response(status, code, &message)
+    }
+}
+
+/// The GraphQL request or batch a POST body holds, within the configured sizes; else the
+/// answer that refuses it.
+pub(super) fn read_batch(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<BatchRequest, Refusal> {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(
+            return Err(Refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                &format!(
+                format!(
                     "the request body is over {} bytes",
                     state.api.max_body_bytes
                 ),
-            );
+            ));
         }
         Err(_) => {
-            return error_response(
+            return Err(Refusal(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                "the request body could not be read",
-            );
+                "the request body could not be read".into(),
+            ));
         }
     };
     if !is_json(headers) {
-        return error_response(
+        return Err(Refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",
-            "send the GraphQL request as JSON with Content-Type: application/json",
-        );
+            "send the GraphQL request as JSON with Content-Type: application/json".into(),
+        ));
     }
-    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
-        Ok(batch) => batch,
-        Err(error) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the body is not a GraphQL request: {error}"),
-            );
-        }
-    };
+    let batch = serde_json::from_slice::<BatchRequest>(&body).map_err(|error| {
+        Refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("the body is not a GraphQL request: {error}"),
+        )
+    })?;
     if let BatchRequest::Batch(requests) = &batch
         && requests.len() > state.api.max_batch
     {
-        return error_response(
+        return Err(Refusal(
             StatusCode::BAD_REQUEST,
             "BATCH_TOO_LARGE",
-            &format!("a batch may hold at most {} requests", state.api.max_batch),
-        );
+            format!("a batch may hold at most {} requests", state.api.max_batch),
+        ));
     }
-    execute(state, media, peer, headers, batch).await
+    Ok(batch)
+}
+
+/// Refuses a batch with a request without a document: there is nothing to parse, so it is
+/// not a GraphQL request (a misspelt `query` key, say), where async-graphql would answer
+/// a parse error as if it ran.
+pub(super) fn require_query(batch: &BatchRequest) -> Result<(), Refusal> {
+    if batch.iter().any(|request| request.query.is_empty()) {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no `query`".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `GET /graphql?query=…`: queries only, so a link or an image tag can never change state.
@@ -136,7 +170,7 @@ async fn get_as(
 }
 
 /// 406: the client accepts neither media type a GraphQL answer can be sent as.
-fn not_acceptable() -> Response {
+pub(super) fn not_acceptable() -> Response {
     error_response(
         StatusCode::NOT_ACCEPTABLE,
         "NOT_ACCEPTABLE",
@@ -145,7 +179,7 @@ fn not_acceptable() -> Response {
 }
 
 /// A refusal before execution is built as JSON; it is sent in the negotiated media type.
-fn labelled(media: ResponseMedia, mut response: Response) -> Response {
+pub(super) fn labelled(media: ResponseMedia, mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
@@ -179,14 +213,8 @@ async fn execute(
     if let Err(limited) = check_client_rate(state, &client).await {
         return rate_limited_response(limited);
     }
-    // Without a document there is nothing to parse: not a GraphQL request (a misspelt
-    // `query` key, say), where async-graphql would answer a parse error as if it ran.
-    if batch.iter().any(|request| request.query.is_empty()) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "the request has no `query`",
-        );
+    if let Err(refused) = require_query(&batch) {
+        return refused.into_response();
     }
     let observation = Observation::start(&batch, &client, state.log_client_ips);
     let requester = match resolve_requester(state, headers, client).await {

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, and what is shared by every request.
 
 mod account_page;
+mod admin;
 mod admission;
 mod client;
 mod embedded;
@@ -23,7 +24,7 @@ use axum::{
     extract::{DefaultBodyLimit, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::json;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -35,7 +36,7 @@ use tower_http::{
 
 use crate::{
     config::{ApiConfig, ClientIpLogging},
-    graphql::{AppSchema, DocumentCache},
+    graphql::{AdminSchema, AppSchema, DocumentCache},
     service::Services,
 };
 
@@ -43,6 +44,8 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The admin API's schema, when operator keys are configured.
+    pub admin_schema: Option<AdminSchema>,
     /// The schema's parsed documents, which also name the operations requests run.
     pub documents: DocumentCache,
     pub services: Services,
@@ -78,6 +81,9 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     }
     if state.api.account_page_enabled() {
         routes = routes.merge(account_page::routes());
+    }
+    if state.admin_schema.is_some() {
+        routes = routes.route("/admin/graphql", post(admin::post));
     }
     Ok(routes
         .layer(DefaultBodyLimit::max(state.api.max_body_bytes))

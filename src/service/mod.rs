@@ -6,6 +6,7 @@
 
 mod account_events;
 mod account_reads;
+mod admin;
 mod devices;
 mod error;
 mod new_sign_ins;
@@ -27,6 +28,7 @@ use sea_orm::{
 };
 
 pub use account_events::LogPosition;
+pub use admin::Administrator;
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};

@@ -23,6 +23,7 @@ use crate::{
 /// publishes.
 pub(super) struct EventLog {
     actor_session_id: Option<Uuid>,
+    admin_key: Option<String>,
     client: ClientInfo,
     now: DateTime<Utc>,
     rows: Vec<account_event::Model>,
@@ -43,9 +44,18 @@ impl EventLog {
         Self::new(Some(actor.session_id), actor.client.clone(), now)
     }
 
+    /// Events caused by a request of the administrator with operator key `admin_key`.
+    pub fn by_admin(admin_key: &str, client: ClientInfo, now: DateTime<Utc>) -> Self {
+        Self {
+            admin_key: Some(admin_key.to_owned()),
+            ..Self::new(None, client, now)
+        }
+    }
+
     pub fn new(actor_session_id: Option<Uuid>, client: ClientInfo, now: DateTime<Utc>) -> Self {
         Self {
             actor_session_id,
+            admin_key: None,
             client,
             now,
             rows: Vec::new(),
@@ -79,6 +89,7 @@ impl EventLog {
             seq: 0,
             kind,
             actor_session_id: self.actor_session_id,
+            admin_key: self.admin_key.clone(),
             device_id: subject.device_id,
             session_id: subject.session_id,
             ip_address: self.client.ip_address.clone(),

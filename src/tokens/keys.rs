@@ -7,6 +7,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{SESSION_TOKEN_ISSUER, TokenKeys};
 use crate::config::KeyConfig;
@@ -113,9 +114,20 @@ impl TokenKeys {
                 .map(|secret| DecodingKey::from_secret(secret.as_bytes()))
                 .collect(),
             session_validation,
+            admin_key_digests: admin_key_digests(&config.admin_keys)?,
             uses_development_keys: dev_keys.is_some(),
         })
     }
+}
+
+/// The digests of the configured operator keys, each checked for length.
+fn admin_key_digests(keys: &[String]) -> Result<Vec<[u8; 32]>, KeyError> {
+    keys.iter()
+        .map(|key| {
+            check_secret_length(key, "each admin key")?;
+            Ok(Sha256::digest(key.as_bytes()).into())
+        })
+        .collect()
 }
 
 fn check_secret_length(secret: &str, what: &'static str) -> Result<(), KeyError> {

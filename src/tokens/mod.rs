@@ -10,6 +10,7 @@ mod keys;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use keys::KeyError;
@@ -93,6 +94,13 @@ struct SessionTokenClaims {
     exp: i64,
 }
 
+/// Whether `user_id` is one Sessionhub can store: 1 to 255 bytes, no control characters.
+pub fn is_valid_user_id(user_id: &str) -> bool {
+    !user_id.is_empty()
+        && user_id.len() <= MAX_USER_ID_LEN
+        && !user_id.chars().any(char::is_control)
+}
+
 /// Verifies and issues tokens with the configured keys.
 pub struct TokenKeys {
     /// Every key that may have signed an identity token, all of one pinned algorithm.
@@ -104,11 +112,31 @@ pub struct TokenKeys {
     /// The signing secret first, then older ones still accepted while keys roll.
     session_decoding: Vec<DecodingKey>,
     session_validation: Validation,
+    /// SHA-256 of each operator key of the admin API; empty when it is not served.
+    admin_key_digests: Vec<[u8; 32]>,
     /// True when any key came from the generated development file.
     pub uses_development_keys: bool,
 }
 
 impl TokenKeys {
+    /// Whether operator keys are configured, so the admin API is served.
+    pub fn admin_api_enabled(&self) -> bool {
+        !self.admin_key_digests.is_empty()
+    }
+
+    /// The id of the operator key `key` is (the first 8 hex digits of its SHA-256, which
+    /// logs and the security log may show), or `None` when it is none of them. Digests are
+    /// compared, not keys, so a comparison's timing says nothing of a key's bytes.
+    pub fn verify_admin_key(&self, key: &str) -> Option<String> {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        self.admin_key_digests.contains(&digest).then(|| {
+            digest[..4]
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect()
+        })
+    }
+
     /// Whether the token's header declares it a session token. Says nothing of its validity.
     pub fn is_session_token(token: &str) -> Result<bool, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
@@ -122,10 +150,7 @@ impl TokenKeys {
         let claims: IdentityClaims =
             decode_with_any(token, &self.identity_keys, &self.identity_validation)?;
         check_time_window(now, claims.exp, claims.nbf)?;
-        if claims.sub.is_empty()
-            || claims.sub.len() > MAX_USER_ID_LEN
-            || claims.sub.chars().any(char::is_control)
-        {
+        if !is_valid_user_id(&claims.sub) {
             return Err(TokenError::BadSubject);
         }
         // Stored joined with `+` as the session's login method.

@@ -248,6 +248,7 @@ pub fn test_config(database_url: String) -> Config {
             requests_per_minute_per_ip: generous,
             requests_per_minute_per_session: generous,
             sign_ins_per_minute_per_user: generous,
+            admin_requests_per_minute: generous,
         },
         ..defaults
     }

@@ -46,13 +46,17 @@ impl Device {
     /// One of `viewer`'s devices by id, forgotten ones included, batched with the other
     /// devices the request asks for.
     pub async fn load(ctx: &Context<'_>, viewer: &Arc<Actor>, id: Uuid) -> Result<Option<Self>> {
-        let row = Self::load_row(ctx, id).await?;
+        let row = Self::load_row(ctx, viewer, id).await?;
         Ok(row.map(|row| Self::new(row, viewer)))
     }
 
-    /// The row of one of the requester's devices, through the request's loaders.
-    pub async fn load_row(ctx: &Context<'_>, id: Uuid) -> Result<Option<device::Model>> {
-        ctx.loaders()?.load(DeviceId(id)).await
+    /// The row of one of `viewer`'s devices, through the request's loaders.
+    pub async fn load_row(
+        ctx: &Context<'_>,
+        viewer: &Actor,
+        id: Uuid,
+    ) -> Result<Option<device::Model>> {
+        ctx.loaders(&viewer.user_id)?.load(DeviceId(id)).await
     }
 
     fn trust(&self, ctx: &Context<'_>) -> service::DeviceTrust {
@@ -165,7 +169,10 @@ impl Device {
             device_id: self.row.id,
             include_ended: include_ended.unwrap_or(false),
         };
-        let sessions = ctx.loaders()?.device_sessions(key).await?;
+        let sessions = ctx
+            .loaders(&self.viewer.user_id)?
+            .device_sessions(key)
+            .await?;
         Ok(Session::list(sessions, &self.viewer))
     }
 }

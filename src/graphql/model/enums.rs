@@ -82,6 +82,8 @@ pub enum SessionEndReason {
     /// It signed in on a new device under the confirmation policy and no other session
     /// confirmed the sign-in in time.
     NotConfirmed,
+    /// An administrator ended it, e.g. after a password change or an account lock.
+    AdminRevoked,
 }
 
 /// What happened to the account.

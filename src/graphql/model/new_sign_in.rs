@@ -40,7 +40,7 @@ impl NewSignIn {
         if let Some(device) = &self.device {
             return Ok(device.clone());
         }
-        Device::load_row(ctx, self.session.device_id)
+        Device::load_row(ctx, &self.viewer, self.session.device_id)
             .await?
             .ok_or_else(|| internal_error("a sign-in's device is missing"))
     }

@@ -39,13 +39,19 @@ impl SecurityEvent {
         DateTime(self.row.occurred_at)
     }
 
-    /// The session whose request did it; null when the server did it (an expiry) or for a
-    /// sign-in, which no session made.
+    /// The session whose request did it; null when the server did it (an expiry), an
+    /// administrator did, or for a sign-in, which no session made.
     async fn actor_session(&self, ctx: &Context<'_>) -> Result<Option<Session>> {
         match self.row.actor_session_id {
             Some(id) => Session::load(ctx, &self.viewer, id).await,
             None => Ok(None),
         }
+    }
+
+    /// True when an administrator did it (through the admin API), not one of the user's
+    /// sessions or the server's own rules.
+    async fn by_administrator(&self) -> bool {
+        self.row.admin_key.is_some()
     }
 
     /// The device it concerns, when it concerns one.

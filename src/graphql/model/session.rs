@@ -31,7 +31,7 @@ impl Session {
     /// One of `viewer`'s sessions by id, ended or not, batched with the other sessions the
     /// request asks for.
     pub async fn load(ctx: &Context<'_>, viewer: &Arc<Actor>, id: Uuid) -> Result<Option<Self>> {
-        let row = ctx.loaders()?.load(SessionId(id)).await?;
+        let row = ctx.loaders(&viewer.user_id)?.load(SessionId(id)).await?;
         Ok(row.map(|row| Self::new(row, viewer)))
     }
 }

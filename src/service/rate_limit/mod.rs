@@ -35,6 +35,8 @@ pub struct Rates {
     pub per_session: NonZeroU32,
     /// `startSession` calls for one user.
     pub sign_ins_per_user: NonZeroU32,
+    /// Admin API requests made with one operator key.
+    pub per_admin_key: NonZeroU32,
 }
 
 /// Refused for now; may try again after `retry_after`.
@@ -57,6 +59,7 @@ pub struct RateLimits {
     per_client: KeyedLimit<String>,
     per_session: KeyedLimit<Uuid>,
     sign_ins_per_user: KeyedLimit<String>,
+    per_admin_key: KeyedLimit<String>,
     /// The buckets every instance shares, when Redis is configured.
     shared: Option<SharedBuckets>,
 }
@@ -158,6 +161,7 @@ impl RateLimits {
             per_client: KeyedLimit::per_minute("client", rates.per_client, &clock),
             per_session: KeyedLimit::per_minute("session", rates.per_session, &clock),
             sign_ins_per_user: KeyedLimit::per_minute("sign-in", rates.sign_ins_per_user, &clock),
+            per_admin_key: KeyedLimit::per_minute("admin", rates.per_admin_key, &clock),
             shared,
         }
     }
@@ -183,12 +187,20 @@ impl RateLimits {
             .await
     }
 
+    /// An admin API request made with the operator key `key_id` names.
+    pub async fn check_admin(&self, key_id: &str) -> Result<(), RateLimited> {
+        self.per_admin_key
+            .check(&key_id.to_owned(), self.shared.as_ref())
+            .await
+    }
+
     /// Drops the buckets of keys that have been quiet long enough to be full again, so
     /// memory follows the active clients rather than every client ever seen.
     pub fn forget_idle(&self) {
         self.per_client.forget_idle();
         self.per_session.forget_idle();
         self.sign_ins_per_user.forget_idle();
+        self.per_admin_key.forget_idle();
     }
 }
 
@@ -210,6 +222,7 @@ mod tests {
             per_client: per_minute,
             per_session: per_minute,
             sign_ins_per_user: per_minute,
+            per_admin_key: per_minute,
         };
         let limits = RateLimits::new(rates, clock.clone(), None);
         let spend = async |key: Uuid| loop {
