@@ -15,3 +15,4 @@ pub mod http;
 pub mod service;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;

@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["graphql", "service", "events", "config", "telemetry"],
     ),
     ("graphql", &["service", "events", "config", "telemetry"]),
+    ("webhooks", &["service", "config", "telemetry"]),
     ("service", &["events", "tokens", "clock", "telemetry"]),
     ("tokens", &["clock", "config"]),
     ("events", &[]),

@@ -7,3 +7,4 @@ pub mod account_cursor;
 pub mod account_event;
 pub mod device;
 pub mod session;
+pub mod webhook_delivery;

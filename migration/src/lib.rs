@@ -7,6 +7,7 @@ mod m20261202_000001_account_event_positions;
 mod m20261203_000001_new_sign_ins;
 mod m20261203_000002_housekeeping_indexes;
 mod m20261203_000003_admin_actions;
+mod m20261203_000004_webhook_deliveries;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_new_sign_ins::Migration),
             Box::new(m20261203_000002_housekeeping_indexes::Migration),
             Box::new(m20261203_000003_admin_actions::Migration),
+            Box::new(m20261203_000004_webhook_deliveries::Migration),
         ]
     }
 }

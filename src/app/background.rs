@@ -86,6 +86,7 @@ async fn apply_retention(services: Services) {
             deleted_sessions = report.deleted_sessions,
             deleted_devices = report.deleted_devices,
             deleted_events = report.deleted_events,
+            deleted_deliveries = report.deleted_deliveries,
             "applied retention"
         ),
         Err(error) => tracing::warn!(%error, "retention failed; retrying next tick"),

@@ -27,11 +27,12 @@ use crate::{
         metrics_router, router,
     },
     service::{
-        Caches, Retention, Rules, Services,
+        Caches, Retention, Rules, ServiceParts, Services, WebhookPolicy,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
     telemetry::{self, StatementCount},
     tokens::TokenKeys,
+    webhooks::{self, WebhookSenders},
 };
 
 /// How long shutdown waits for subscription connections to say goodbye.
@@ -93,6 +94,8 @@ pub struct Application {
     state: AppState,
     router: Router,
     schedule: Schedule,
+    /// The webhook endpoints' senders, when any endpoint is configured.
+    webhook_senders: Option<WebhookSenders>,
     /// Where events from other instances are listened for; `None` on SQLite alone.
     event_listener: Option<EventListener>,
 }
@@ -200,7 +203,20 @@ impl Application {
             config.heartbeat_write_window(),
         );
         let admin_api = keys.admin_api_enabled();
-        let services = Services::new(db, clock, rules, Arc::new(keys), events, limits, caches);
+        let webhook_senders = webhooks::prepare(&config.webhooks)?;
+        let services = Services::new(ServiceParts {
+            db,
+            clock,
+            rules,
+            tokens: Arc::new(keys),
+            events,
+            limits,
+            caches,
+            webhooks: WebhookPolicy {
+                endpoints: config.webhooks.webhook_urls.clone(),
+                max_attempts: config.webhooks.webhook_max_attempts.max(1),
+            },
+        });
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -247,6 +263,7 @@ impl Application {
                 sweep: config.sweep_interval,
                 retention: config.retention.retention_interval,
             },
+            webhook_senders,
             event_listener,
         })
     }
@@ -295,6 +312,9 @@ impl Application {
             None => {}
         }
         background::spawn(&self.state.services, self.schedule, &shutdown);
+        if let Some(senders) = self.webhook_senders {
+            senders.spawn(&self.state.services, &shutdown);
+        }
         if let Some(MetricsListener { listener, state }) = self.metrics {
             tokio::spawn(telemetry::metrics::keep_up(
                 state.handle.clone(),

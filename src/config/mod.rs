@@ -11,9 +11,11 @@ use ipnet::IpNet;
 
 mod environment;
 mod retention;
+mod webhooks;
 
 pub use environment::{UnknownVariable, unknown_variables};
 pub use retention::RetentionConfig;
+pub use webhooks::WebhookConfig;
 
 /// A SQLite file in the working directory, created on first start: zero set-up.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://sessionhub.db?mode=rwc";
@@ -104,6 +106,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub retention: RetentionConfig,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
 }
 
 impl Config {

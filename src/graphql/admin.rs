@@ -5,18 +5,21 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptySubscription, ID, Object, Result, SDLExportOptions, Schema, SchemaBuilder,
+    Context, EmptySubscription, Enum, ID, Object, Result, SDLExportOptions, Schema, SchemaBuilder,
+    SimpleObject,
 };
+use entity::webhook_delivery;
 
 use super::{
     ApiResult, ContextExt, cost,
     model::{Device, RevokeSessionsPayload, Session},
     parse_id,
-    security_log::{self, SecurityLogPage},
+    scalars::DateTime,
+    security_log::{self, DEFAULT_PAGE, MAX_PAGE, SecurityLogPage},
 };
 use crate::{
     config::ApiConfig,
-    service::{Actor, Administrator, Services, max_listed_ended_sessions},
+    service::{Actor, Administrator, ServiceError, Services, max_listed_ended_sessions},
 };
 
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
@@ -58,8 +61,102 @@ fn administrator<'c>(ctx: &Context<'c>) -> Result<&'c Administrator> {
 
 pub struct AdminQuery;
 
+/// Which deliveries of the webhook delivery log to list.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "crate::service::DeliveryState")]
+pub enum WebhookDeliveryState {
+    /// Not delivered yet: due, being attempted, or waiting to be retried.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt failed; no more will be made.
+    GaveUp,
+}
+
+/// One account event's delivery to one webhook endpoint.
+#[derive(SimpleObject)]
+pub struct WebhookDelivery {
+    /// Unique identifier (UUID).
+    pub id: ID,
+    /// The endpoint's URL.
+    pub endpoint: String,
+    /// The account event delivered: the `webhook-id` header, the same on every attempt.
+    pub event_id: ID,
+    /// Whose event it is.
+    pub user_id: String,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// When the next attempt is due; null once delivered or given up.
+    pub next_attempt_at: Option<DateTime>,
+    /// When the last attempt was made.
+    pub last_attempt_at: Option<DateTime>,
+    /// The HTTP status the endpoint last answered, if it answered.
+    pub last_status: Option<i32>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime>,
+    /// When it was given up.
+    pub gave_up_at: Option<DateTime>,
+    /// When the event happened and the delivery was queued.
+    pub created_at: DateTime,
+}
+
+impl From<webhook_delivery::Model> for WebhookDelivery {
+    fn from(row: webhook_delivery::Model) -> Self {
+        Self {
+            id: ID(row.id.to_string()),
+            endpoint: row.endpoint,
+            event_id: ID(row.event_id.to_string()),
+            user_id: row.user_id,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at.map(DateTime),
+            last_attempt_at: row.last_attempt_at.map(DateTime),
+            last_status: row.last_status,
+            last_error: row.last_error,
+            delivered_at: row.delivered_at.map(DateTime),
+            gave_up_at: row.gave_up_at.map(DateTime),
+            created_at: DateTime(row.created_at),
+        }
+    }
+}
+
 #[Object]
 impl AdminQuery {
+    /// The webhook delivery log, newest first: deliveries in one state, of every user or
+    /// of one.
+    #[graphql(complexity = "cost::page(first, child_complexity)")]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default_with = "Some(WebhookDeliveryState::Pending)",
+            desc = "Which to list."
+        )]
+        state: Option<WebhookDeliveryState>,
+        #[graphql(desc = "Only this user's events.")] user_id: Option<String>,
+        #[graphql(desc = "How many to return: 1 to 100; 20 when omitted.")] first: Option<i32>,
+    ) -> Result<Vec<WebhookDelivery>> {
+        administrator(ctx)?;
+        let first = first.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(ServiceError::BadUserInput(format!(
+                "first must be between 1 and {MAX_PAGE}"
+            )))
+            .api();
+        }
+        let deliveries = ctx
+            .services()
+            .webhook_deliveries(
+                state.unwrap_or(WebhookDeliveryState::Pending).into(),
+                user_id.as_deref(),
+                first as u64,
+            )
+            .await
+            .api()?;
+        Ok(deliveries.into_iter().map(Into::into).collect())
+    }
+
     /// One user's account, as the user would see it.
     async fn user(
         &self,

@@ -84,7 +84,7 @@ impl Services {
             Expr::value(now),
         )
         .await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(ended)
     }
 
@@ -105,7 +105,7 @@ impl Services {
         }
         let mut log = EventLog::by_admin(&admin.key_id, admin.client.clone(), now);
         let device = flag_hijacked(&txn, &mut log, device.into_active_model(), now).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(device)
     }
 }

@@ -18,6 +18,7 @@ mod sessions;
 mod sign_in;
 pub mod user_agent;
 pub mod validate;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,6 +42,9 @@ pub use sessions::{
     ExpiryWarning, MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state,
 };
 pub use sign_in::{StartSession, StartedSession};
+pub use webhooks::{
+    Attempt, DeliveryState, DueDelivery, WebhookPolicy, webhook_payload, webhook_type,
+};
 
 use account_reads::AccountReads;
 use entity::{device, session};
@@ -83,6 +87,19 @@ pub struct Services {
     events: EventBus,
     limits: Arc<RateLimits>,
     caches: Caches,
+    webhooks: Arc<WebhookPolicy>,
+}
+
+/// What the service layer is made of; see [`Services::new`].
+pub struct ServiceParts {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+    pub rules: Rules,
+    pub tokens: Arc<TokenKeys>,
+    pub events: EventBus,
+    pub limits: Arc<RateLimits>,
+    pub caches: Caches,
+    pub webhooks: WebhookPolicy,
 }
 
 /// What each instance keeps in memory so that requests need not read the database.
@@ -120,15 +137,17 @@ impl Caches {
 }
 
 impl Services {
-    pub fn new(
-        db: DatabaseConnection,
-        clock: Arc<dyn Clock>,
-        rules: Rules,
-        tokens: Arc<TokenKeys>,
-        events: EventBus,
-        limits: Arc<RateLimits>,
-        caches: Caches,
-    ) -> Self {
+    pub fn new(parts: ServiceParts) -> Self {
+        let ServiceParts {
+            db,
+            clock,
+            rules,
+            tokens,
+            events,
+            limits,
+            caches,
+            webhooks,
+        } = parts;
         Self {
             db,
             clock,
@@ -137,6 +156,7 @@ impl Services {
             events,
             limits,
             caches,
+            webhooks: Arc::new(webhooks),
         }
     }
 
@@ -169,6 +189,12 @@ impl Services {
             reasons.push("the event transport is disconnected");
         }
         reasons
+    }
+
+    /// Commits `txn` with the events `log` collected: written, queued for the webhook
+    /// endpoints, and published once committed.
+    async fn commit(&self, log: outbox::EventLog, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        log.commit(txn, &self.events, &self.webhooks).await
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front

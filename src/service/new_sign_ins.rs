@@ -193,7 +193,7 @@ impl Services {
             },
         );
         let session = reread(&txn, session).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(NewSignIn { session, device })
     }
 
@@ -225,7 +225,7 @@ impl Services {
         update.confirm_by = Set(None);
         let device = flag_hijacked(&txn, &mut log, update, now).await?;
         let session = reread(&txn, session).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(NewSignIn { session, device })
     }
 

@@ -13,7 +13,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Actor, ClientInfo};
+use super::{
+    Actor, ClientInfo,
+    webhooks::{self, WebhookPolicy},
+};
 use crate::{
     events::{AccountHead, EventBus},
     telemetry::metrics,
@@ -100,13 +103,19 @@ impl EventLog {
         });
     }
 
-    /// Numbers the events, writes them into `txn`, commits it, and wakes up their
-    /// delivery through `bus`.
-    pub async fn commit(mut self, txn: DatabaseTransaction, bus: &EventBus) -> Result<(), DbErr> {
+    /// Numbers the events, writes them and their webhook deliveries into `txn`, commits
+    /// it, and wakes up their delivery through `bus`.
+    pub async fn commit(
+        mut self,
+        txn: DatabaseTransaction,
+        bus: &EventBus,
+        webhooks: &WebhookPolicy,
+    ) -> Result<(), DbErr> {
         if self.rows.is_empty() {
             return txn.commit().await;
         }
         let heads = assign_positions(&txn, &mut self.rows).await?;
+        webhooks::enqueue(&txn, &self.rows, webhooks).await?;
         let kinds: Vec<EventKind> = self.rows.iter().map(|row| row.kind).collect();
         account_event::Entity::insert_many(
             self.rows

@@ -1,6 +1,7 @@
 //! Keeping storage bounded however long an account lives: devices not seen for long are
 //! forgotten, as their user would; ended sessions, the rows of forgotten devices whose
-//! sessions are gone, and security-log entries are deleted once past their horizon.
+//! sessions are gone, security-log entries and finished webhook deliveries are deleted
+//! once past their horizon.
 //!
 //! Every step works in small batches, each in a short transaction of its own with a pause
 //! between, so a backlog of years never holds the database (or SQLite's one writer) for
@@ -9,7 +10,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{account_event, device, session};
+use entity::{account_event, device, session, webhook_delivery};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
@@ -17,6 +18,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{ClientInfo, ServiceResult, Services, devices::forget, outbox::EventLog};
+
+/// How long the delivery log keeps a webhook delivery that was delivered or given up.
+const KEEP_FINISHED_DELIVERIES: Duration = Duration::days(30);
 
 /// Rows one retention transaction handles.
 const BATCH: u64 = 500;
@@ -42,6 +46,7 @@ pub struct RetentionReport {
     pub deleted_sessions: usize,
     pub deleted_devices: usize,
     pub deleted_events: usize,
+    pub deleted_deliveries: usize,
 }
 
 impl Services {
@@ -66,6 +71,13 @@ impl Services {
         report.deleted_devices = self
             .delete_where::<device::Entity>(device::Column::Id, |now| {
                 unnamed_forgotten_devices(now - ended)
+            })
+            .await?;
+        report.deleted_deliveries = self
+            .delete_where::<webhook_delivery::Entity>(webhook_delivery::Column::Id, |now| {
+                Condition::all()
+                    .add(webhook_delivery::Column::NextAttemptAt.is_null())
+                    .add(webhook_delivery::Column::CreatedAt.lt(now - KEEP_FINISHED_DELIVERIES))
             })
             .await?;
         let logged = retention.keep_security_log;
@@ -95,7 +107,7 @@ impl Services {
             for device in stale {
                 forget(&txn, &mut log, device, now).await?;
             }
-            log.commit(txn, &self.events).await?;
+            self.commit(log, txn).await?;
             total += found;
             if (found as u64) < BATCH {
                 return Ok(total);

@@ -60,7 +60,7 @@ impl Services {
         }
         self.make_room(&txn, &mut log, &identity.user_id, now)
             .await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         let token = self.tokens.issue_session(
             &identity.user_id,
             session.id,

@@ -17,3 +17,4 @@ mod security_log;
 mod session_cache;
 mod sessions;
 mod subscriptions;
+mod webhooks;

@@ -112,7 +112,7 @@ impl Services {
                 ..Subject::default()
             },
         );
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(device)
     }
 }

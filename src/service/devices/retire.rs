@@ -110,7 +110,7 @@ impl Services {
         }
         let mut log = EventLog::by_actor(actor, now);
         let device = flag_hijacked(&txn, &mut log, device.into_active_model(), now).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(device)
     }
 
@@ -122,7 +122,7 @@ impl Services {
         let device = lock_own_device(&txn, actor, id).await?;
         let mut log = EventLog::by_actor(actor, now);
         let forgotten = forget(&txn, &mut log, device, now).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(forgotten)
     }
 

@@ -55,7 +55,7 @@ impl Services {
                     expired_at,
                 );
             }
-            log.commit(txn, &self.events).await?;
+            self.commit(log, txn).await?;
             total += found;
             if (found as u64) < LAPSE_BATCH {
                 return Ok(total);

@@ -61,6 +61,6 @@ impl Services {
     ) -> ServiceResult<()> {
         let txn = self.begin_write().await?;
         log.record(user_id, kind, subject);
-        Ok(log.commit(txn, &self.events).await?)
+        Ok(self.commit(log, txn).await?)
     }
 }

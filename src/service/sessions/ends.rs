@@ -79,7 +79,7 @@ impl Services {
             .add(session::Column::Id.eq(id))
             .add(is_live(now));
         let ended = end_sessions(&txn, &mut log, scope, reason, Expr::value(now)).await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(ended.into_iter().next().unwrap_or(target))
     }
 
@@ -116,7 +116,7 @@ impl Services {
             .await?;
             ended.extend(current);
         }
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(ended)
     }
 
@@ -147,7 +147,7 @@ impl Services {
             Expr::value(now),
         )
         .await?;
-        log.commit(txn, &self.events).await?;
+        self.commit(log, txn).await?;
         Ok(ended)
     }
 
@@ -229,7 +229,7 @@ impl Services {
                 .await?;
                 total += ended.len();
             }
-            log.commit(txn, &self.events).await?;
+            self.commit(log, txn).await?;
             if (expired.len() as u64) < SWEEP_BATCH {
                 return Ok(total);
             }
