@@ -9,6 +9,7 @@ use async_graphql::{
     SimpleObject,
 };
 use entity::webhook_delivery;
+use uuid::Uuid;
 
 use super::{
     ApiResult, ContextExt, cost,
@@ -229,6 +230,22 @@ impl AdminUser {
 
 pub struct AdminMutation;
 
+/// Ends `user_id`'s active sessions, or only `session_id`, as the administrator sees it.
+async fn end_sessions(
+    ctx: &Context<'_>,
+    user_id: &str,
+    session_id: Option<Uuid>,
+) -> Result<RevokeSessionsPayload> {
+    let admin = administrator(ctx)?;
+    let services = ctx.services();
+    let ended = services
+        .admin_end_sessions(admin, user_id, session_id)
+        .await
+        .api()?;
+    let view = services.administrator_view(user_id).api()?;
+    Ok(RevokeSessionsPayload::new(ended, &view))
+}
+
 #[Object]
 impl AdminMutation {
     /// Ends every active session of the user (ADMIN_REVOKED), e.g. after a password change
@@ -238,14 +255,7 @@ impl AdminMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user's id.")] user_id: String,
     ) -> Result<RevokeSessionsPayload> {
-        let admin = administrator(ctx)?;
-        let services = ctx.services();
-        let ended = services
-            .admin_end_sessions(admin, &user_id, None)
-            .await
-            .api()?;
-        let view = services.administrator_view(&user_id).api()?;
-        Ok(RevokeSessionsPayload::new(ended, &view))
+        end_sessions(ctx, &user_id, None).await
     }
 
     /// Ends one of the user's sessions (ADMIN_REVOKED); ending one that already ended
@@ -256,15 +266,7 @@ impl AdminMutation {
         #[graphql(desc = "The user's id.")] user_id: String,
         #[graphql(desc = "The session's id.")] session_id: ID,
     ) -> Result<RevokeSessionsPayload> {
-        let session_id = parse_id(&session_id)?;
-        let admin = administrator(ctx)?;
-        let services = ctx.services();
-        let ended = services
-            .admin_end_sessions(admin, &user_id, Some(session_id))
-            .await
-            .api()?;
-        let view = services.administrator_view(&user_id).api()?;
-        Ok(RevokeSessionsPayload::new(ended, &view))
+        end_sessions(ctx, &user_id, Some(parse_id(&session_id)?)).await
     }
 
     /// Flags one of the user's devices as compromised: its sessions end and it can never

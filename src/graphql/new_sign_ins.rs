@@ -3,7 +3,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
+use futures_util::{FutureExt, future::BoxFuture};
+use uuid::Uuid;
+
 use super::{ApiResult, ContextExt, model::NewSignIn, parse_id};
+use crate::service::{self, Actor, ServiceResult, Services};
 
 #[derive(Default)]
 pub struct NewSignInQuery;
@@ -39,6 +43,22 @@ impl NewSignInQuery {
 #[derive(Default)]
 pub struct NewSignInMutation;
 
+/// The sign-in `id` answered by `answer`, as the caller sees it afterwards.
+async fn answer(
+    ctx: &Context<'_>,
+    id: &ID,
+    answer: impl for<'s> FnOnce(
+        &'s Services,
+        &'s Actor,
+        Uuid,
+    ) -> BoxFuture<'s, ServiceResult<service::NewSignIn>>,
+) -> Result<NewSignIn> {
+    let id = parse_id(id)?;
+    let actor = ctx.actor()?;
+    let answered = answer(ctx.services(), actor, id).await.api()?;
+    Ok(NewSignIn::new(answered, actor))
+}
+
 #[Object]
 impl NewSignInMutation {
     /// "Yes, it was me": the sign-in's device is recognised from now on, and its sessions,
@@ -49,10 +69,10 @@ impl NewSignInMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The sign-in's id (its session's).")] id: ID,
     ) -> Result<NewSignIn> {
-        let id = parse_id(&id)?;
-        let actor = ctx.actor()?;
-        let answered = ctx.services().confirm_sign_in(actor, id).await.api()?;
-        Ok(NewSignIn::new(answered, actor))
+        answer(ctx, &id, |services, actor, id| {
+            services.confirm_sign_in(actor, id).boxed()
+        })
+        .await
     }
 
     /// "No, it was not me": every session of the sign-in's device ends and the device is
@@ -62,9 +82,9 @@ impl NewSignInMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The sign-in's id (its session's).")] id: ID,
     ) -> Result<NewSignIn> {
-        let id = parse_id(&id)?;
-        let actor = ctx.actor()?;
-        let answered = ctx.services().reject_sign_in(actor, id).await.api()?;
-        Ok(NewSignIn::new(answered, actor))
+        answer(ctx, &id, |services, actor, id| {
+            services.reject_sign_in(actor, id).boxed()
+        })
+        .await
     }
 }

@@ -177,21 +177,9 @@ impl Services {
             }
             _ => {}
         }
-        let mut update = device.into_active_model();
-        update.sign_in_check = Set(Some(SignInCheck::Confirmed));
-        update.sign_in_checked_at = Set(Some(now));
-        update.confirm_by = Set(None);
+        let update = answered(&mut log, device, &session, Answer::Yes, now);
         let device = update.update(&txn).await?;
         self.release_pending_sessions(&txn, device.id, now).await?;
-        log.record(
-            &device.user_id,
-            EventKind::SignInConfirmed,
-            Subject {
-                device_id: Some(device.id),
-                session_id: Some(session.id),
-                ..Subject::default()
-            },
-        );
         let session = reread(&txn, session).await?;
         self.commit(log, txn).await?;
         Ok(NewSignIn { session, device })
@@ -210,19 +198,7 @@ impl Services {
         if device.sign_in_check == Some(SignInCheck::Rejected) {
             return Ok(NewSignIn { session, device });
         }
-        log.record(
-            &device.user_id,
-            EventKind::SignInRejected,
-            Subject {
-                device_id: Some(device.id),
-                session_id: Some(session.id),
-                ..Subject::default()
-            },
-        );
-        let mut update = device.into_active_model();
-        update.sign_in_check = Set(Some(SignInCheck::Rejected));
-        update.sign_in_checked_at = Set(Some(now));
-        update.confirm_by = Set(None);
+        let update = answered(&mut log, device, &session, Answer::No, now);
         let device = flag_hijacked(&txn, &mut log, update, now).await?;
         let session = reread(&txn, session).await?;
         self.commit(log, txn).await?;
@@ -295,6 +271,42 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// "Was this you?" answered.
+#[derive(Clone, Copy)]
+enum Answer {
+    Yes,
+    No,
+}
+
+/// `device` with its check answered at `now`, nothing waiting any more; the answer is
+/// recorded as `SignInConfirmed` or `SignInRejected`, about `session`.
+fn answered(
+    log: &mut EventLog,
+    device: device::Model,
+    session: &session::Model,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> device::ActiveModel {
+    let (check, kind) = match answer {
+        Answer::Yes => (SignInCheck::Confirmed, EventKind::SignInConfirmed),
+        Answer::No => (SignInCheck::Rejected, EventKind::SignInRejected),
+    };
+    log.record(
+        &device.user_id,
+        kind,
+        Subject {
+            device_id: Some(device.id),
+            session_id: Some(session.id),
+            ..Subject::default()
+        },
+    );
+    let mut update = device.into_active_model();
+    update.sign_in_check = Set(Some(check));
+    update.sign_in_checked_at = Set(Some(now));
+    update.confirm_by = Set(None);
+    update
 }
 
 /// `session` as `txn` now has it.

@@ -31,6 +31,8 @@ pub struct WebhookPolicy {
 const FIRST_RETRY: Duration = Duration::seconds(30);
 /// The longest wait between two attempts.
 const LONGEST_RETRY: Duration = Duration::hours(6);
+/// Deliveries one statement inserts: 12 parameters each.
+const INSERT_CHUNK: usize = 1_000;
 /// How long the last error is kept, in characters.
 const MAX_ERROR_CHARS: usize = 200;
 
@@ -114,12 +116,15 @@ pub(super) async fn enqueue(
                 })
         })
         .collect();
-    if deliveries.is_empty() {
-        return Ok(());
+    // In chunks, so a large change to many endpoints stays within the databases' limit on
+    // a statement's parameters (PostgreSQL's is 65,535).
+    let mut deliveries = deliveries.into_iter().peekable();
+    while deliveries.peek().is_some() {
+        let chunk: Vec<_> = deliveries.by_ref().take(INSERT_CHUNK).collect();
+        webhook_delivery::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
     }
-    webhook_delivery::Entity::insert_many(deliveries)
-        .exec_without_returning(txn)
-        .await?;
     Ok(())
 }
 
