@@ -26,6 +26,8 @@ export type DeviceType =
 
 /** Why a session ended. */
 export type SessionEndReason =
+  /** An administrator ended it, e.g. after a password change or an account lock. */
+  | 'ADMIN_REVOKED'
   /** Its device was forgotten. */
   | 'DEVICE_FORGOTTEN'
   /** Its device was flagged as hijacked. */
@@ -36,6 +38,11 @@ export type SessionEndReason =
   | 'IDLE_TIMEOUT'
   /** Its absolute lifetime was reached. */
   | 'LIFETIME_EXCEEDED'
+  /**
+   * It signed in on a new device under the confirmation policy and no other session
+   * confirmed the sign-in in time.
+   */
+  | 'NOT_CONFIRMED'
   /** Another session of the same user revoked it. */
   | 'REVOKED'
   /** The session signed itself out. */
