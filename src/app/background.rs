@@ -40,14 +40,15 @@ pub fn spawn(services: &Services, schedule: Schedule, shutdown: &CancellationTok
     }));
 }
 
-/// Runs `job` every `period` (the first run at once) until `shutdown`; a run that overruns
-/// delays the next instead of piling up.
+/// Runs `job` every `period` (the first run one period after start, so a starting server
+/// serves before it sweeps) until `shutdown`; a run that overruns delays the next instead
+/// of piling up.
 async fn every<F, Fut>(period: Duration, shutdown: CancellationToken, job: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut ticks = tokio::time::interval(period);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
