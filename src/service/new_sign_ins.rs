@@ -50,58 +50,63 @@ struct Answering {
     now: DateTime<Utc>,
 }
 
-/// A sign-in the account is to be asked about, decided before its session opens.
+/// A sign-in the account is to be asked about, decided before its device is written so
+/// that the device's own write records the question.
 pub(super) struct Question {
+    /// The session the sign-in will open.
+    pub session_id: Uuid,
     /// Under the confirmation policy, when the device's sessions end unless confirmed.
     pub confirm_by: Option<DateTime<Utc>>,
 }
 
+impl Question {
+    /// Writes the question into the device's update: unanswered, about this sign-in.
+    pub fn mark(&self, device: &mut device::ActiveModel) {
+        device.sign_in_check = Set(Some(SignInCheck::Unconfirmed));
+        device.sign_in_session_id = Set(Some(self.session_id));
+        device.sign_in_checked_at = Set(None);
+        device.confirm_by = Set(self.confirm_by);
+    }
+}
+
 impl Services {
-    /// Whether the sign-in on `device` (just registered when `is_new`) is to be put to
-    /// the account, and whether it must wait for the answer.
+    /// Whether the sign-in that will open session `session_id` on `known` (`None`: a
+    /// device the account never used) is to be put to the account, and whether it must
+    /// wait for the answer.
     pub(super) async fn question_for(
         &self,
         txn: &DatabaseTransaction,
-        device: &device::Model,
-        is_new: bool,
+        user_id: &str,
+        known: Option<&device::Model>,
+        session_id: Uuid,
         now: DateTime<Utc>,
     ) -> ServiceResult<Option<Question>> {
-        let unanswered = device.sign_in_check == Some(SignInCheck::Unconfirmed);
-        let asked = unanswered || (is_new && has_other_devices(txn, device).await?);
+        let asked = match known {
+            Some(device) => device.sign_in_check == Some(SignInCheck::Unconfirmed),
+            None => has_devices(txn, user_id).await?,
+        };
         if !asked {
             return Ok(None);
         }
-        let Some(window) = self.rules.confirm_new_devices_within else {
-            return Ok(Some(Question { confirm_by: None }));
+        let device_id = known.map(|device| device.id);
+        let confirm_by = match self.rules.confirm_new_devices_within {
+            Some(window) if has_confirmer(txn, user_id, device_id, now).await? => Some(
+                known
+                    .and_then(|device| device.confirm_by)
+                    .filter(|deadline| *deadline > now)
+                    .unwrap_or(now + window),
+            ),
+            _ => None,
         };
-        if !has_confirmer(txn, device, now).await? {
-            return Ok(Some(Question { confirm_by: None }));
-        }
-        let confirm_by = device
-            .confirm_by
-            .filter(|deadline| *deadline > now)
-            .unwrap_or(now + window);
         Ok(Some(Question {
-            confirm_by: Some(confirm_by),
+            session_id,
+            confirm_by,
         }))
     }
 
-    /// Puts `session`'s sign-in on `device` to the account: the device waits for an
-    /// answer, and `NewSignIn` tells the account's other sessions.
-    pub(super) async fn ask(
-        &self,
-        txn: &DatabaseTransaction,
-        log: &mut EventLog,
-        device: device::Model,
-        session: &session::Model,
-        question: Question,
-    ) -> ServiceResult<device::Model> {
-        let mut update = device.into_active_model();
-        update.sign_in_check = Set(Some(SignInCheck::Unconfirmed));
-        update.sign_in_session_id = Set(Some(session.id));
-        update.sign_in_checked_at = Set(None);
-        update.confirm_by = Set(question.confirm_by);
-        let device = update.update(txn).await?;
+    /// Tells the account's other sessions of `session`'s sign-in on `device`, which its
+    /// write marked as asked about: `NewSignIn`.
+    pub(super) fn ask(&self, log: &mut EventLog, device: &device::Model, session: &session::Model) {
         log.record(
             &session.user_id,
             EventKind::NewSignIn,
@@ -110,12 +115,11 @@ impl Services {
                 session_id: Some(session.id),
                 detail: Some(json!({
                     "loginMethod": session.login_method,
-                    "confirmBy": question.confirm_by,
+                    "confirmBy": device.confirm_by,
                 })),
                 ..Subject::default()
             },
         );
-        Ok(device)
     }
 
     /// The caller's sign-ins on new devices, most recent first: those not answered yet,
@@ -320,39 +324,37 @@ async fn reread(
         .unwrap_or(session))
 }
 
-/// Whether the account has used a device other than `device` before, forgotten or not.
-async fn has_other_devices(
-    txn: &DatabaseTransaction,
-    device: &device::Model,
-) -> ServiceResult<bool> {
-    let other: Option<Uuid> = device::Entity::find()
+/// Whether the account has used a device before, forgotten or not.
+async fn has_devices(txn: &DatabaseTransaction, user_id: &str) -> ServiceResult<bool> {
+    let any: Option<Uuid> = device::Entity::find()
         .select_only()
         .column(device::Column::Id)
-        .filter(device::Column::UserId.eq(device.user_id.as_str()))
-        .filter(device::Column::Id.ne(device.id))
+        .filter(device::Column::UserId.eq(user_id))
         .into_tuple()
         .one(txn)
         .await?;
-    Ok(other.is_some())
+    Ok(any.is_some())
 }
 
-/// Whether a session that could confirm a sign-in on `device` is active: one on another
-/// device, not pending itself.
+/// Whether a session that could confirm a sign-in on `device` (`None`: a new device) is
+/// active: one on another device, not pending itself.
 async fn has_confirmer(
     txn: &DatabaseTransaction,
-    device: &device::Model,
+    user_id: &str,
+    device: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> ServiceResult<bool> {
+    let mut scope = Condition::all()
+        .add(session::Column::UserId.eq(user_id))
+        .add(session::Column::PendingUntil.is_null())
+        .add(is_live(now));
+    if let Some(device) = device {
+        scope = scope.add(session::Column::DeviceId.ne(device));
+    }
     let confirmer: Option<Uuid> = session::Entity::find()
         .select_only()
         .column(session::Column::Id)
-        .filter(
-            Condition::all()
-                .add(session::Column::UserId.eq(device.user_id.as_str()))
-                .add(session::Column::DeviceId.ne(device.id))
-                .add(session::Column::PendingUntil.is_null())
-                .add(is_live(now)),
-        )
+        .filter(scope)
         .into_tuple()
         .one(txn)
         .await?;

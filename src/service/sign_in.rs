@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     ClientInfo, ServiceResult, Services,
-    devices::{Sighting, SignInDevice, sign_in_device},
+    devices::{Sighting, SignInDevice, known_device, sign_in_device},
     outbox::{EventLog, Subject},
     validate,
 };
@@ -45,18 +45,25 @@ impl Services {
         let now = self.now();
         let txn = self.begin_write().await?;
         let mut log = EventLog::new(None, client.clone(), now);
-        let SignInDevice {
-            mut device,
-            token: device_token,
-            is_new,
-        } = sign_in_device(&txn, &mut log, &identity.user_id, sighting, now).await?;
-        let question = self.question_for(&txn, &device, is_new, now).await?;
-        let pending_until = question.as_ref().and_then(|question| question.confirm_by);
-        let session = self
-            .open_session(&txn, &mut log, identity, &device, client, pending_until)
+        let user_id = &identity.user_id;
+        let known = known_device(&txn, user_id, &sighting).await?;
+        let session_id = Uuid::now_v7();
+        let question = self
+            .question_for(&txn, user_id, known.as_ref(), session_id, now)
             .await?;
-        if let Some(question) = question {
-            device = self.ask(&txn, &mut log, device, &session, question).await?;
+        let SignInDevice {
+            device,
+            token: device_token,
+        } = sign_in_device(&txn, &mut log, user_id, known, sighting, question.as_ref()).await?;
+        let opening = Opening {
+            id: session_id,
+            pending_until: question.as_ref().and_then(|question| question.confirm_by),
+        };
+        let session = self
+            .open_session(&txn, &mut log, identity, &device, client, opening)
+            .await?;
+        if question.is_some() {
+            self.ask(&mut log, &device, &session);
         }
         self.make_room(&txn, &mut log, &identity.user_id, now)
             .await?;
@@ -75,8 +82,7 @@ impl Services {
         })
     }
 
-    /// A new active session on `device`, recorded as `SessionStarted`; pending until
-    /// `pending_until` when it must wait for its device to be confirmed.
+    /// A new active session on `device`, recorded as `SessionStarted`.
     async fn open_session(
         &self,
         txn: &DatabaseTransaction,
@@ -84,7 +90,7 @@ impl Services {
         identity: &Identity,
         device: &device::Model,
         client: &ClientInfo,
-        pending_until: Option<DateTime<Utc>>,
+        Opening { id, pending_until }: Opening,
     ) -> ServiceResult<session::Model> {
         let now = log.now();
         let absolute_expires_at = now + self.rules.session_lifetime;
@@ -92,7 +98,7 @@ impl Services {
         let idle_expiry = std::cmp::min(now + self.rules.idle_timeout, absolute_expires_at);
         let session =
             session::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(id),
                 user_id: Set(identity.user_id.clone()),
                 device_id: Set(device.id),
                 login_method: Set((!identity.amr.is_empty()).then(|| identity.amr.join("+"))),
@@ -122,6 +128,13 @@ impl Services {
         );
         Ok(session)
     }
+}
+
+/// The session a sign-in opens: its id, made before its device is written, and the
+/// deadline it waits until when its device must be confirmed first.
+struct Opening {
+    id: Uuid,
+    pending_until: Option<DateTime<Utc>>,
 }
 
 /// The request's device description, checked; the user agent defaults to the request's.

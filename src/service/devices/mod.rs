@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub(super) use registration::{Sighting, SignInDevice, sign_in_device};
+pub(super) use registration::{Sighting, SignInDevice, known_device, sign_in_device};
 pub use retire::ForgottenDevice;
 pub(super) use retire::{flag_hijacked, forget};
 

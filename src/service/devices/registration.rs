@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::service::{
     ClientInfo, ServiceError, ServiceResult,
+    new_sign_ins::Question,
     outbox::{EventLog, Subject},
     user_agent,
 };
@@ -37,19 +38,15 @@ pub(in crate::service) struct Sighting<'a> {
 pub(in crate::service) struct SignInDevice {
     pub device: device::Model,
     pub token: String,
-    /// Registered by this sign-in.
-    pub is_new: bool,
 }
 
-/// The device `seen.token` names when it is `user_id`'s, refreshed with what this sign-in
-/// says; otherwise a new device with a new token. A hijacked device's token is refused.
-pub(in crate::service) async fn sign_in_device(
+/// The device `seen.token` names when it is `user_id`'s, locked until `txn` ends; `None`
+/// for no token, an unknown one or another user's. A hijacked device's token is refused.
+pub(in crate::service) async fn known_device(
     txn: &DatabaseTransaction,
-    log: &mut EventLog,
     user_id: &str,
-    seen: Sighting<'_>,
-    now: DateTime<Utc>,
-) -> ServiceResult<SignInDevice> {
+    seen: &Sighting<'_>,
+) -> ServiceResult<Option<device::Model>> {
     let known = match &seen.token {
         Some(token) => {
             device::Entity::find()
@@ -69,26 +66,37 @@ pub(in crate::service) async fn sign_in_device(
         ));
     }
     // Another user's token must never attach to their device: treat it as unknown.
-    match known.filter(|device| device.user_id == user_id) {
-        Some(existing) => {
-            let mut update = existing.into_active_model();
-            if let Some(name) = seen.name.clone() {
-                update.name = Set(name);
-            }
-            if seen.metadata.is_some() {
-                update.metadata = Set(seen.metadata.clone());
-            }
-            describe(&mut update, &seen, now);
-            let token = seen.token.expect("a known device was found by its token");
-            let device = update.update(txn).await?;
-            Ok(SignInDevice {
-                device,
-                token,
-                is_new: false,
-            })
-        }
-        None => register(txn, log, user_id, seen, now).await,
+    Ok(known.filter(|device| device.user_id == user_id))
+}
+
+/// The sign-in's device: `known` refreshed with what this sign-in says, or else a new one
+/// with a new token; put to the account when `question` says so, in the same write.
+pub(in crate::service) async fn sign_in_device(
+    txn: &DatabaseTransaction,
+    log: &mut EventLog,
+    user_id: &str,
+    known: Option<device::Model>,
+    seen: Sighting<'_>,
+    question: Option<&Question>,
+) -> ServiceResult<SignInDevice> {
+    let now = log.now();
+    let Some(existing) = known else {
+        return register(txn, log, user_id, seen, question, now).await;
+    };
+    let mut update = existing.into_active_model();
+    if let Some(name) = seen.name.clone() {
+        update.name = Set(name);
     }
+    if seen.metadata.is_some() {
+        update.metadata = Set(seen.metadata.clone());
+    }
+    if let Some(question) = question {
+        question.mark(&mut update);
+    }
+    describe(&mut update, &seen, now);
+    let token = seen.token.expect("a known device was found by its token");
+    let device = update.update(txn).await?;
+    Ok(SignInDevice { device, token })
 }
 
 /// A new, unverified device with a fresh token; recorded as `DeviceAdded`.
@@ -97,6 +105,7 @@ async fn register(
     log: &mut EventLog,
     user_id: &str,
     seen: Sighting<'_>,
+    question: Option<&Question>,
     now: DateTime<Utc>,
 ) -> ServiceResult<SignInDevice> {
     let token = new_token();
@@ -111,8 +120,15 @@ async fn register(
         metadata: Set(seen.metadata.clone()),
         created_at: Set(now),
         forgotten_at: Set(None),
+        sign_in_check: Set(None),
+        sign_in_session_id: Set(None),
+        sign_in_checked_at: Set(None),
+        confirm_by: Set(None),
         ..Default::default()
     };
+    if let Some(question) = question {
+        question.mark(&mut device);
+    }
     let default_name = describe(&mut device, &seen, now);
     device.name = Set(seen.name.unwrap_or(default_name));
     let device = device.insert(txn).await?;
@@ -124,11 +140,7 @@ async fn register(
             ..Subject::default()
         },
     );
-    Ok(SignInDevice {
-        device,
-        token,
-        is_new: true,
-    })
+    Ok(SignInDevice { device, token })
 }
 
 /// Writes what the user agent and the client's address say about the device, seen `now`.
