@@ -27,7 +27,12 @@ const INDEXES: [(&str, &str, &str, Option<&str>); 4] = [
         "forgotten_at",
         Some("forgotten_at IS NOT NULL"),
     ),
-    ("idx_account_events_time", "account_events", "occurred_at", None),
+    (
+        "idx_account_events_time",
+        "account_events",
+        "occurred_at",
+        None,
+    ),
 ];
 
 #[async_trait::async_trait]
@@ -35,7 +40,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for (name, table, column, rows) in INDEXES {
-            let only = rows.map(|rows| format!(" WHERE {rows}")).unwrap_or_default();
+            let only = rows
+                .map(|rows| format!(" WHERE {rows}"))
+                .unwrap_or_default();
             db.execute_unprepared(&format!("CREATE INDEX {name} ON {table} ({column}){only}"))
                 .await?;
         }
