@@ -221,9 +221,13 @@ impl Services {
             .one(&txn)
             .await?
             .ok_or(ServiceError::NotFound("sign-in"))?;
+        // A forgotten device has no sign-in left to answer; any other failure is itself.
         let device = lock_own_device(&txn, actor, session.device_id)
             .await
-            .map_err(|_| ServiceError::NotFound("sign-in"))?;
+            .map_err(|error| match error {
+                ServiceError::NotFound(_) => ServiceError::NotFound("sign-in"),
+                other => other,
+            })?;
         if device.sign_in_check.is_none() {
             return Err(ServiceError::NotFound("sign-in"));
         }
