@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 use sessionhub::{
     app::{Application, migrate},
     clock::{Clock, SystemClock},
-    config::{Config, DatabaseConfig, KeyConfig, LogFormat, unknown_variables},
+    config::{CompatApi, Config, DatabaseConfig, KeyConfig, LogFormat, unknown_variables},
     graphql::{admin_schema_sdl, schema_sdl},
+    http::openapi_json,
     telemetry::logging,
     tokens::{Identity, TokenKeys},
 };
@@ -41,6 +42,13 @@ enum Command {
         /// The admin API's schema instead of the user API's.
         #[arg(long)]
         admin: bool,
+    },
+    /// Print a compatibility REST API's OpenAPI document (JSON) to standard output, as
+    /// served under its default prefix.
+    PrintOpenapi {
+        /// Which API: flashback, laravel or ruuvi.
+        #[arg(value_enum)]
+        api: CompatApi,
     },
     /// Mint an identity token with the configured HS256 identity secret, as the product's
     /// login would, to try the API without one.
@@ -90,6 +98,11 @@ async fn main() -> anyhow::Result<()> {
                     schema_sdl()
                 }
             );
+            Ok(())
+        }
+        Command::PrintOpenapi { api } => {
+            let defaults = Config::default();
+            print!("{}", openapi_json(api, defaults.compat.prefix(api)));
             Ok(())
         }
         Command::Token(args) => {

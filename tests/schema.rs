@@ -37,6 +37,20 @@ fn checked_in_admin_schema_matches_the_code() {
 }
 
 #[test]
+fn checked_in_openapi_documents_match_the_code() {
+    let defaults = sessionhub::config::Config::default();
+    for api in sessionhub::config::CompatApi::ALL {
+        let name = api.name();
+        let path = format!("docs/openapi/{name}.json");
+        let checked_in = read(&repo_file(&path));
+        assert!(
+            checked_in == sessionhub::http::openapi_json(api, defaults.compat.prefix(api)),
+            "{path} is out of date: run `cargo run -- print-openapi {name} > {path}` and commit it"
+        );
+    }
+}
+
+#[test]
 fn schema_is_a_compatible_superset_of_the_contract() {
     let contract = read(&repo_file("tests/contract/schema-contract.graphql"));
     let problems = compatibility_problems(&contract, &read(&repo_file("schema.graphql")));

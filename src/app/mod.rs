@@ -243,6 +243,7 @@ impl Application {
             clients: Arc::new(clients),
             websocket: websocket_limits(&config.websocket),
             api: Arc::new(config.api.clone()),
+            compat: Arc::new(config.compat.clone()),
             log_client_ips: config.operations.log_client_ips,
             connections: Arc::new(ConnectionSlots::new(
                 config.websocket.ws_max_connections_per_session,

@@ -9,10 +9,12 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
 
+mod compat;
 mod environment;
 mod retention;
 mod webhooks;
 
+pub use compat::{CompatApi, CompatConfig};
 pub use environment::{UnknownVariable, unknown_variables};
 pub use retention::RetentionConfig;
 pub use webhooks::WebhookConfig;
@@ -109,6 +111,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhooks: WebhookConfig,
+
+    #[command(flatten)]
+    pub compat: CompatConfig,
 }
 
 impl Config {

@@ -4,6 +4,7 @@ mod account_page;
 mod admin;
 mod admission;
 mod client;
+mod compat;
 mod embedded;
 mod errors;
 mod graphiql;
@@ -14,6 +15,7 @@ mod observe;
 mod websocket;
 
 pub use client::ClientLookup;
+pub use compat::{openapi_document, openapi_json};
 pub use metrics::{MetricsState, metrics_router};
 pub use websocket::{ConnectionSlots, SharedSlots};
 
@@ -35,7 +37,7 @@ use tower_http::{
 };
 
 use crate::{
-    config::{ApiConfig, ClientIpLogging},
+    config::{ApiConfig, ClientIpLogging, CompatConfig},
     graphql::{AdminSchema, AppSchema, DocumentCache},
     service::Services,
 };
@@ -52,6 +54,8 @@ pub struct AppState {
     pub clients: Arc<ClientLookup>,
     pub websocket: WebSocketLimits,
     pub api: Arc<ApiConfig>,
+    /// Which compatibility REST APIs are served, and where.
+    pub compat: Arc<CompatConfig>,
     /// How client addresses appear in log lines.
     pub log_client_ips: ClientIpLogging,
     pub connections: Arc<ConnectionSlots>,
@@ -85,6 +89,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     if state.admin_schema.is_some() {
         routes = routes.route("/admin/graphql", post(admin::post));
     }
+    routes = routes.merge(compat::routes(&state, &state.compat)?);
     Ok(routes
         .layer(DefaultBodyLimit::max(state.api.max_body_bytes))
         .layer(cors(&state.api.cors_origins)?)
@@ -116,7 +121,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]))
 }
 

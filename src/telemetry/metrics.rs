@@ -18,6 +18,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 const OPERATIONS: &str = "sessionhub_graphql_operations_total";
 const OPERATION_SECONDS: &str = "sessionhub_graphql_operation_duration_seconds";
+const COMPAT_REQUESTS: &str = "sessionhub_compat_requests_total";
+const COMPAT_REQUEST_SECONDS: &str = "sessionhub_compat_request_duration_seconds";
 const REFUSED: &str = "sessionhub_http_refused_total";
 const WEBSOCKET_CONNECTIONS: &str = "sessionhub_websocket_connections";
 const SUBSCRIPTIONS: &str = "sessionhub_websocket_subscriptions";
@@ -74,6 +76,15 @@ fn describe() {
         "How long GraphQL operations took, parsing included, by operation name"
     );
     describe_counter!(
+        COMPAT_REQUESTS,
+        "Requests to the compatibility REST APIs, by API, route and outcome code (OK or the error's code)"
+    );
+    describe_histogram!(
+        COMPAT_REQUEST_SECONDS,
+        Unit::Seconds,
+        "How long compatibility REST requests took, by API and route"
+    );
+    describe_counter!(
         REFUSED,
         "HTTP requests refused before any operation ran (bad body, token, rate), by code"
     );
@@ -104,6 +115,19 @@ pub fn operation(name: Option<&str>, code: &str, elapsed: Duration) {
     let name = operation_label(name);
     counter!(OPERATIONS, "operation" => name.clone(), "code" => code.to_owned()).increment(1);
     histogram!(OPERATION_SECONDS, "operation" => name).record(elapsed.as_secs_f64());
+}
+
+/// A request to a compatibility REST API: `route` is its method and path template, one of
+/// a fixed few, so the labels stay bounded.
+pub fn compat_request(api: &'static str, route: &str, code: &str, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
+    let route = route.to_owned();
+    counter!(COMPAT_REQUESTS, "api" => api, "route" => route.clone(), "code" => code.to_owned())
+        .increment(1);
+    histogram!(COMPAT_REQUEST_SECONDS, "api" => api, "route" => route)
+        .record(elapsed.as_secs_f64());
 }
 
 /// The label an operation name counts under: itself while fewer than

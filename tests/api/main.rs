@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod compat;
 mod devices;
 mod expiry_warnings;
 mod hardening;

@@ -1,0 +1,195 @@
+//! The seed REST APIs (Flashback, laravel-devices, Ruuvi Cloud), served beside GraphQL
+//! for clients that already speak them. Each is a thin adapter over the same service
+//! calls the GraphQL resolvers make, admitted the same way (client rate, bearer session
+//! token, session rate), so a REST revoke is a revoke: same rules, same security log,
+//! same pushes. What each API owns is its paths, its field names and its envelopes.
+//!
+//! The routes and the OpenAPI document come from the same annotations (utoipa), so the
+//! document served at `<prefix>/openapi.json` cannot drift from what is routed.
+
+mod flashback;
+mod laravel;
+mod refusal;
+mod ruuvi;
+
+use std::{net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, MatchedPath, Request, State},
+    http::header,
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
+use utoipa::openapi::{
+    OpenApi, Server,
+    security::{Http, HttpAuthScheme, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use refusal::unrouted;
+pub(super) use refusal::{Caller, Dialect, ErrorCode, Refused};
+
+use super::AppState;
+use crate::{
+    config::{CompatApi, CompatConfig},
+    telemetry::{logging::client_address, metrics},
+};
+
+/// The OpenAPI document of `api` as served under `prefix`.
+pub fn openapi_document(api: CompatApi, prefix: &str) -> OpenApi {
+    let (_, document) = api_router(api).split_for_parts();
+    finish_document(document, prefix)
+}
+
+/// The OpenAPI document of `api`, pretty-printed as it is checked in.
+pub fn openapi_json(api: CompatApi, prefix: &str) -> String {
+    let json = openapi_document(api, prefix)
+        .to_pretty_json()
+        .expect("an OpenAPI document serialises");
+    json + "\n"
+}
+
+/// Every enabled compatibility API, each nested under its prefix with its OpenAPI
+/// document at `<prefix>/openapi.json`.
+pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<Router<AppState>> {
+    let mut routes = Router::new();
+    for (api, prefix) in config.enabled() {
+        check_prefix(api, prefix)?;
+        let (router, document) = api_router(api).split_for_parts();
+        let router = match api {
+            CompatApi::Flashback => router.fallback(unrouted::<flashback::Flashback>),
+            CompatApi::Laravel => router.fallback(unrouted::<laravel::Laravel>),
+            CompatApi::Ruuvi => router.fallback(unrouted::<ruuvi::Ruuvi>),
+        };
+        let document: Arc<str> = finish_document(document, prefix).to_pretty_json()?.into();
+        let router = router
+            .route(
+                "/openapi.json",
+                get(move || async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        document.to_string(),
+                    )
+                }),
+            )
+            .layer(middleware::from_fn_with_state(
+                (state.clone(), api),
+                observe,
+            ));
+        routes = routes.nest(prefix, router);
+    }
+    Ok(routes)
+}
+
+fn api_router(api: CompatApi) -> OpenApiRouter<AppState> {
+    match api {
+        CompatApi::Flashback => flashback::router(),
+        CompatApi::Laravel => laravel::router(),
+        CompatApi::Ruuvi => ruuvi::router(),
+    }
+}
+
+/// A prefix is a path of its own: `/` and one or more segments, no trailing slash, so
+/// that two APIs (or an API and GraphQL) cannot be mounted over each other by accident.
+fn check_prefix(api: CompatApi, prefix: &str) -> anyhow::Result<()> {
+    let segments_ok = prefix
+        .strip_prefix('/')
+        .is_some_and(|rest| !rest.is_empty() && rest.split('/').all(|s| !s.is_empty()));
+    let taken = [
+        "/graphql",
+        "/admin",
+        "/graphiql",
+        "/account",
+        "/healthz",
+        "/readyz",
+    ]
+    .iter()
+    .any(|ours| prefix == *ours || prefix.starts_with(&format!("{ours}/")));
+    anyhow::ensure!(
+        segments_ok && !taken,
+        "the {} API's prefix `{prefix}` must be a path such as `/compat/{}`, not one of the server's own",
+        api.name(),
+        api.name()
+    );
+    Ok(())
+}
+
+/// The document as a client uses it: served under `prefix`, every operation behind a
+/// bearer session token.
+fn finish_document(mut document: OpenApi, prefix: &str) -> OpenApi {
+    document.servers = Some(vec![Server::new(prefix)]);
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    document
+}
+
+/// Each compatibility request's log line and metrics, as a GraphQL request has: the API,
+/// the route, the outcome code (the error's, or OK), how long it took, and the client.
+async fn observe(
+    State((state, api)): State<(AppState, CompatApi)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !tracing::enabled!(tracing::Level::INFO) && !metrics::enabled() {
+        return next.run(request).await;
+    }
+    let started = Instant::now();
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) => format!("{} {}", request.method(), path.as_str()),
+        None => format!("{} (unrouted)", request.method()),
+    };
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| state.clients.client_info(*peer, request.headers()));
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or("OK", |ErrorCode(code)| code);
+    metrics::compat_request(api.name(), &route, code, elapsed);
+    tracing::info!(
+        api = api.name(),
+        route,
+        status = response.status().as_u16(),
+        code,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        client = client
+            .and_then(|client| client_address(client.ip_address.as_deref(), state.log_client_ips))
+            .as_deref(),
+        "compat request"
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_paths_of_their_own() {
+        for good in ["/compat/flashback", "/v1", "/a/b/c"] {
+            assert!(check_prefix(CompatApi::Ruuvi, good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/",
+            "compat",
+            "/compat/",
+            "//x",
+            "/graphql",
+            "/graphql/x",
+            "/admin",
+        ] {
+            assert!(check_prefix(CompatApi::Ruuvi, bad).is_err(), "{bad}");
+        }
+    }
+}

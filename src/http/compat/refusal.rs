@@ -1,0 +1,231 @@
+//! What the compatibility APIs share: admitting the caller, and refusing in each API's
+//! own words. A refusal carries Sessionhub's machine-readable code in every dialect
+//! (`code`, or Ruuvi's `sub_code`), its HTTP status, and the headers the status calls for.
+
+use std::{collections::BTreeMap, marker::PhantomData, net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder, schema::Ref};
+
+use crate::{
+    http::{
+        AppState,
+        admission::{check_client_rate, resolve_requester},
+    },
+    service::{Actor, Requester, ServiceError},
+};
+
+/// How one compatibility API words a refusal.
+pub(in crate::http) trait Dialect: Send + Sync + 'static {
+    /// The body of a refusal: its status, Sessionhub's code, a message for people, and
+    /// for a rate limit or an outage how many seconds to wait.
+    fn body(refusal: &Refusal<'_>) -> Value;
+
+    /// The status an error is sent with; the APIs differ only in bad input.
+    fn status(error: &ServiceError) -> StatusCode {
+        default_status(error)
+    }
+}
+
+/// A refusal as a dialect words it.
+pub(in crate::http) struct Refusal<'a> {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: &'a str,
+    pub retry_after: Option<u64>,
+    /// For a 404, what was not found (`session`, `device`, `route`).
+    pub missing: Option<&'static str>,
+}
+
+/// The code a response was refused with, for the request's log line and metrics.
+#[derive(Clone, Copy)]
+pub(in crate::http) struct ErrorCode(pub &'static str);
+
+/// The status each error is sent with, unless a dialect says otherwise.
+pub(super) fn default_status(error: &ServiceError) -> StatusCode {
+    match error {
+        ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::BadUserInput(_) => StatusCode::BAD_REQUEST,
+        ServiceError::DeviceBlocked(_) => StatusCode::CONFLICT,
+        ServiceError::ReauthRequired | ServiceError::SignInPending | ServiceError::Forbidden(_) => {
+            StatusCode::FORBIDDEN
+        }
+        ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Why a compatibility request was refused, sent in dialect `D`.
+pub(in crate::http) enum Refused<D> {
+    Service(ServiceError, PhantomData<D>),
+    /// A fault of ours with nothing to tell the client, already logged.
+    Internal,
+}
+
+impl<D> From<ServiceError> for Refused<D> {
+    fn from(error: ServiceError) -> Self {
+        Refused::Service(error, PhantomData)
+    }
+}
+
+impl<D: Dialect> IntoResponse for Refused<D> {
+    fn into_response(self) -> Response {
+        let (status, code, message, retry_after, missing) = match &self {
+            Refused::Service(error, _) => {
+                error.log();
+                let missing = match error {
+                    ServiceError::NotFound(what) => Some(*what),
+                    _ => None,
+                };
+                let message = capitalised(&error.to_string());
+                let retry_after = error.retry_after_seconds();
+                (
+                    D::status(error),
+                    error.code(),
+                    message,
+                    retry_after,
+                    missing,
+                )
+            }
+            Refused::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "Internal error".to_owned(),
+                None,
+                None,
+            ),
+        };
+        let body = D::body(&Refusal {
+            status,
+            code,
+            message: &message,
+            retry_after,
+            missing,
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, seconds.into());
+        }
+        response.extensions_mut().insert(ErrorCode(code));
+        response
+    }
+}
+
+/// What an unknown path under an API's prefix answers: a 404 in the API's own shape.
+pub(super) async fn unrouted<D: Dialect>() -> Refused<D> {
+    ServiceError::NotFound("route").into()
+}
+
+/// "device not found" as the seeds word it: "Device not found".
+fn capitalised(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The session a compatibility request is made with, admitted as a GraphQL request is:
+/// the client address's rate, a bearer session token of an active session (an identity
+/// token only starts sessions, which these APIs do not), then the session's rate.
+pub(in crate::http) struct Caller<D> {
+    actor: Arc<Actor>,
+    dialect: PhantomData<D>,
+}
+
+impl<D> Caller<D> {
+    /// The calling session, unless it waits for its new device to be confirmed: as in
+    /// GraphQL, such a session may only read itself, keep itself alive and sign out.
+    pub fn confirmed(&self) -> Result<&Actor, ServiceError> {
+        self.actor.confirmed()
+    }
+
+    /// The calling session even while it waits for confirmation.
+    pub fn allowing_pending(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
+    type Rejection = Refused<D>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            tracing::error!("a compatibility request arrived without its peer address");
+            return Err(Refused::Internal);
+        };
+        let client = state.clients.client_info(*peer, &parts.headers);
+        check_client_rate(state, &client)
+            .await
+            .map_err(ServiceError::RateLimited)?;
+        let Requester::Session(actor) = resolve_requester(state, &parts.headers, client).await?
+        else {
+            return Err(ServiceError::Unauthenticated(
+                "this API needs `Authorization: Bearer <session token>`".into(),
+            )
+            .into());
+        };
+        state.services.check_session_rate(&actor).await?;
+        Ok(Caller {
+            actor,
+            dialect: PhantomData,
+        })
+    }
+}
+
+/// The refusals every operation may answer, each with the dialect's error schema
+/// `schema`, for the OpenAPI document; `extra` adds an operation's own.
+pub(super) fn refusals(
+    schema: &str,
+    extra: &[(StatusCode, &str)],
+) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+    let common = [
+        (
+            StatusCode::UNAUTHORIZED,
+            "No bearer session token, or its session has ended",
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            "The session may not do this: it waits for its new device to be confirmed, or the change needs a recent sign-in",
+        ),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Over the rate limit; `Retry-After` says when to retry",
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, "A fault of the server"),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The database is unreachable; `Retry-After` says when to retry",
+        ),
+    ];
+    common
+        .iter()
+        .chain(extra)
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build();
+            (status.as_str().to_owned(), RefOr::T(response))
+        })
+        .collect()
+}

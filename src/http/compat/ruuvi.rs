@@ -1,0 +1,248 @@
+//! Ruuvi Cloud's session API (seed 004): `{ "result": "success", "data": … }`, refusals
+//! as `{ "result": "error", "error", "code", "sub_code" }`, times in epoch seconds.
+//!
+//! Ruuvi numbers its sessions with integers; ours are UUIDs. A session's Ruuvi id is the
+//! low 53 bits of its UUID ([`ruuvi_id`]): stable for the session's whole life, the
+//! random part of a UUIDv7 (so two sessions of one account collide with odds of about
+//! 1 in 2^53), and within JavaScript's safe integers, so a browser client that parses
+//! the JSON keeps it exact.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use entity::session;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{Caller, Dialect, Refused, refusal::Refusal, refusal::refusals};
+use crate::{
+    http::AppState,
+    service::{Actor, ServiceError},
+};
+
+pub(super) struct Ruuvi;
+
+type Answer<T> = Result<Json<T>, Refused<Ruuvi>>;
+
+impl Dialect for Ruuvi {
+    /// Ruuvi's primary codes by status; Sessionhub's own code as the `sub_code`.
+    fn body(refusal: &Refusal<'_>) -> Value {
+        let code = match refusal.status {
+            StatusCode::UNAUTHORIZED => "ER_UNAUTHORIZED",
+            StatusCode::FORBIDDEN => "ER_FORBIDDEN",
+            StatusCode::NOT_FOUND if refusal.missing == Some("session") => "ER_SESSION_NOT_FOUND",
+            StatusCode::NOT_FOUND => "ER_NOT_FOUND",
+            StatusCode::BAD_REQUEST => "ER_INVALID_FORMAT",
+            StatusCode::TOO_MANY_REQUESTS => "ER_THROTTLED",
+            StatusCode::SERVICE_UNAVAILABLE => "ER_SERVICE_UNAVAILABLE",
+            _ => "ER_INTERNAL",
+        };
+        json!({
+            "result": "error",
+            "error": refusal.message,
+            "code": code,
+            "sub_code": refusal.code,
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sessionhub: Ruuvi Cloud sessions",
+        description = "Ruuvi Cloud's session API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`. A session's `id` is the low 53 bits of its Sessionhub UUID. A refusal's `sub_code` is Sessionhub's machine-readable code.",
+        version = "1.0.0"
+    ),
+    components(schemas(RuuviError)),
+    security(("bearerAuth" = []))
+)]
+struct Document;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(Document::openapi())
+        .routes(routes!(get_sessions, delete_sessions))
+        .routes(routes!(delete_session))
+}
+
+/// A refusal.
+#[derive(Serialize, ToSchema)]
+struct RuuviError {
+    /// Always `error`.
+    result: String,
+    /// Human-readable explanation.
+    error: String,
+    /// Ruuvi's machine-readable primary code, e.g. `ER_UNAUTHORIZED`.
+    code: String,
+    /// Sessionhub's machine-readable code, e.g. `SESSION_ENDED`.
+    sub_code: Option<String>,
+}
+
+struct Refusals;
+
+impl IntoResponses for Refusals {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        refusals("RuuviError", &[])
+    }
+}
+
+/// A session's id as Ruuvi clients know it: the low 53 bits of its UUID.
+fn ruuvi_id(id: Uuid) -> i64 {
+    const LOW_53_BITS: u128 = (1 << 53) - 1;
+    i64::try_from(id.as_u128() & LOW_53_BITS).expect("53 bits fit an i64")
+}
+
+/// An active session.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RuuviSession {
+    /// Identifier of the session: the low 53 bits of its Sessionhub UUID.
+    id: i64,
+    /// Epoch seconds when the session was created.
+    created_at: i64,
+    /// Epoch seconds when the session was last used.
+    last_accessed: i64,
+    /// Whether this session authorised the request.
+    current: bool,
+}
+
+impl RuuviSession {
+    fn new(session: &session::Model, viewer: &Actor) -> Self {
+        Self {
+            id: ruuvi_id(session.id),
+            created_at: session.started_at.timestamp(),
+            last_accessed: session.last_activity_at.timestamp(),
+            current: session.id == viewer.session_id,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct Sessions {
+    sessions: Vec<RuuviSession>,
+}
+
+/// A success with the endpoint's payload.
+#[derive(Serialize, ToSchema)]
+struct Success<T> {
+    /// Always `success`.
+    result: &'static str,
+    data: T,
+}
+
+/// No payload: `{}`.
+#[derive(Serialize, ToSchema)]
+struct Empty {}
+
+fn success<T>(data: T) -> Json<Success<T>> {
+    Json(Success {
+        result: "success",
+        data,
+    })
+}
+
+/// The authenticated user's active sessions, most recent access first.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    operation_id = "getSessions",
+    tag = "Sessions",
+    responses((status = 200, description = "Active sessions retrieved successfully", body = Success<Sessions>), Refusals)
+)]
+async fn get_sessions(
+    State(state): State<AppState>,
+    caller: Caller<Ruuvi>,
+) -> Answer<Success<Sessions>> {
+    let actor = caller.confirmed()?;
+    let sessions = state.services.sessions(actor, false).await?;
+    Ok(success(Sessions {
+        sessions: sessions
+            .iter()
+            .map(|session| RuuviSession::new(session, actor))
+            .collect(),
+    }))
+}
+
+/// Deletes all active sessions of the user, the one authorising this request included.
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    operation_id = "deleteSessions",
+    tag = "Sessions",
+    responses((status = 200, description = "All active sessions deleted successfully", body = Success<Empty>), Refusals)
+)]
+async fn delete_sessions(
+    State(state): State<AppState>,
+    caller: Caller<Ruuvi>,
+) -> Answer<Success<Empty>> {
+    state
+        .services
+        .revoke_all_sessions(caller.confirmed()?, true)
+        .await?;
+    Ok(success(Empty {}))
+}
+
+/// Deletes one active session by its id; deleting the calling session signs it out.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    operation_id = "deleteSession",
+    tag = "Sessions",
+    params(("id" = i64, Path, description = "ID of the session to delete")),
+    responses(
+        (status = 200, description = "Session deleted successfully", body = Success<Empty>),
+        (status = 400, description = "The id is not an integer", body = RuuviError),
+        (status = 404, description = "No such active session of the user", body = RuuviError),
+        Refusals
+    )
+)]
+async fn delete_session(
+    State(state): State<AppState>,
+    caller: Caller<Ruuvi>,
+    Path(id): Path<String>,
+) -> Answer<Success<Empty>> {
+    let actor = caller.confirmed()?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ServiceError::BadUserInput("the session id must be an integer".into()))?;
+    let sessions = state.services.sessions(actor, false).await?;
+    let session = sessions
+        .iter()
+        .find(|session| ruuvi_id(session.id) == id)
+        .ok_or(ServiceError::NotFound("session"))?;
+    state.services.revoke_session(actor, session.id).await?;
+    Ok(success(Empty {}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruuvi_ids_are_the_low_53_bits_and_safe_in_javascript() {
+        let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_002a);
+        assert_eq!(ruuvi_id(id), 0x2a);
+        let all_ones = Uuid::from_u128(u128::MAX);
+        assert_eq!(ruuvi_id(all_ones), (1 << 53) - 1);
+        assert!(ruuvi_id(Uuid::now_v7()) < 1 << 53);
+    }
+
+    #[test]
+    fn refusals_carry_ruuvis_code_and_sessionhubs() {
+        let body = Ruuvi::body(&Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            code: "SESSION_ENDED",
+            message: "This session has ended; sign in again",
+            retry_after: None,
+            missing: None,
+        });
+        assert_eq!(body["result"], "error");
+        assert_eq!(body["code"], "ER_UNAUTHORIZED");
+        assert_eq!(body["sub_code"], "SESSION_ENDED");
+    }
+}
