@@ -6,7 +6,8 @@ Two things Schemathesis cannot know from the schema alone:
   by a session token. Every case gets a session of its own, started just before it,
   so a generated `signOut` or `revokeAllSessions(includeCurrent: true)` cannot leave
   the cases after it answering only UNAUTHENTICATED.
-* What counts as a server fault. Schemathesis' GraphQL heuristics call any error raised
+* What counts as a server fault (the compatibility REST APIs get the same contract in
+  their own envelopes: `sessionhub_rest_contract`). Schemathesis' GraphQL heuristics call any error raised
   inside a resolver a "server error", which would flag every NOT_FOUND for the random
   ids it generates. Our contract is sharper, and `sessionhub_contract` checks it on
   every answer: no 5xx, a JSON object, every error carrying `extensions.code`, never
@@ -89,3 +90,32 @@ def sessionhub_contract(ctx, response, case):
             raise AssertionError(f"INTERNAL error: {error}")
         if LEAK.search(message):
             raise AssertionError(f"an error message shows internals: {message}")
+
+
+@schemathesis.check
+def sessionhub_rest_contract(ctx, response, case):
+    """No 5xx; a JSON object; a refusal carries Sessionhub's code (Ruuvi's `sub_code`,
+    the others' `code`), never INTERNAL, and no message that leaks internals."""
+    if response.status_code >= 500:
+        raise AssertionError(f"HTTP {response.status_code}: {response.text[:500]}")
+    if case.method.upper() == "OPTIONS":
+        # A CORS preflight, answered by the CORS layer for every path, without a body.
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError(
+            f"HTTP {response.status_code} {case.method} {case.formatted_path}: not JSON: {response.text[:200]!r}"
+        ) from None
+    if not isinstance(body, dict):
+        raise AssertionError(f"the answer is not a JSON object: {response.text[:500]}")
+    if response.status_code < 400:
+        return
+    code = body.get("sub_code") if body.get("result") == "error" else body.get("code")
+    if not code:
+        raise AssertionError(f"a refusal without Sessionhub's code: {body}")
+    if code == "INTERNAL":
+        raise AssertionError(f"INTERNAL error: {body}")
+    message = str(body.get("error") or body.get("message") or "")
+    if LEAK.search(message):
+        raise AssertionError(f"an error message shows internals: {message}")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Schema-driven fuzzing of the live server: Schemathesis generates queries and mutations
-# from schema.graphql (valid and invalid arguments), sends them to a real server, and
+# from schema.graphql (valid and invalid arguments), then requests to each compatibility
+# REST API from its OpenAPI document (docs/openapi/), sends them to a real server, and
 # fails on any 5xx, any error without a code, any INTERNAL error or any message showing
-# internals (see hooks.py). Afterwards the server must still be up and must not have
-# panicked.
+# internals (see hooks.py); a REST answer must also have a status and a body its
+# document declares. Afterwards the server must still be up and must not have panicked.
 #
 #   bash fuzz/api/run.sh                      # SQLite, the CI budget
 #   SESSIONHUB_FUZZ_EXAMPLES=500 bash fuzz/api/run.sh
@@ -29,6 +30,7 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
 fi
 
 LIVE_SERVER_POSTGRES_URL="${SESSIONHUB_FUZZ_POSTGRES_URL:-}"
+export SESSIONHUB_COMPAT_APIS=flashback,laravel,ruuvi
 source tools/live-server.sh
 echo "fuzzing the API on $DATABASE_URL: $examples examples per operation, seed $seed"
 
@@ -44,6 +46,18 @@ PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run schema.graphql \
   --workers 1 \
   --suppress-health-check all \
   --request-timeout 10 || status=$?
+
+for api in flashback laravel ruuvi; do
+  echo "fuzzing the $api compatibility API from docs/openapi/$api.json"
+  PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run "docs/openapi/$api.json" \
+    --url "http://$SESSIONHUB_LISTEN/compat/$api" \
+    --checks sessionhub_rest_contract,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --max-examples "$examples" \
+    --seed "$seed" \
+    --workers 1 \
+    --suppress-health-check all \
+    --request-timeout 10 || status=$?
+done
 
 live_server_check
 exit "$status"

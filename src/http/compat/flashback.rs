@@ -408,6 +408,7 @@ async fn trust_device(
     responses(
         (status = 200, description = "The device, no longer trusted", body = DeviceChanged),
         (status = 404, description = "No such device of the user", body = FlashbackError),
+        (status = 409, description = "The device was flagged as hijacked", body = FlashbackError),
         Refusals
     )
 )]

@@ -28,8 +28,8 @@ use utoipa::openapi::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use refusal::unrouted;
 pub(super) use refusal::{Caller, Dialect, ErrorCode, Refused};
+use refusal::{method_not_allowed, unrouted};
 
 use super::AppState;
 use crate::{
@@ -59,9 +59,9 @@ pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<
         check_prefix(api, prefix)?;
         let (router, document) = api_router(api).split_for_parts();
         let router = match api {
-            CompatApi::Flashback => router.fallback(unrouted::<flashback::Flashback>),
-            CompatApi::Laravel => router.fallback(unrouted::<laravel::Laravel>),
-            CompatApi::Ruuvi => router.fallback(unrouted::<ruuvi::Ruuvi>),
+            CompatApi::Flashback => in_dialect::<flashback::Flashback>(router),
+            CompatApi::Laravel => in_dialect::<laravel::Laravel>(router),
+            CompatApi::Ruuvi => in_dialect::<ruuvi::Ruuvi>(router),
         };
         let document: Arc<str> = finish_document(document, prefix).to_pretty_json()?.into();
         let router = router
@@ -81,6 +81,13 @@ pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<
         routes = routes.nest(prefix, router);
     }
     Ok(routes)
+}
+
+/// Unknown paths and methods answered in the API's own shape, not axum's empty bodies.
+fn in_dialect<D: Dialect>(router: Router<AppState>) -> Router<AppState> {
+    router
+        .fallback(unrouted::<D>)
+        .method_not_allowed_fallback(method_not_allowed::<D>)
 }
 
 fn api_router(api: CompatApi) -> OpenApiRouter<AppState> {

@@ -67,6 +67,8 @@ pub(in crate::http) enum Refused<D> {
     Service(ServiceError, PhantomData<D>),
     /// A fault of ours with nothing to tell the client, already logged.
     Internal,
+    /// The path is routed, but not for this method.
+    MethodNotAllowed,
 }
 
 impl<D> From<ServiceError> for Refused<D> {
@@ -101,6 +103,13 @@ impl<D: Dialect> IntoResponse for Refused<D> {
                 None,
                 None,
             ),
+            Refused::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This path does not take that method".to_owned(),
+                None,
+                None,
+            ),
         };
         let body = D::body(&Refusal {
             status,
@@ -125,6 +134,12 @@ impl<D: Dialect> IntoResponse for Refused<D> {
 /// What an unknown path under an API's prefix answers: a 404 in the API's own shape.
 pub(super) async fn unrouted<D: Dialect>() -> Refused<D> {
     ServiceError::NotFound("route").into()
+}
+
+/// What a routed path answers a method it does not take: a 405 in the API's own shape
+/// (axum adds the `Allow` header).
+pub(super) async fn method_not_allowed<D: Dialect>() -> Refused<D> {
+    Refused::MethodNotAllowed
 }
 
 /// "device not found" as the seeds word it: "Device not found".

@@ -39,6 +39,7 @@ impl Dialect for Ruuvi {
             StatusCode::NOT_FOUND => "ER_NOT_FOUND",
             StatusCode::BAD_REQUEST => "ER_INVALID_FORMAT",
             StatusCode::TOO_MANY_REQUESTS => "ER_THROTTLED",
+            StatusCode::METHOD_NOT_ALLOWED => "ER_METHOD_NOT_ALLOWED",
             StatusCode::SERVICE_UNAVAILABLE => "ER_SERVICE_UNAVAILABLE",
             _ => "ER_INTERNAL",
         };
