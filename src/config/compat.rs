@@ -41,7 +41,7 @@ pub struct CompatConfig {
 
     /// Path prefix of the Flashback API.
     #[arg(
-        long,
+        long = "compat-flashback-prefix",
         env = "SESSIONHUB_COMPAT_FLASHBACK_PREFIX",
         default_value = "/compat/flashback"
     )]
@@ -49,7 +49,7 @@ pub struct CompatConfig {
 
     /// Path prefix of the laravel-devices API.
     #[arg(
-        long,
+        long = "compat-laravel-prefix",
         env = "SESSIONHUB_COMPAT_LARAVEL_PREFIX",
         default_value = "/compat/laravel"
     )]
@@ -57,7 +57,7 @@ pub struct CompatConfig {
 
     /// Path prefix of the Ruuvi Cloud API.
     #[arg(
-        long,
+        long = "compat-ruuvi-prefix",
         env = "SESSIONHUB_COMPAT_RUUVI_PREFIX",
         default_value = "/compat/ruuvi"
     )]

@@ -10,7 +10,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
-use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder, schema::Ref};
+use utoipa::{
+    IntoResponses,
+    openapi::{RefOr, ResponseBuilder, content::ContentBuilder, schema::Ref},
+};
+use uuid::Uuid;
 
 use crate::{
     http::{
@@ -22,6 +26,9 @@ use crate::{
 
 /// How one compatibility API words a refusal.
 pub(in crate::http) trait Dialect: Send + Sync + 'static {
+    /// The name of the dialect's refusal schema in its OpenAPI document.
+    const ERROR_SCHEMA: &'static str;
+
     /// The body of a refusal: its status, Sessionhub's code, a message for people, and
     /// for a rate limit or an outage how many seconds to wait.
     fn body(refusal: &Refusal<'_>) -> Value;
@@ -131,6 +138,11 @@ impl<D: Dialect> IntoResponse for Refused<D> {
     }
 }
 
+/// A UUID from a path or body; one that does not parse names no `what` of the caller's.
+pub(in crate::http) fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(text).map_err(|_| ServiceError::NotFound(what))
+}
+
 /// What an unknown path under an API's prefix answers: a 404 in the API's own shape.
 pub(super) async fn unrouted<D: Dialect>() -> Refused<D> {
     ServiceError::NotFound("route").into()
@@ -202,12 +214,17 @@ impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
     }
 }
 
-/// The refusals every operation may answer, each with the dialect's error schema
-/// `schema`, for the OpenAPI document; `extra` adds an operation's own.
-pub(super) fn refusals(
-    schema: &str,
-    extra: &[(StatusCode, &str)],
-) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+/// The refusals every operation of dialect `D` may answer, for the OpenAPI document;
+/// an operation lists its own (404, 409, …) beside them.
+pub(in crate::http) struct Refusals<D>(PhantomData<D>);
+
+impl<D: Dialect> IntoResponses for Refusals<D> {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        refusals(D::ERROR_SCHEMA)
+    }
+}
+
+fn refusals(schema: &str) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
     let common = [
         (
             StatusCode::UNAUTHORIZED,
@@ -229,7 +246,6 @@ pub(super) fn refusals(
     ];
     common
         .iter()
-        .chain(extra)
         .map(|(status, description)| {
             let response = ResponseBuilder::new()
                 .description(*description)

@@ -15,11 +15,14 @@ use axum::{
 use entity::session;
 use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::{IntoResponses, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Caller, Dialect, Refused, refusal::Refusal, refusal::refusals};
+use super::{
+    Caller, Dialect, Refused,
+    refusal::{self, Refusal},
+};
 use crate::{
     http::AppState,
     service::{Actor, ServiceError},
@@ -30,6 +33,8 @@ pub(super) struct Ruuvi;
 type Answer<T> = Result<Json<T>, Refused<Ruuvi>>;
 
 impl Dialect for Ruuvi {
+    const ERROR_SCHEMA: &'static str = "RuuviError";
+
     /// Ruuvi's primary codes by status; Sessionhub's own code as the `sub_code`.
     fn body(refusal: &Refusal<'_>) -> Value {
         let code = match refusal.status {
@@ -83,14 +88,7 @@ struct RuuviError {
     sub_code: Option<String>,
 }
 
-struct Refusals;
-
-impl IntoResponses for Refusals {
-    fn responses()
-    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        refusals("RuuviError", &[])
-    }
-}
+type Refusals = refusal::Refusals<Ruuvi>;
 
 /// A session's id as Ruuvi clients know it: the low 53 bits of its UUID.
 fn ruuvi_id(id: Uuid) -> i64 {

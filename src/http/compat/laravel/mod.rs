@@ -2,33 +2,36 @@
 //! as nested `browser` / `platform` / `device` objects, `{ "data": … }` answers and
 //! `{ "message": … }` for changes and refusals.
 
+mod bodies;
+
 use axum::{
     Json,
     extract::{Path, State},
     http::StatusCode,
 };
-use chrono::{DateTime, Utc};
-use entity::{
-    device::{self, DeviceStatus, DeviceType, TrustLevel},
-    session::{self, EndReason},
-};
-use serde::Serialize;
+use entity::device::TrustLevel;
 use serde_json::{Value, json};
-use utoipa::{IntoResponses, OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
-use super::{Caller, Dialect, Refused, refusal::Refusal, refusal::refusals};
-use crate::{
-    http::AppState,
-    service::{Actor, ServiceError, SessionState, device_trust, session_state},
+use bodies::{
+    DeviceDetail, Devices, LaravelDevice, LaravelDeviceWithSessions, LaravelError, LaravelSession,
+    Message,
 };
+
+use super::{
+    Caller, Dialect, Refused,
+    refusal::{self, Refusal, uuid_of},
+};
+use crate::{http::AppState, service::ServiceError};
 
 pub(super) struct Laravel;
 
 type Answer<T> = Result<Json<T>, Refused<Laravel>>;
 
 impl Dialect for Laravel {
+    const ERROR_SCHEMA: &'static str = "LaravelError";
+
     /// Laravel's own messages for the statuses its clients know, with Sessionhub's code.
     fn body(refusal: &Refusal<'_>) -> Value {
         let message = match refusal.status {
@@ -75,215 +78,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
 }
 
-/// A refusal: Laravel's `message`, Sessionhub's code, and for 429 the seconds to wait.
-#[derive(Serialize, ToSchema)]
-struct LaravelError {
-    message: String,
-    /// Sessionhub's machine-readable error code, e.g. `NOT_FOUND`, `SESSION_ENDED`.
-    code: String,
-    /// Seconds to wait before retrying (429 only).
-    retry_after: Option<u64>,
-}
-
-struct Refusals;
-
-impl IntoResponses for Refusals {
-    fn responses()
-    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        refusals(
-            "LaravelError",
-            &[(StatusCode::NOT_FOUND, "No such device of the user")],
-        )
-    }
-}
-
-/// A change's outcome, for people.
-#[derive(Serialize, ToSchema)]
-struct Message {
-    message: &'static str,
-}
-
-/// A version split as laravel-devices splits it.
-#[derive(Serialize, ToSchema)]
-struct Version {
-    major: String,
-    minor: String,
-    patch: String,
-    /// `major.minor.patch`.
-    label: String,
-}
-
-impl Version {
-    fn parse(version: Option<&str>) -> Option<Self> {
-        let mut parts = version?.split(['.', '_']).map(str::to_owned);
-        let major = parts.next().filter(|major| !major.is_empty())?;
-        let minor = parts.next().unwrap_or_else(|| "0".to_owned());
-        let patch = parts.next().unwrap_or_else(|| "0".to_owned());
-        Some(Self {
-            label: format!("{major}.{minor}.{patch}"),
-            major,
-            minor,
-            patch,
-        })
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-struct Browser {
-    name: Option<String>,
-    version: Option<Version>,
-    family: Option<String>,
-    /// The rendering engine the browser is known to use: Blink, Gecko, WebKit or Trident.
-    engine: Option<&'static str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    label: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct Platform {
-    name: Option<String>,
-    version: Option<Version>,
-    family: Option<String>,
-    label: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct DeviceKind {
-    /// Desktop, Mobile, Tablet or Unknown.
-    family: &'static str,
-    /// Not known from a user agent alone; always null.
-    model: Option<String>,
-    /// desktop, mobile, tablet or unknown.
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-/// A device of the user.
-#[derive(Serialize, ToSchema)]
-struct LaravelDevice {
-    uuid: Uuid,
-    /// verified, unverified or hijacked.
-    status: &'static str,
-    /// When the device was verified; null unless verified now.
-    verified_at: Option<DateTime<Utc>>,
-    browser: Browser,
-    platform: Platform,
-    device: DeviceKind,
-    /// Whether the request was made from this device.
-    is_current: bool,
-    /// The user agent the device was seen with.
-    source: Option<String>,
-    ip_address: Option<String>,
-    metadata: Value,
-}
-
-impl LaravelDevice {
-    fn new(device: device::Model, viewer: &Actor, now: DateTime<Utc>) -> Self {
-        let trust = device_trust(&device, now);
-        let (family, kind) = match device.device_type {
-            DeviceType::Desktop => ("Desktop", "desktop"),
-            DeviceType::Mobile => ("Mobile", "mobile"),
-            DeviceType::Tablet => ("Tablet", "tablet"),
-            DeviceType::Unknown => ("Unknown", "unknown"),
-        };
-        Self {
-            uuid: device.id,
-            status: match trust.status {
-                DeviceStatus::Verified => "verified",
-                DeviceStatus::Unverified => "unverified",
-                DeviceStatus::Hijacked => "hijacked",
-            },
-            verified_at: trust.trusted_at,
-            browser: Browser {
-                version: Version::parse(device.browser_version.as_deref()),
-                family: device.browser_name.clone(),
-                engine: device.browser_name.as_deref().and_then(engine),
-                kind: "browser",
-                label: device.browser_name.clone(),
-                name: device.browser_name,
-            },
-            platform: Platform {
-                version: Version::parse(device.os_version.as_deref()),
-                family: device.os_name.clone(),
-                label: device.os_name.clone(),
-                name: device.os_name,
-            },
-            device: DeviceKind {
-                family,
-                model: None,
-                kind,
-            },
-            is_current: device.id == viewer.device_id,
-            source: device.user_agent,
-            ip_address: device.ip_address,
-            metadata: device.metadata.unwrap_or_else(|| json!({})),
-        }
-    }
-}
-
-/// The engines of the browsers the user-agent parser names.
-fn engine(browser: &str) -> Option<&'static str> {
-    match browser {
-        "Chrome" | "Edge" | "Opera" | "Vivaldi" | "Chromium" | "Samsung Internet" => Some("Blink"),
-        "Firefox" => Some("Gecko"),
-        "Safari" | "Webview" => Some("WebKit"),
-        "Internet Explorer" => Some("Trident"),
-        _ => None,
-    }
-}
-
-/// A session of a device.
-#[derive(Serialize, ToSchema)]
-struct LaravelSession {
-    uuid: Uuid,
-    /// active; locked while it waits for its new device to be confirmed; blocked when its
-    /// device was flagged as hijacked; finished otherwise.
-    status: &'static str,
-    started_at: DateTime<Utc>,
-    last_activity_at: DateTime<Utc>,
-}
-
-impl LaravelSession {
-    fn new(session: session::Model, now: DateTime<Utc>) -> Self {
-        let status = match session_state(&session, now) {
-            SessionState::Active if session.pending_until.is_some() => "locked",
-            SessionState::Active => "active",
-            _ if session.end_reason == Some(EndReason::DeviceHijacked) => "blocked",
-            _ => "finished",
-        };
-        Self {
-            uuid: session.id,
-            status,
-            started_at: session.started_at,
-            last_activity_at: session.last_activity_at,
-        }
-    }
-}
-
-/// A device with its sessions.
-#[derive(Serialize, ToSchema)]
-struct LaravelDeviceWithSessions {
-    #[serde(flatten)]
-    device: LaravelDevice,
-    /// The device's sessions, most recent activity first: every active one and the most
-    /// recently active ended ones.
-    sessions: Vec<LaravelSession>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct Devices {
-    data: Vec<LaravelDevice>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct DeviceDetail {
-    data: LaravelDeviceWithSessions,
-}
-
-fn device_id(uuid: &str) -> Result<Uuid, ServiceError> {
-    Uuid::parse_str(uuid).map_err(|_| ServiceError::NotFound("device"))
-}
+type Refusals = refusal::Refusals<Laravel>;
 
 /// Lists all devices of the user, most recently seen first.
 #[utoipa::path(
@@ -312,7 +107,11 @@ async fn list_devices(State(state): State<AppState>, caller: Caller<Laravel>) ->
     operation_id = "showDevice",
     tag = "Devices",
     params(("uuid" = String, Path, description = "The device's uuid")),
-    responses((status = 200, description = "The device", body = DeviceDetail), Refusals)
+    responses(
+        (status = 200, description = "The device", body = DeviceDetail),
+        (status = 404, description = "No such device of the user", body = LaravelError),
+        Refusals
+    )
 )]
 async fn show_device(
     State(state): State<AppState>,
@@ -322,7 +121,7 @@ async fn show_device(
     let actor = caller.confirmed()?;
     let device = state
         .services
-        .device(actor, device_id(&uuid)?)
+        .device(actor, uuid_of(&uuid, "device")?)
         .await?
         .ok_or(ServiceError::NotFound("device"))?;
     let sessions = state
@@ -352,6 +151,7 @@ async fn show_device(
     params(("uuid" = String, Path, description = "The device's uuid")),
     responses(
         (status = 200, description = "The device is verified", body = Message),
+        (status = 404, description = "No such device of the user", body = LaravelError),
         (status = 409, description = "The device was flagged as hijacked", body = LaravelError),
         Refusals
     )
@@ -365,7 +165,7 @@ async fn verify_device(
         .services
         .trust_device(
             caller.confirmed()?,
-            device_id(&uuid)?,
+            uuid_of(&uuid, "device")?,
             TrustLevel::High,
             None,
         )
@@ -383,7 +183,11 @@ async fn verify_device(
     operation_id = "hijackDevice",
     tag = "Devices",
     params(("uuid" = String, Path, description = "The device's uuid")),
-    responses((status = 200, description = "The device is flagged", body = Message), Refusals)
+    responses(
+        (status = 200, description = "The device is flagged", body = Message),
+        (status = 404, description = "No such device of the user", body = LaravelError),
+        Refusals
+    )
 )]
 async fn hijack_device(
     State(state): State<AppState>,
@@ -392,7 +196,7 @@ async fn hijack_device(
 ) -> Answer<Message> {
     state
         .services
-        .mark_device_hijacked(caller.confirmed()?, device_id(&uuid)?)
+        .mark_device_hijacked(caller.confirmed()?, uuid_of(&uuid, "device")?)
         .await?;
     Ok(Json(Message {
         message: "Device flagged as hijacked",
@@ -406,7 +210,11 @@ async fn hijack_device(
     operation_id = "forgetDevice",
     tag = "Devices",
     params(("uuid" = String, Path, description = "The device's uuid")),
-    responses((status = 200, description = "The device is forgotten", body = Message), Refusals)
+    responses(
+        (status = 200, description = "The device is forgotten", body = Message),
+        (status = 404, description = "No such device of the user", body = LaravelError),
+        Refusals
+    )
 )]
 async fn forget_device(
     State(state): State<AppState>,
@@ -415,7 +223,7 @@ async fn forget_device(
 ) -> Answer<Message> {
     state
         .services
-        .forget_device(caller.confirmed()?, device_id(&uuid)?)
+        .forget_device(caller.confirmed()?, uuid_of(&uuid, "device")?)
         .await?;
     Ok(Json(Message {
         message: "Device forgotten successfully. All active sessions were ended.",
@@ -442,7 +250,7 @@ async fn sign_out(State(state): State<AppState>, caller: Caller<Laravel>) -> Ans
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{bodies::Version, *};
 
     #[test]
     fn versions_split_as_laravel_devices_splits_them() {

@@ -1,27 +1,33 @@
 //! Flashback's device and session management API (seeds 000, 001, 003): camelCase
 //! fields, `{ "success": …, "devices" | "sessions" | "data" | "message" | "error" }`.
 
+mod bodies;
+
 use std::collections::HashMap;
 
 use axum::{
     Json,
     extract::{Path, State, rejection::JsonRejection},
 };
-use chrono::{DateTime, Utc};
-use entity::{
-    device::{self, DeviceType, TrustLevel},
-    session,
-};
-use serde::{Deserialize, Serialize};
+use entity::device::{self, TrustLevel};
 use serde_json::{Value, json};
-use utoipa::{IntoResponses, OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Caller, Dialect, Refused, refusal::Refusal, refusal::refusals};
+use bodies::{
+    DeviceAnswer, DeviceChanged, DevicesAnswer, Done, FlashbackDevice, FlashbackError,
+    FlashbackSession, GivenTrustLevel, Message, RevokeAllRequest, SessionAnswer, SessionsAnswer,
+    TrustRequest,
+};
+
+use super::{
+    Caller, Dialect, Refused,
+    refusal::{self, Refusal, uuid_of},
+};
 use crate::{
     http::AppState,
-    service::{Actor, ServiceError, Services, device_trust},
+    service::{ServiceError, Services},
 };
 
 pub(super) struct Flashback;
@@ -29,6 +35,8 @@ pub(super) struct Flashback;
 type Answer<T> = Result<Json<T>, Refused<Flashback>>;
 
 impl Dialect for Flashback {
+    const ERROR_SCHEMA: &'static str = "FlashbackError";
+
     fn body(refusal: &Refusal<'_>) -> Value {
         json!({ "success": false, "error": refusal.message, "code": refusal.code })
     }
@@ -58,244 +66,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_all_sessions))
 }
 
-/// A refusal: `success` false, Flashback's `error` message, and Sessionhub's code.
-#[derive(Serialize, ToSchema)]
-struct FlashbackError {
-    success: bool,
-    /// What went wrong, for people.
-    error: String,
-    /// Sessionhub's machine-readable error code, e.g. `NOT_FOUND`, `SESSION_ENDED`.
-    code: String,
-}
-
-/// The refusals any call may answer.
-struct Refusals;
-
-impl IntoResponses for Refusals {
-    fn responses()
-    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-        refusals("FlashbackError", &[])
-    }
-}
-
-/// A device of the user.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct FlashbackDevice {
-    /// Unique device identifier.
-    id: Uuid,
-    /// Human-readable device name.
-    device_name: String,
-    /// Device type: DESKTOP, MOBILE, TABLET or UNKNOWN.
-    device_type: &'static str,
-    /// Operating system.
-    os: Option<String>,
-    /// Web browser.
-    browser: Option<String>,
-    /// IP address the device was last seen from.
-    ip_address: Option<String>,
-    /// Country, as the edge proxy reported it.
-    country: Option<String>,
-    /// City, as the edge proxy reported it.
-    city: Option<String>,
-    /// Whether the device is trusted now.
-    is_trusted: bool,
-    /// Trust level: HIGH, MEDIUM, LOW, or UNKNOWN when not trusted.
-    trust_level: &'static str,
-    /// Last time the device was active.
-    last_seen: DateTime<Utc>,
-    /// When the device was first registered.
-    created_at: DateTime<Utc>,
-    /// When the device's trust expires; null when not trusted.
-    trust_expires_at: Option<DateTime<Utc>>,
-}
-
-impl FlashbackDevice {
-    fn new(device: device::Model, now: DateTime<Utc>) -> Self {
-        let trust = device_trust(&device, now);
-        Self {
-            id: device.id,
-            device_name: device.name,
-            device_type: device_type(device.device_type),
-            os: device.os_name,
-            browser: device.browser_name,
-            ip_address: device.ip_address,
-            country: device.country,
-            city: device.city,
-            is_trusted: trust.is_trusted,
-            trust_level: trust_level(trust.level),
-            last_seen: device.last_seen_at,
-            created_at: device.created_at,
-            trust_expires_at: trust.expires_at,
-        }
-    }
-}
-
-fn device_type(device_type: DeviceType) -> &'static str {
-    match device_type {
-        DeviceType::Desktop => "DESKTOP",
-        DeviceType::Mobile => "MOBILE",
-        DeviceType::Tablet => "TABLET",
-        DeviceType::Unknown => "UNKNOWN",
-    }
-}
-
-fn trust_level(level: TrustLevel) -> &'static str {
-    match level {
-        TrustLevel::High => "HIGH",
-        TrustLevel::Medium => "MEDIUM",
-        TrustLevel::Low => "LOW",
-        TrustLevel::Unknown => "UNKNOWN",
-    }
-}
-
-/// An active session of the user.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct FlashbackSession {
-    /// Session identifier.
-    id: Uuid,
-    /// Name of the device the session runs on.
-    device_name: Option<String>,
-    /// IP address the session was started from.
-    ip_address: Option<String>,
-    /// Where the session was started: "City, Country", either alone, or null.
-    location: Option<String>,
-    /// When the session started.
-    started_at: DateTime<Utc>,
-    /// Last activity in the session.
-    last_activity: DateTime<Utc>,
-    /// When the session expires unless it is active again.
-    expires_at: DateTime<Utc>,
-    /// How the user authenticated (the identity token's `amr`, e.g. `pwd`).
-    login_method: Option<String>,
-    /// Whether this session made the request.
-    is_current: bool,
-}
-
-impl FlashbackSession {
-    fn new(session: session::Model, device_name: Option<String>, viewer: &Actor) -> Self {
-        let location = match (session.city, session.country) {
-            (Some(city), Some(country)) => Some(format!("{city}, {country}")),
-            (city, country) => city.or(country),
-        };
-        Self {
-            is_current: session.id == viewer.session_id,
-            id: session.id,
-            device_name,
-            ip_address: session.ip_address,
-            location,
-            started_at: session.started_at,
-            last_activity: session.last_activity_at,
-            expires_at: session.expires_at,
-            login_method: session.login_method,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-struct DevicesAnswer {
-    success: bool,
-    /// The user's devices, most recently seen first.
-    devices: Vec<FlashbackDevice>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct DeviceAnswer {
-    success: bool,
-    data: FlashbackDevice,
-}
-
-#[derive(Serialize, ToSchema)]
-struct SessionsAnswer {
-    success: bool,
-    /// The user's active sessions, most recent activity first.
-    sessions: Vec<FlashbackSession>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct SessionAnswer {
-    success: bool,
-    data: FlashbackSession,
-}
-
-/// A change that returns the device as it is now.
-#[derive(Serialize, ToSchema)]
-struct DeviceChanged {
-    success: bool,
-    message: String,
-    data: FlashbackDevice,
-}
-
-/// A change with nothing more to show.
-#[derive(Serialize, ToSchema)]
-struct Message {
-    success: bool,
-    message: String,
-}
-
-/// A change with nothing more to show than how many sessions it ended.
-#[derive(Serialize, ToSchema)]
-struct Done {
-    success: bool,
-    message: String,
-    data: EndedSessions,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct EndedSessions {
-    /// Sessions the call ended.
-    ended_sessions: usize,
-}
-
-impl Done {
-    fn new(message: &str, ended_sessions: usize) -> Json<Self> {
-        Json(Self {
-            success: true,
-            message: message.to_owned(),
-            data: EndedSessions { ended_sessions },
-        })
-    }
-}
-
-/// A trust level a device can be given.
-#[derive(Deserialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "UPPERCASE")]
-enum GivenTrustLevel {
-    High,
-    Medium,
-    Low,
-}
-
-/// Which device to trust, how much, and until when.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct TrustRequest {
-    /// The device's id.
-    device_id: String,
-    /// How much to trust it.
-    trust_level: GivenTrustLevel,
-    /// When the trust ends, in the future; omitted: the server's configured trust duration.
-    trust_expires_at: Option<DateTime<Utc>>,
-}
-
-/// Which sessions a revoke-all ends.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(rename_all = "camelCase")]
-struct RevokeAllRequest {
-    /// Also end the session making the request; false when omitted.
-    #[serde(default)]
-    include_current: bool,
-}
-
-fn device_id(id: &str) -> Result<Uuid, ServiceError> {
-    Uuid::parse_str(id).map_err(|_| ServiceError::NotFound("device"))
-}
-
-fn session_id(id: &str) -> Result<Uuid, ServiceError> {
-    Uuid::parse_str(id).map_err(|_| ServiceError::NotFound("session"))
-}
+type Refusals = refusal::Refusals<Flashback>;
 
 /// A JSON body that does not parse is bad input, said without the parser's internals.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ServiceError> {
@@ -349,7 +120,7 @@ async fn get_device(
 ) -> Answer<DeviceAnswer> {
     let device = state
         .services
-        .device(caller.confirmed()?, device_id(&id)?)
+        .device(caller.confirmed()?, uuid_of(&id, "device")?)
         .await?
         .ok_or(ServiceError::NotFound("device"))?;
     Ok(Json(DeviceAnswer {
@@ -390,7 +161,7 @@ async fn trust_device(
         .services
         .trust_device(
             actor,
-            device_id(&request.device_id)?,
+            uuid_of(&request.device_id, "device")?,
             level,
             request.trust_expires_at,
         )
@@ -419,7 +190,7 @@ async fn untrust_device(
 ) -> Answer<DeviceChanged> {
     let device = state
         .services
-        .untrust_device(caller.confirmed()?, device_id(&id)?)
+        .untrust_device(caller.confirmed()?, uuid_of(&id, "device")?)
         .await?;
     changed(&state.services, "Device untrusted", device)
 }
@@ -453,7 +224,7 @@ async fn delete_device(
 ) -> Answer<Done> {
     let forgotten = state
         .services
-        .forget_device(caller.confirmed()?, device_id(&id)?)
+        .forget_device(caller.confirmed()?, uuid_of(&id, "device")?)
         .await?;
     Ok(Done::new("Device removed", forgotten.ended_sessions))
 }
@@ -546,7 +317,7 @@ async fn revoke_session(
 ) -> Answer<Message> {
     state
         .services
-        .revoke_session(caller.confirmed()?, session_id(&id)?)
+        .revoke_session(caller.confirmed()?, uuid_of(&id, "session")?)
         .await?;
     Ok(Json(Message {
         success: true,
