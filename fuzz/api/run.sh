@@ -59,5 +59,16 @@ for api in flashback laravel ruuvi; do
     --request-timeout 10 || status=$?
 done
 
+# Ruuvi publishes its own OpenAPI document: our answers must conform to it too.
+echo "fuzzing the ruuvi compatibility API from Ruuvi's own document"
+PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run tests/fixtures/seeds/ruuvi-openapi.json \
+  --url "http://$SESSIONHUB_LISTEN/compat/ruuvi" \
+  --checks sessionhub_rest_contract,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --max-examples "$examples" \
+  --seed "$seed" \
+  --workers 1 \
+  --suppress-health-check all \
+  --request-timeout 10 || status=$?
+
 live_server_check
 exit "$status"

@@ -96,6 +96,13 @@ fn ruuvi_id(id: Uuid) -> i64 {
     i64::try_from(id.as_u128() & LOW_53_BITS).expect("53 bits fit an i64")
 }
 
+/// The session a path's id names: an integer. Anything else, like an integer no session
+/// has, names no session: 404, the one refusal Ruuvi's document gives for the id (as the
+/// other APIs answer a malformed device id).
+fn session_number(id: &str) -> Result<i64, ServiceError> {
+    id.parse().map_err(|_| ServiceError::NotFound("session"))
+}
+
 /// An active session.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -195,8 +202,7 @@ async fn delete_sessions(
     params(("id" = i64, Path, description = "ID of the session to delete")),
     responses(
         (status = 200, description = "Session deleted successfully", body = Success<Empty>),
-        (status = 400, description = "The id is not an integer", body = RuuviError),
-        (status = 404, description = "No such active session of the user", body = RuuviError),
+        (status = 404, description = "No active session of the user has this id", body = RuuviError),
         Refusals
     )
 )]
@@ -206,9 +212,7 @@ async fn delete_session(
     Path(id): Path<String>,
 ) -> Answer<Success<Empty>> {
     let actor = caller.confirmed()?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ServiceError::BadUserInput("the session id must be an integer".into()))?;
+    let id = session_number(&id)?;
     let sessions = state.services.sessions(actor, false).await?;
     let session = sessions
         .iter()
@@ -229,6 +233,17 @@ mod tests {
         let all_ones = Uuid::from_u128(u128::MAX);
         assert_eq!(ruuvi_id(all_ones), (1 << 53) - 1);
         assert!(ruuvi_id(Uuid::now_v7()) < 1 << 53);
+    }
+
+    #[test]
+    fn only_an_integer_names_a_session() {
+        assert_eq!(session_number("42").unwrap(), 42);
+        for none in ["9223372036854775808", "", "-", "abc", "1.5", "null,null"] {
+            assert!(
+                matches!(session_number(none), Err(ServiceError::NotFound("session"))),
+                "{none}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,18 @@ crate::on_both_databases!(
     revoke_all_keeps_the_caller_unless_asked,
 );
 
+mod with_the_confirmation_policy {
+    use super::*;
+
+    crate::on_both_databases!(
+        configured |config| {
+            crate::compat::serve_all(config);
+            config.confirm_new_devices_within = Some(std::time::Duration::from_secs(15 * 60));
+        };
+        a_pending_sign_in_may_only_keep_itself_alive,
+    );
+}
+
 async fn get(app: &TestApp, path: &str, token: &str) -> super::Rest {
     rest(
         app,
@@ -245,4 +257,32 @@ async fn revoke_all_keeps_the_caller_unless_asked(app: TestApp) {
     .expect(StatusCode::OK);
     assert_eq!(all.body["data"]["endedSessions"], 1);
     app.assert_session_ended(&laptop.token).await;
+}
+
+async fn a_pending_sign_in_may_only_keep_itself_alive(app: TestApp) {
+    app.sign_in("alice").await;
+    let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let refused = get(&app, "/devices", &phone.token)
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["code"], "SIGN_IN_PENDING");
+    let ruuvi = rest(
+        &app,
+        Method::DELETE,
+        "/compat/ruuvi/sessions",
+        Some(&phone.token),
+        None,
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    assert_eq!(ruuvi.body["sub_code"], "SIGN_IN_PENDING");
+    post(
+        &app,
+        &format!("/devices/{}/heartbeat", phone.device_id),
+        &phone.token,
+        None,
+    )
+    .await
+    .expect(StatusCode::OK);
+    app.assert_session_active(&phone.token).await;
 }

@@ -1,7 +1,8 @@
 //! The examples the compat tests replay are the seeds' own: where the seeds are beside
 //! the repository (as in CI), every Flashback and laravel-devices example in
 //! `tests/fixtures/seeds/` must still be one of its seed's JSON bodies. Ruuvi's seed
-//! gives schemas only, so its bodies are checked against those schemas' required fields.
+//! gives schemas only, so its bodies are checked against those schemas' required fields,
+//! and `ruuvi-openapi.json` must be its fragments merged, nothing else.
 
 use serde_json::Value;
 
@@ -76,4 +77,37 @@ fn ruuvis_bodies_have_every_field_its_schemas_require() {
             }
         }
     }
+}
+
+#[test]
+fn ruuvis_document_is_its_seeds_fragments_merged() {
+    let path = format!(
+        "{}/tests/fixtures/seeds/ruuvi-openapi.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let merged: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let Some(text) = seed_text("004_b452b2b86564c478.txt") else {
+        eprintln!("skipped: no Ruuvi seed beside the repository");
+        return;
+    };
+    let fragments = json_bodies(&text);
+    let mut operations = 0;
+    for fragment in &fragments {
+        for (path, methods) in fragment["paths"].as_object().unwrap() {
+            for (method, operation) in methods.as_object().unwrap() {
+                assert_eq!(&merged["paths"][path][method], operation, "{method} {path}");
+                operations += 1;
+            }
+            for (name, schema) in fragment["components"]["schemas"].as_object().unwrap() {
+                assert_eq!(&merged["components"]["schemas"][name], schema, "{name}");
+            }
+        }
+    }
+    let merged_operations: usize = merged["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|methods| methods.as_object().unwrap().len())
+        .sum();
+    assert_eq!((operations, merged_operations), (3, 3));
 }
