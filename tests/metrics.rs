@@ -11,7 +11,7 @@ use std::{num::NonZeroU32, time::Duration};
 use futures_util::{SinkExt, StreamExt};
 use helpers::TestApp;
 use serde_json::json;
-use sessionhub::config::Config;
+use sessionhub::config::{CompatApi, Config};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
 /// Per-session requests a minute on these instances: low enough to reach in a test.
@@ -20,6 +20,7 @@ const SESSION_RATE: u32 = 20;
 fn with_metrics(config: &mut Config) {
     config.operations.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     config.rate_limits.requests_per_minute_per_session = NonZeroU32::new(SESSION_RATE).unwrap();
+    config.compat.compat_apis = vec![CompatApi::Ruuvi];
 }
 
 #[tokio::test]
@@ -85,8 +86,23 @@ async fn counts(app: TestApp, backend: &str) {
         app.graphql(Some(&bob.token), "{ __typename }", json!({}))
             .await;
     }
+    // A compatibility API's requests count by API, route and outcome.
+    for token in [Some(&alice.token), Some(&alice.token), None] {
+        let mut request = app.http.get(app.url("/compat/ruuvi/sessions"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap();
+    }
     let after = scrape(&app).await;
     let delta = |series: &str| sample(&after, series) - sample(&before, series);
+    let compat = |code: &str| {
+        format!(
+            "sessionhub_compat_requests_total{{api=\"ruuvi\",route=\"GET /compat/ruuvi/sessions\",code=\"{code}\"}}"
+        )
+    };
+    assert_eq!(delta(&compat("OK")), 2.0, "{after}");
+    assert_eq!(delta(&compat("UNAUTHENTICATED")), 1.0);
 
     let operations = |name: &str, code: &str| {
         format!("sessionhub_graphql_operations_total{{operation=\"{name}\",code=\"{code}\"}}")

@@ -28,7 +28,7 @@ use utoipa::openapi::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-pub(super) use refusal::{Caller, Dialect, ErrorCode, Refused};
+use refusal::{Caller, Dialect, ErrorCode, Refused};
 use refusal::{method_not_allowed, unrouted};
 
 use super::AppState;

@@ -9,9 +9,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde_json::Value;
+use serde::Serialize;
 use utoipa::{
-    IntoResponses,
+    IntoResponses, ToSchema,
     openapi::{RefOr, ResponseBuilder, content::ContentBuilder, schema::Ref},
 };
 use uuid::Uuid;
@@ -25,13 +25,13 @@ use crate::{
 };
 
 /// How one compatibility API words a refusal.
-pub(in crate::http) trait Dialect: Send + Sync + 'static {
-    /// The name of the dialect's refusal schema in its OpenAPI document.
-    const ERROR_SCHEMA: &'static str;
+pub(super) trait Dialect: Send + Sync + 'static {
+    /// A refusal's body, as sent and as its OpenAPI document describes it.
+    type Error: Serialize + ToSchema;
 
     /// The body of a refusal: its status, Sessionhub's code, a message for people, and
     /// for a rate limit or an outage how many seconds to wait.
-    fn body(refusal: &Refusal<'_>) -> Value;
+    fn body(refusal: &Refusal<'_>) -> Self::Error;
 
     /// The status an error is sent with; the APIs differ only in bad input.
     fn status(error: &ServiceError) -> StatusCode {
@@ -40,7 +40,7 @@ pub(in crate::http) trait Dialect: Send + Sync + 'static {
 }
 
 /// A refusal as a dialect words it.
-pub(in crate::http) struct Refusal<'a> {
+pub(super) struct Refusal<'a> {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: &'a str,
@@ -51,7 +51,7 @@ pub(in crate::http) struct Refusal<'a> {
 
 /// The code a response was refused with, for the request's log line and metrics.
 #[derive(Clone, Copy)]
-pub(in crate::http) struct ErrorCode(pub &'static str);
+pub(super) struct ErrorCode(pub &'static str);
 
 /// The status each error is sent with, unless a dialect says otherwise.
 pub(super) fn default_status(error: &ServiceError) -> StatusCode {
@@ -70,7 +70,7 @@ pub(super) fn default_status(error: &ServiceError) -> StatusCode {
 }
 
 /// Why a compatibility request was refused, sent in dialect `D`.
-pub(in crate::http) enum Refused<D> {
+pub(super) enum Refused<D> {
     Service(ServiceError, PhantomData<D>),
     /// A fault of ours with nothing to tell the client, already logged.
     Internal,
@@ -139,7 +139,7 @@ impl<D: Dialect> IntoResponse for Refused<D> {
 }
 
 /// A UUID from a path or body; one that does not parse names no `what` of the caller's.
-pub(in crate::http) fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, ServiceError> {
+pub(super) fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(text).map_err(|_| ServiceError::NotFound(what))
 }
 
@@ -166,7 +166,7 @@ fn capitalised(message: &str) -> String {
 /// The session a compatibility request is made with, admitted as a GraphQL request is:
 /// the client address's rate, a bearer session token of an active session (an identity
 /// token only starts sessions, which these APIs do not), then the session's rate.
-pub(in crate::http) struct Caller<D> {
+pub(super) struct Caller<D> {
     actor: Arc<Actor>,
     dialect: PhantomData<D>,
 }
@@ -216,11 +216,11 @@ impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
 
 /// The refusals every operation of dialect `D` may answer, for the OpenAPI document;
 /// an operation lists its own (404, 409, …) beside them.
-pub(in crate::http) struct Refusals<D>(PhantomData<D>);
+pub(super) struct Refusals<D>(PhantomData<D>);
 
 impl<D: Dialect> IntoResponses for Refusals<D> {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        refusals(D::ERROR_SCHEMA)
+        refusals(&D::Error::name())
     }
 }
 

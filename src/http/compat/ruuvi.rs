@@ -14,7 +14,6 @@ use axum::{
 };
 use entity::session;
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -33,10 +32,10 @@ pub(super) struct Ruuvi;
 type Answer<T> = Result<Json<T>, Refused<Ruuvi>>;
 
 impl Dialect for Ruuvi {
-    const ERROR_SCHEMA: &'static str = "RuuviError";
+    type Error = RuuviError;
 
     /// Ruuvi's primary codes by status; Sessionhub's own code as the `sub_code`.
-    fn body(refusal: &Refusal<'_>) -> Value {
+    fn body(refusal: &Refusal<'_>) -> RuuviError {
         let code = match refusal.status {
             StatusCode::UNAUTHORIZED => "ER_UNAUTHORIZED",
             StatusCode::FORBIDDEN => "ER_FORBIDDEN",
@@ -48,12 +47,12 @@ impl Dialect for Ruuvi {
             StatusCode::SERVICE_UNAVAILABLE => "ER_SERVICE_UNAVAILABLE",
             _ => "ER_INTERNAL",
         };
-        json!({
-            "result": "error",
-            "error": refusal.message,
-            "code": code,
-            "sub_code": refusal.code,
-        })
+        RuuviError {
+            result: ErrorResult::Error,
+            error: refusal.message.to_owned(),
+            code,
+            sub_code: Some(refusal.code),
+        }
     }
 }
 
@@ -75,17 +74,30 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_session))
 }
 
+/// A refusal's `result`: always `error`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum ErrorResult {
+    Error,
+}
+
+/// A success's `result`: always `success`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum SuccessResult {
+    Success,
+}
+
 /// A refusal.
 #[derive(Serialize, ToSchema)]
-struct RuuviError {
-    /// Always `error`.
-    result: String,
+pub(super) struct RuuviError {
+    result: ErrorResult,
     /// Human-readable explanation.
     error: String,
     /// Ruuvi's machine-readable primary code, e.g. `ER_UNAUTHORIZED`.
-    code: String,
+    code: &'static str,
     /// Sessionhub's machine-readable code, e.g. `SESSION_ENDED`.
-    sub_code: Option<String>,
+    sub_code: Option<&'static str>,
 }
 
 type Refusals = refusal::Refusals<Ruuvi>;
@@ -136,8 +148,7 @@ struct Sessions {
 /// A success with the endpoint's payload.
 #[derive(Serialize, ToSchema)]
 struct Success<T> {
-    /// Always `success`.
-    result: &'static str,
+    result: SuccessResult,
     data: T,
 }
 
@@ -147,7 +158,7 @@ struct Empty {}
 
 fn success<T>(data: T) -> Json<Success<T>> {
     Json(Success {
-        result: "success",
+        result: SuccessResult::Success,
         data,
     })
 }
@@ -248,13 +259,14 @@ mod tests {
 
     #[test]
     fn refusals_carry_ruuvis_code_and_sessionhubs() {
-        let body = Ruuvi::body(&Refusal {
+        let body = serde_json::to_value(Ruuvi::body(&Refusal {
             status: StatusCode::UNAUTHORIZED,
             code: "SESSION_ENDED",
             message: "This session has ended; sign in again",
             retry_after: None,
             missing: None,
-        });
+        }))
+        .unwrap();
         assert_eq!(body["result"], "error");
         assert_eq!(body["code"], "ER_UNAUTHORIZED");
         assert_eq!(body["sub_code"], "SESSION_ENDED");

@@ -14,12 +14,12 @@ use crate::service::{Actor, device_trust};
 
 /// A refusal: `success` false, Flashback's `error` message, and Sessionhub's code.
 #[derive(Serialize, ToSchema)]
-pub(super) struct FlashbackError {
+pub(in crate::http::compat) struct FlashbackError {
     pub(super) success: bool,
     /// What went wrong, for people.
     pub(super) error: String,
     /// Sessionhub's machine-readable error code, e.g. `NOT_FOUND`, `SESSION_ENDED`.
-    pub(super) code: String,
+    pub(super) code: &'static str,
 }
 
 /// A device of the user.

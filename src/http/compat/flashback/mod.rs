@@ -10,7 +10,6 @@ use axum::{
     extract::{Path, State, rejection::JsonRejection},
 };
 use entity::device::{self, TrustLevel};
-use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -35,10 +34,14 @@ pub(super) struct Flashback;
 type Answer<T> = Result<Json<T>, Refused<Flashback>>;
 
 impl Dialect for Flashback {
-    const ERROR_SCHEMA: &'static str = "FlashbackError";
+    type Error = FlashbackError;
 
-    fn body(refusal: &Refusal<'_>) -> Value {
-        json!({ "success": false, "error": refusal.message, "code": refusal.code })
+    fn body(refusal: &Refusal<'_>) -> FlashbackError {
+        FlashbackError {
+            success: false,
+            error: refusal.message.to_owned(),
+            code: refusal.code,
+        }
     }
 }
 
@@ -358,18 +361,20 @@ async fn revoke_all_sessions(
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
+    use serde_json::json;
 
     use super::*;
 
     #[test]
     fn refusals_are_flashback_envelopes_with_a_code() {
-        let body = Flashback::body(&Refusal {
+        let body = serde_json::to_value(Flashback::body(&Refusal {
             status: StatusCode::NOT_FOUND,
             code: "NOT_FOUND",
             message: "Device not found",
             retry_after: None,
             missing: None,
-        });
+        }))
+        .unwrap();
         assert_eq!(
             body,
             json!({ "success": false, "error": "Device not found", "code": "NOT_FOUND" })

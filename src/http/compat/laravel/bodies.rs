@@ -15,11 +15,12 @@ use crate::service::{Actor, SessionState, device_trust, session_state};
 
 /// A refusal: Laravel's `message`, Sessionhub's code, and for 429 the seconds to wait.
 #[derive(Serialize, ToSchema)]
-pub(super) struct LaravelError {
+pub(in crate::http::compat) struct LaravelError {
     pub(super) message: String,
     /// Sessionhub's machine-readable error code, e.g. `NOT_FOUND`, `SESSION_ENDED`.
-    pub(super) code: String,
+    pub(super) code: &'static str,
     /// Seconds to wait before retrying (429 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) retry_after: Option<u64>,
 }
 

@@ -10,7 +10,6 @@ use axum::{
     http::StatusCode,
 };
 use entity::device::TrustLevel;
-use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,21 +29,21 @@ pub(super) struct Laravel;
 type Answer<T> = Result<Json<T>, Refused<Laravel>>;
 
 impl Dialect for Laravel {
-    const ERROR_SCHEMA: &'static str = "LaravelError";
+    type Error = LaravelError;
 
     /// Laravel's own messages for the statuses its clients know, with Sessionhub's code.
-    fn body(refusal: &Refusal<'_>) -> Value {
+    fn body(refusal: &Refusal<'_>) -> LaravelError {
         let message = match refusal.status {
             StatusCode::UNAUTHORIZED => "Unauthenticated.",
             StatusCode::FORBIDDEN => "This action is unauthorized.",
             StatusCode::TOO_MANY_REQUESTS => "Too Many Attempts.",
             _ => refusal.message,
         };
-        let mut body = json!({ "message": message, "code": refusal.code });
-        if let Some(seconds) = refusal.retry_after {
-            body["retry_after"] = seconds.into();
+        LaravelError {
+            message: message.to_owned(),
+            code: refusal.code,
+            retry_after: refusal.retry_after,
         }
-        body
     }
 
     /// Laravel answers input that fails validation with 422.
@@ -250,6 +249,8 @@ async fn sign_out(State(state): State<AppState>, caller: Caller<Laravel>) -> Ans
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::{bodies::Version, *};
 
     #[test]
@@ -272,24 +273,26 @@ mod tests {
 
     #[test]
     fn refusals_use_laravels_words_and_carry_the_code() {
-        let limited = Laravel::body(&Refusal {
+        let limited = serde_json::to_value(Laravel::body(&Refusal {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: "RATE_LIMITED",
             message: "too many requests; try again in 60 s",
             retry_after: Some(60),
             missing: None,
-        });
+        }))
+        .unwrap();
         assert_eq!(
             limited,
             json!({ "message": "Too Many Attempts.", "code": "RATE_LIMITED", "retry_after": 60 })
         );
-        let missing = Laravel::body(&Refusal {
+        let missing = serde_json::to_value(Laravel::body(&Refusal {
             status: StatusCode::NOT_FOUND,
             code: "NOT_FOUND",
             message: "Device not found",
             retry_after: None,
             missing: None,
-        });
+        }))
+        .unwrap();
         assert_eq!(
             missing,
             json!({ "message": "Device not found", "code": "NOT_FOUND" })
