@@ -7,7 +7,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{
-    Request, StatusCode,
+    Method, Request, StatusCode,
     client::conn::http1::SendRequest,
     header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT},
 };
@@ -25,9 +25,12 @@ pub struct Connection {
     host: HeaderValue,
 }
 
-/// A prepared `POST /graphql`: its body and headers, ready to send any number of times.
+/// A prepared request (`POST /graphql`, or a compatibility REST call): its method, path,
+/// body and headers, ready to send any number of times.
 #[derive(Clone)]
 pub struct Prepared {
+    pub method: Method,
+    pub path: &'static str,
     pub body: Bytes,
     pub authorization: Option<HeaderValue>,
     pub user_agent: HeaderValue,
@@ -49,8 +52,10 @@ impl Connection {
 
     /// Sends `request`; an answer is an error when it is not a 200 or its body has
     /// `errors` (or is not JSON at all).
-    pub async fn graphql(&mut self, request: &Prepared) -> Result<(), String> {
-        let mut builder = Request::post("/graphql")
+    pub async fn send(&mut self, request: &Prepared) -> Result<(), String> {
+        let mut builder = Request::builder()
+            .method(request.method.clone())
+            .uri(request.path)
             .header(HOST, self.host.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, request.user_agent.clone());

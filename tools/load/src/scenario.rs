@@ -6,7 +6,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use hyper::header::HeaderValue;
+use hyper::{Method, header::HeaderValue};
 use serde_json::json;
 
 use crate::{
@@ -93,6 +93,10 @@ pub enum Scenario {
     Sessions,
     /// `startSession` with an identity token (a new device each time).
     StartSession,
+    /// Flashback's `GET /devices` (compatibility REST API): the devices page over REST.
+    CompatDevices,
+    /// Ruuvi's `GET /sessions` (compatibility REST API): the sessions list over REST.
+    CompatSessions,
 }
 
 impl Scenario {
@@ -104,6 +108,17 @@ impl Scenario {
             Self::Devices => "devices",
             Self::Sessions => "sessions",
             Self::StartSession => "start-session",
+            Self::CompatDevices => "compat-devices",
+            Self::CompatSessions => "compat-sessions",
+        }
+    }
+
+    /// Where the scenario's requests go, and how.
+    fn route(&self) -> (Method, &'static str) {
+        match self {
+            Self::CompatDevices => (Method::GET, "/compat/flashback/devices"),
+            Self::CompatSessions => (Method::GET, "/compat/ruuvi/sessions"),
+            _ => (Method::POST, "/graphql"),
         }
     }
 
@@ -118,6 +133,7 @@ impl Scenario {
                 "{ sessions { id status lastActivityAt isCurrent device { id name } } }"
             }
             Self::StartSession => START_SESSION,
+            Self::CompatDevices | Self::CompatSessions => "",
         }
     }
 
@@ -131,9 +147,13 @@ impl Scenario {
         let deadline = Instant::now() + duration;
         let body = match self {
             Self::StartSession => json!({ "query": self.query(), "variables": { "input": {} } }),
+            Self::CompatDevices | Self::CompatSessions => json!(null),
             _ => json!({ "query": self.query() }),
         };
-        let body = Bytes::from(serde_json::to_vec(&body)?);
+        let body = match body {
+            serde_json::Value::Null => Bytes::new(),
+            body => Bytes::from(serde_json::to_vec(&body)?),
+        };
         let mut workers = Vec::with_capacity(seeded.accounts.len());
         for account in &seeded.accounts {
             let requests = self.requests(target, account, &body)?;
@@ -159,7 +179,10 @@ impl Scenario {
     ) -> anyhow::Result<Vec<Prepared>> {
         let bearer = |token: &str| HeaderValue::from_str(&format!("Bearer {token}"));
         let prepared = |authorization, user_agent: &str| -> anyhow::Result<Prepared> {
+            let (method, path) = self.route();
             Ok(Prepared {
+                method,
+                path,
                 body: body.clone(),
                 authorization,
                 user_agent: HeaderValue::from_str(user_agent)?,
@@ -219,7 +242,7 @@ async fn send_in_turn(
         if started >= deadline {
             break;
         }
-        let answer = connection.graphql(request).await;
+        let answer = connection.send(request).await;
         measured
             .latencies_us
             .push(started.elapsed().as_micros() as u64);

@@ -224,6 +224,8 @@ impl Started {
             .env("SESSIONHUB_MAX_SESSIONS_PER_USER", "100000")
             .env("SESSIONHUB_MAX_QUERY_COMPLEXITY", unlimited)
             .env("SESSIONHUB_LOG", "warn")
+            // For the compat-* scenarios; a build without them warns and answers 404.
+            .env("SESSIONHUB_COMPAT_APIS", "flashback,ruuvi")
             .envs(settings.iter().map(|(key, value)| (key, value)))
             .current_dir(directory.path())
             .stdout(Stdio::null())
