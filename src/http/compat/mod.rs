@@ -29,7 +29,7 @@ use utoipa::openapi::{
 use utoipa_axum::router::OpenApiRouter;
 
 use refusal::{Caller, Dialect, ErrorCode, Refused};
-use refusal::{method_not_allowed, unrouted};
+use refusal::{method_not_allowed, refusal_components, unrouted};
 
 use super::AppState;
 use crate::{
@@ -39,7 +39,7 @@ use crate::{
 
 /// The OpenAPI document of `api` as served under `prefix`.
 pub fn openapi_document(api: CompatApi, prefix: &str) -> OpenApi {
-    let (_, document) = api_router(api).split_for_parts();
+    let (_, document) = split(api);
     finish_document(document, prefix)
 }
 
@@ -54,15 +54,11 @@ pub fn openapi_json(api: CompatApi, prefix: &str) -> String {
 /// Every enabled compatibility API, each nested under its prefix with its OpenAPI
 /// document at `<prefix>/openapi.json`.
 pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<Router<AppState>> {
+    check_apart(config)?;
     let mut routes = Router::new();
     for (api, prefix) in config.enabled() {
         check_prefix(api, prefix)?;
-        let (router, document) = api_router(api).split_for_parts();
-        let router = match api {
-            CompatApi::Flashback => in_dialect::<flashback::Flashback>(router),
-            CompatApi::Laravel => in_dialect::<laravel::Laravel>(router),
-            CompatApi::Ruuvi => in_dialect::<ruuvi::Ruuvi>(router),
-        };
+        let (router, document) = split(api);
         let document: Arc<str> = finish_document(document, prefix).to_pretty_json()?.into();
         let router = router
             .route(
@@ -83,19 +79,28 @@ pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<
     Ok(routes)
 }
 
-/// Unknown paths and methods answered in the API's own shape, not axum's empty bodies.
-fn in_dialect<D: Dialect>(router: Router<AppState>) -> Router<AppState> {
-    router
-        .fallback(unrouted::<D>)
-        .method_not_allowed_fallback(method_not_allowed::<D>)
+/// `api`'s routes and its document (before it is given a prefix).
+fn split(api: CompatApi) -> (Router<AppState>, OpenApi) {
+    match api {
+        CompatApi::Flashback => in_dialect::<flashback::Flashback>(flashback::router()),
+        CompatApi::Laravel => in_dialect::<laravel::Laravel>(laravel::router()),
+        CompatApi::Ruuvi => in_dialect::<ruuvi::Ruuvi>(ruuvi::router()),
+    }
 }
 
-fn api_router(api: CompatApi) -> OpenApiRouter<AppState> {
-    match api {
-        CompatApi::Flashback => flashback::router(),
-        CompatApi::Laravel => laravel::router(),
-        CompatApi::Ruuvi => ruuvi::router(),
-    }
+/// The routes, with unknown paths and methods answered in the API's own shape rather than
+/// axum's empty bodies; and the document, with the refusals its operations refer to.
+fn in_dialect<D: Dialect>(router: OpenApiRouter<AppState>) -> (Router<AppState>, OpenApi) {
+    let (router, mut document) = router.split_for_parts();
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .responses
+        .extend(refusal_components::<D>());
+    let router = router
+        .fallback(unrouted::<D>)
+        .method_not_allowed_fallback(method_not_allowed::<D>);
+    (router, document)
 }
 
 /// A prefix is a path of its own: `/` and one or more segments, no trailing slash, so
@@ -120,6 +125,25 @@ fn check_prefix(api: CompatApi, prefix: &str) -> anyhow::Result<()> {
         api.name(),
         api.name()
     );
+    Ok(())
+}
+
+/// No enabled API may be mounted at or under another's prefix: their routes would clash.
+fn check_apart(config: &CompatConfig) -> anyhow::Result<()> {
+    let enabled: Vec<_> = config.enabled().collect();
+    for (index, (api, prefix)) in enabled.iter().enumerate() {
+        for (other, other_prefix) in &enabled[index + 1..] {
+            let nested = |outer: &str, inner: &str| {
+                inner == outer || inner.starts_with(&format!("{outer}/"))
+            };
+            anyhow::ensure!(
+                !nested(prefix, other_prefix) && !nested(other_prefix, prefix),
+                "the {} and {} APIs' prefixes `{prefix}` and `{other_prefix}` overlap; give each a path of its own",
+                api.name(),
+                other.name()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -180,6 +204,19 @@ async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_apis_cannot_share_a_prefix() {
+        let mut config = crate::config::Config::default().compat;
+        config.compat_apis = CompatApi::ALL.to_vec();
+        assert!(check_apart(&config).is_ok());
+        config.ruuvi_prefix = "/compat/flashback".into();
+        assert!(check_apart(&config).is_err());
+        config.ruuvi_prefix = "/compat/flashback/ruuvi".into();
+        assert!(check_apart(&config).is_err());
+        config.ruuvi_prefix = "/compat/flashback-ruuvi".into();
+        assert!(check_apart(&config).is_ok());
+    }
 
     #[test]
     fn prefixes_are_paths_of_their_own() {

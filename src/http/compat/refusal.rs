@@ -31,7 +31,7 @@ pub(super) trait Dialect: Send + Sync + 'static {
 
     /// The body of a refusal: its status, Sessionhub's code, a message for people, and
     /// for a rate limit or an outage how many seconds to wait.
-    fn body(refusal: &Refusal<'_>) -> Self::Error;
+    fn body(refusal: &Refusal) -> Self::Error;
 
     /// The status an error is sent with; the APIs differ only in bad input.
     fn status(error: &ServiceError) -> StatusCode {
@@ -40,10 +40,10 @@ pub(super) trait Dialect: Send + Sync + 'static {
 }
 
 /// A refusal as a dialect words it.
-pub(super) struct Refusal<'a> {
+pub(super) struct Refusal {
     pub status: StatusCode,
     pub code: &'static str,
-    pub message: &'a str,
+    pub message: String,
     pub retry_after: Option<u64>,
     /// For a 404, what was not found (`session`, `device`, `route`).
     pub missing: Option<&'static str>,
@@ -84,47 +84,49 @@ impl<D> From<ServiceError> for Refused<D> {
     }
 }
 
-impl<D: Dialect> IntoResponse for Refused<D> {
-    fn into_response(self) -> Response {
-        let (status, code, message, retry_after, missing) = match &self {
+impl<D> Refused<D> {
+    /// The refusal as every dialect sees it.
+    fn refusal(&self) -> Refusal {
+        match self {
             Refused::Service(error, _) => {
                 error.log();
-                let missing = match error {
-                    ServiceError::NotFound(what) => Some(*what),
-                    _ => None,
-                };
-                let message = capitalised(&error.to_string());
-                let retry_after = error.retry_after_seconds();
-                (
-                    D::status(error),
-                    error.code(),
-                    message,
-                    retry_after,
-                    missing,
-                )
+                Refusal {
+                    status: StatusCode::OK,
+                    code: error.code(),
+                    message: capitalised(&error.to_string()),
+                    retry_after: error.retry_after_seconds(),
+                    missing: match error {
+                        ServiceError::NotFound(what) => Some(*what),
+                        _ => None,
+                    },
+                }
             }
-            Refused::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "Internal error".to_owned(),
-                None,
-                None,
-            ),
-            Refused::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "This path does not take that method".to_owned(),
-                None,
-                None,
-            ),
-        };
-        let body = D::body(&Refusal {
-            status,
-            code,
-            message: &message,
-            retry_after,
-            missing,
-        });
+            Refused::Internal => Refusal {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "INTERNAL",
+                message: "Internal error".to_owned(),
+                retry_after: None,
+                missing: None,
+            },
+            Refused::MethodNotAllowed => Refusal {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "METHOD_NOT_ALLOWED",
+                message: "This path does not take that method".to_owned(),
+                retry_after: None,
+                missing: None,
+            },
+        }
+    }
+}
+
+impl<D: Dialect> IntoResponse for Refused<D> {
+    fn into_response(self) -> Response {
+        let mut refusal = self.refusal();
+        if let Refused::Service(error, _) = &self {
+            refusal.status = D::status(error);
+        }
+        let (status, code, retry_after) = (refusal.status, refusal.code, refusal.retry_after);
+        let body = D::body(&refusal);
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
@@ -214,49 +216,69 @@ impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
     }
 }
 
-/// The refusals every operation of dialect `D` may answer, for the OpenAPI document;
-/// an operation lists its own (404, 409, …) beside them.
+/// The refusals every operation may answer: status, name in `components.responses`, and
+/// what it means.
+const COMMON_REFUSALS: [(StatusCode, &str, &str); 5] = [
+    (
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "No bearer session token, or its session has ended",
+    ),
+    (
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "The session may not do this: it waits for its new device to be confirmed, or the change needs a recent sign-in",
+    ),
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Over the rate limit; `Retry-After` says when to retry",
+    ),
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "A fault of the server",
+    ),
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "The database is unreachable; `Retry-After` says when to retry",
+    ),
+];
+
+/// The refusals every operation of dialect `D` may answer, as references to its
+/// document's `components.responses`; an operation lists its own (404, 409, …) beside
+/// them.
 pub(super) struct Refusals<D>(PhantomData<D>);
 
 impl<D: Dialect> IntoResponses for Refusals<D> {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        refusals(&D::Error::name())
+        COMMON_REFUSALS
+            .iter()
+            .map(|(status, name, _)| {
+                (
+                    status.as_str().to_owned(),
+                    RefOr::Ref(Ref::from_response_name(*name)),
+                )
+            })
+            .collect()
     }
 }
 
-fn refusals(schema: &str) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-    let common = [
-        (
-            StatusCode::UNAUTHORIZED,
-            "No bearer session token, or its session has ended",
-        ),
-        (
-            StatusCode::FORBIDDEN,
-            "The session may not do this: it waits for its new device to be confirmed, or the change needs a recent sign-in",
-        ),
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Over the rate limit; `Retry-After` says when to retry",
-        ),
-        (StatusCode::INTERNAL_SERVER_ERROR, "A fault of the server"),
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The database is unreachable; `Retry-After` says when to retry",
-        ),
-    ];
-    common
-        .iter()
-        .map(|(status, description)| {
-            let response = ResponseBuilder::new()
-                .description(*description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(schema)))
-                        .build(),
-                )
-                .build();
-            (status.as_str().to_owned(), RefOr::T(response))
-        })
-        .collect()
+/// What [`Refusals`] refer to, each with dialect `D`'s error body.
+pub(super) fn refusal_components<D: Dialect>()
+-> impl Iterator<Item = (String, RefOr<utoipa::openapi::Response>)> {
+    let schema = D::Error::name();
+    COMMON_REFUSALS.iter().map(move |(_, name, description)| {
+        let response = ResponseBuilder::new()
+            .description(*description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(schema.clone())))
+                    .build(),
+            )
+            .build();
+        ((*name).to_owned(), RefOr::T(response))
+    })
 }

@@ -35,7 +35,7 @@ impl Dialect for Ruuvi {
     type Error = RuuviError;
 
     /// Ruuvi's primary codes by status; Sessionhub's own code as the `sub_code`.
-    fn body(refusal: &Refusal<'_>) -> RuuviError {
+    fn body(refusal: &Refusal) -> RuuviError {
         let code = match refusal.status {
             StatusCode::UNAUTHORIZED => "ER_UNAUTHORIZED",
             StatusCode::FORBIDDEN => "ER_FORBIDDEN",
@@ -49,7 +49,7 @@ impl Dialect for Ruuvi {
         };
         RuuviError {
             result: ErrorResult::Error,
-            error: refusal.message.to_owned(),
+            error: refusal.message.clone(),
             code,
             sub_code: Some(refusal.code),
         }
@@ -262,7 +262,7 @@ mod tests {
         let body = serde_json::to_value(Ruuvi::body(&Refusal {
             status: StatusCode::UNAUTHORIZED,
             code: "SESSION_ENDED",
-            message: "This session has ended; sign in again",
+            message: "This session has ended; sign in again".to_owned(),
             retry_after: None,
             missing: None,
         }))

@@ -36,10 +36,10 @@ type Answer<T> = Result<Json<T>, Refused<Flashback>>;
 impl Dialect for Flashback {
     type Error = FlashbackError;
 
-    fn body(refusal: &Refusal<'_>) -> FlashbackError {
+    fn body(refusal: &Refusal) -> FlashbackError {
         FlashbackError {
             success: false,
-            error: refusal.message.to_owned(),
+            error: refusal.message.clone(),
             code: refusal.code,
         }
     }
@@ -370,7 +370,7 @@ mod tests {
         let body = serde_json::to_value(Flashback::body(&Refusal {
             status: StatusCode::NOT_FOUND,
             code: "NOT_FOUND",
-            message: "Device not found",
+            message: "Device not found".to_owned(),
             retry_after: None,
             missing: None,
         }))

@@ -32,12 +32,12 @@ impl Dialect for Laravel {
     type Error = LaravelError;
 
     /// Laravel's own messages for the statuses its clients know, with Sessionhub's code.
-    fn body(refusal: &Refusal<'_>) -> LaravelError {
+    fn body(refusal: &Refusal) -> LaravelError {
         let message = match refusal.status {
             StatusCode::UNAUTHORIZED => "Unauthenticated.",
             StatusCode::FORBIDDEN => "This action is unauthorized.",
             StatusCode::TOO_MANY_REQUESTS => "Too Many Attempts.",
-            _ => refusal.message,
+            _ => refusal.message.as_str(),
         };
         LaravelError {
             message: message.to_owned(),
@@ -276,7 +276,7 @@ mod tests {
         let limited = serde_json::to_value(Laravel::body(&Refusal {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: "RATE_LIMITED",
-            message: "too many requests; try again in 60 s",
+            message: "too many requests; try again in 60 s".to_owned(),
             retry_after: Some(60),
             missing: None,
         }))
@@ -288,7 +288,7 @@ mod tests {
         let missing = serde_json::to_value(Laravel::body(&Refusal {
             status: StatusCode::NOT_FOUND,
             code: "NOT_FOUND",
-            message: "Device not found",
+            message: "Device not found".to_owned(),
             retry_after: None,
             missing: None,
         }))
