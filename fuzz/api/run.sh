@@ -47,28 +47,23 @@ PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run schema.graphql \
   --suppress-health-check all \
   --request-timeout 10 || status=$?
 
-for api in flashback laravel ruuvi; do
-  echo "fuzzing the $api compatibility API from docs/openapi/$api.json"
-  PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run "docs/openapi/$api.json" \
-    --url "http://$SESSIONHUB_LISTEN/compat/$api" \
+# A compatibility REST API, from an OpenAPI document: fuzz_rest <api> <document>.
+fuzz_rest() {
+  echo "fuzzing the $1 compatibility API from $2"
+  PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run "$2" \
+    --url "http://$SESSIONHUB_LISTEN/compat/$1" \
     --checks sessionhub_rest_contract,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$examples" \
     --seed "$seed" \
     --workers 1 \
     --suppress-health-check all \
     --request-timeout 10 || status=$?
+}
+for api in flashback laravel ruuvi; do
+  fuzz_rest "$api" "docs/openapi/$api.json"
 done
-
 # Ruuvi publishes its own OpenAPI document: our answers must conform to it too.
-echo "fuzzing the ruuvi compatibility API from Ruuvi's own document"
-PYTHONPATH=fuzz/api "$venv/bin/st" --no-color run tests/fixtures/seeds/ruuvi-openapi.json \
-  --url "http://$SESSIONHUB_LISTEN/compat/ruuvi" \
-  --checks sessionhub_rest_contract,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "$examples" \
-  --seed "$seed" \
-  --workers 1 \
-  --suppress-health-check all \
-  --request-timeout 10 || status=$?
+fuzz_rest ruuvi tests/fixtures/seeds/ruuvi-openapi.json
 
 live_server_check
 exit "$status"
