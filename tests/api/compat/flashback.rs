@@ -146,12 +146,19 @@ async fn trust_untrust_and_remove_a_device(app: TestApp) {
         json!({ "deviceId": phone.device_id, "trustLevel": "TOTAL" }),
         json!({ "trustLevel": "HIGH" }),
         json!({ "deviceId": phone.device_id, "trustLevel": "HIGH", "trustExpiresAt": "2001-01-01T00:00:00Z" }),
+        // Long reasons are cut short, on a character boundary whichever byte it falls on.
+        json!({ "deviceId": phone.device_id, "trustLevel": "é".repeat(400) }),
+        json!({ "deviceId": phone.device_id, "trustLevel": format!("x{}", "é".repeat(400)) }),
     ] {
         let refused = post(&app, "/devices/trust", &laptop.token, Some(bad))
             .await
             .expect(StatusCode::BAD_REQUEST);
         assert_eq!(refused.body["code"], "BAD_USER_INPUT");
-        assert!(!refused.body["error"].as_str().unwrap().contains(".rs"));
+        let error = refused.body["error"].as_str().unwrap();
+        assert!(
+            !error.contains(".rs") && error.chars().count() < 300,
+            "{error}"
+        );
     }
 
     let untrusted = post(

@@ -71,11 +71,17 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 type Refusals = refusal::Refusals<Flashback>;
 
-/// A JSON body that does not parse is bad input, said without the parser's internals.
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ServiceError> {
+/// Longest reason quoted from a body that does not parse: it may quote the client's input.
+const MAX_REASON_CHARS: usize = 200;
+
+/// A JSON body that does not parse is bad input, with the parser's reason cut short.
+fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ServiceError> {
     body.map(|Json(body)| body).map_err(|rejection| {
-        let mut reason = rejection.body_text();
-        reason.truncate(300);
+        let reason: String = rejection
+            .body_text()
+            .chars()
+            .take(MAX_REASON_CHARS)
+            .collect();
         ServiceError::BadUserInput(format!("the body is not valid here: {reason}"))
     })
 }
@@ -154,7 +160,7 @@ async fn trust_device(
     request: Result<Json<TrustRequest>, JsonRejection>,
 ) -> Answer<DeviceChanged> {
     let actor = caller.confirmed()?;
-    let request = body(request)?;
+    let request = parsed(request)?;
     let level = match request.trust_level {
         GivenTrustLevel::High => TrustLevel::High,
         GivenTrustLevel::Medium => TrustLevel::Medium,
@@ -349,7 +355,7 @@ async fn revoke_all_sessions(
     let actor = caller.confirmed()?;
     let request = match request {
         Err(JsonRejection::MissingJsonContentType(_)) => RevokeAllRequest::default(),
-        request => body(request)?,
+        request => parsed(request)?,
     };
     let ended = state
         .services
