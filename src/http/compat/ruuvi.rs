@@ -169,7 +169,11 @@ fn success<T>(data: T) -> Json<Success<T>> {
     path = "/sessions",
     operation_id = "getSessions",
     tag = "Sessions",
-    responses((status = 200, description = "Active sessions retrieved successfully", body = Success<Sessions>), Refusals)
+    responses(
+        (status = 200, description = "Active sessions retrieved successfully", body = Success<Sessions>,
+            links(("DeleteSession" = (operation_id = "deleteSession", parameters(("id" = "$response.body#/data/sessions/0/id")), description = "Delete the most recently used session")))),
+        Refusals
+    )
 )]
 async fn get_sessions(
     State(state): State<AppState>,

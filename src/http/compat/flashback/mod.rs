@@ -92,7 +92,11 @@ fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ServiceError> {
     path = "/devices",
     operation_id = "getDevices",
     tag = "Devices",
-    responses((status = 200, description = "The user's devices", body = DevicesAnswer), Refusals)
+    responses(
+        (status = 200, description = "The user's devices", body = DevicesAnswer,
+            links(("GetDevice" = (operation_id = "getDevice", parameters(("id" = "$response.body#/devices/0/id")), description = "The most recently seen device")), ("UntrustDevice" = (operation_id = "untrustDevice", parameters(("id" = "$response.body#/devices/0/id")), description = "Remove the most recently seen device's trust")))),
+        Refusals
+    )
 )]
 async fn get_devices(
     State(state): State<AppState>,
@@ -278,7 +282,11 @@ async fn heartbeat(
     path = "/sessions",
     operation_id = "getSessions",
     tag = "Sessions",
-    responses((status = 200, description = "The user's active sessions", body = SessionsAnswer), Refusals)
+    responses(
+        (status = 200, description = "The user's active sessions", body = SessionsAnswer,
+            links(("RevokeSession" = (operation_id = "revokeSession", parameters(("id" = "$response.body#/sessions/0/id")), description = "Revoke the most recently active session")))),
+        Refusals
+    )
 )]
 async fn get_sessions(
     State(state): State<AppState>,

@@ -85,7 +85,11 @@ type Refusals = refusal::Refusals<Laravel>;
     path = "/api/devices",
     operation_id = "listDevices",
     tag = "Devices",
-    responses((status = 200, description = "The user's devices", body = Devices), Refusals)
+    responses(
+        (status = 200, description = "The user's devices", body = Devices,
+            links(("ShowDevice" = (operation_id = "showDevice", parameters(("uuid" = "$response.body#/data/0/uuid")), description = "The most recently seen device, with its sessions")), ("VerifyDevice" = (operation_id = "verifyDevice", parameters(("uuid" = "$response.body#/data/0/uuid")), description = "Verify the most recently seen device")))),
+        Refusals
+    )
 )]
 async fn list_devices(State(state): State<AppState>, caller: Caller<Laravel>) -> Answer<Devices> {
     let actor = caller.confirmed()?;
