@@ -12,24 +12,29 @@ mod laravel;
 mod refusal;
 mod ruuvi;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     Router,
+    body::Bytes,
     extract::{ConnectInfo, MatchedPath, Request, State},
     http::header,
     middleware::{self, Next},
     response::Response,
     routing::get,
 };
-use utoipa::openapi::{
-    OpenApi, Server,
-    security::{Http, HttpAuthScheme, SecurityScheme},
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        OpenApi, Server,
+        security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme},
+    },
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use refusal::{Caller, Dialect, ErrorCode, Refused};
-use refusal::{method_not_allowed, refusal_components, unrouted};
+use refusal::{
+    Caller, Dialect, ErrorCode, Refused, method_not_allowed, refusal_components, unrouted,
+};
 
 use super::AppState;
 use crate::{
@@ -59,16 +64,13 @@ pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<
     for (api, prefix) in config.enabled() {
         check_prefix(api, prefix)?;
         let (router, document) = split(api);
-        let document: Arc<str> = finish_document(document, prefix).to_pretty_json()?.into();
+        let document = Bytes::from(finish_document(document, prefix).to_pretty_json()?);
         let router = router
             .route(
                 "/openapi.json",
-                get(move || async move {
-                    (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        document.to_string(),
-                    )
-                }),
+                get(
+                    move || async move { ([(header::CONTENT_TYPE, "application/json")], document) },
+                ),
             )
             .layer(middleware::from_fn_with_state(
                 (state.clone(), api),
@@ -89,14 +91,15 @@ fn split(api: CompatApi) -> (Router<AppState>, OpenApi) {
 }
 
 /// The routes, with unknown paths and methods answered in the API's own shape rather than
-/// axum's empty bodies; and the document, with the refusals its operations refer to.
+/// axum's empty bodies; and the document, with the refusals its operations refer to and
+/// the error body they are sent as.
 fn in_dialect<D: Dialect>(router: OpenApiRouter<AppState>) -> (Router<AppState>, OpenApi) {
     let (router, mut document) = router.split_for_parts();
-    document
-        .components
-        .get_or_insert_with(Default::default)
-        .responses
-        .extend(refusal_components::<D>());
+    let components = document.components.get_or_insert_with(Default::default);
+    let mut error_schemas = vec![(D::Error::name().into_owned(), D::Error::schema())];
+    D::Error::schemas(&mut error_schemas);
+    components.schemas.extend(error_schemas);
+    components.responses.extend(refusal_components::<D>());
     let router = router
         .fallback(unrouted::<D>)
         .method_not_allowed_fallback(method_not_allowed::<D>);
@@ -118,7 +121,7 @@ fn check_prefix(api: CompatApi, prefix: &str) -> anyhow::Result<()> {
         "/readyz",
     ]
     .iter()
-    .any(|ours| prefix == *ours || prefix.starts_with(&format!("{ours}/")));
+    .any(|ours| at_or_under(prefix, ours));
     anyhow::ensure!(
         segments_ok && !taken,
         "the {} API's prefix `{prefix}` must be a path such as `/compat/{}`, not one of the server's own",
@@ -128,16 +131,19 @@ fn check_prefix(api: CompatApi, prefix: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `path` is `outer` itself or a path below it (`/a/b` is under `/a`, `/ab` is not).
+fn at_or_under(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// No enabled API may be mounted at or under another's prefix: their routes would clash.
 fn check_apart(config: &CompatConfig) -> anyhow::Result<()> {
     let enabled: Vec<_> = config.enabled().collect();
     for (index, (api, prefix)) in enabled.iter().enumerate() {
         for (other, other_prefix) in &enabled[index + 1..] {
-            let nested = |outer: &str, inner: &str| {
-                inner == outer || inner.starts_with(&format!("{outer}/"))
-            };
             anyhow::ensure!(
-                !nested(prefix, other_prefix) && !nested(other_prefix, prefix),
+                !at_or_under(other_prefix, prefix) && !at_or_under(prefix, other_prefix),
                 "the {} and {} APIs' prefixes `{prefix}` and `{other_prefix}` overlap; give each a path of its own",
                 api.name(),
                 other.name()
@@ -151,6 +157,10 @@ fn check_apart(config: &CompatConfig) -> anyhow::Result<()> {
 /// bearer session token.
 fn finish_document(mut document: OpenApi, prefix: &str) -> OpenApi {
     document.servers = Some(vec![Server::new(prefix)]);
+    document.security = Some(vec![SecurityRequirement::new(
+        "bearerAuth",
+        Vec::<String>::new(),
+    )]);
     document
         .components
         .get_or_insert_with(Default::default)

@@ -84,14 +84,14 @@ impl<D> From<ServiceError> for Refused<D> {
     }
 }
 
-impl<D> Refused<D> {
-    /// The refusal as every dialect sees it.
+impl<D: Dialect> Refused<D> {
+    /// The refusal as the dialect words it: its status, code, message and waits.
     fn refusal(&self) -> Refusal {
         match self {
             Refused::Service(error, _) => {
                 error.log();
                 Refusal {
-                    status: StatusCode::OK,
+                    status: D::status(error),
                     code: error.code(),
                     message: capitalised(&error.to_string()),
                     retry_after: error.retry_after_seconds(),
@@ -121,10 +121,7 @@ impl<D> Refused<D> {
 
 impl<D: Dialect> IntoResponse for Refused<D> {
     fn into_response(self) -> Response {
-        let mut refusal = self.refusal();
-        if let Refused::Service(error, _) = &self {
-            refusal.status = D::status(error);
-        }
+        let refusal = self.refusal();
         let (status, code, retry_after) = (refusal.status, refusal.code, refusal.retry_after);
         let body = D::body(&refusal);
         let mut response = (status, axum::Json(body)).into_response();

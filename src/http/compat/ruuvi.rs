@@ -57,15 +57,11 @@ impl Dialect for Ruuvi {
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Sessionhub: Ruuvi Cloud sessions",
-        description = "Ruuvi Cloud's session API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`. A session's `id` is the low 53 bits of its Sessionhub UUID. A refusal's `sub_code` is Sessionhub's machine-readable code.",
-        version = "1.0.0"
-    ),
-    components(schemas(RuuviError)),
-    security(("bearerAuth" = []))
-)]
+#[openapi(info(
+    title = "Sessionhub: Ruuvi Cloud sessions",
+    description = "Ruuvi Cloud's session API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`. A session's `id` is the low 53 bits of its Sessionhub UUID. A refusal's `sub_code` is Sessionhub's machine-readable code.",
+    version = "1.0.0"
+))]
 struct Document;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

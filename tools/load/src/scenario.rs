@@ -122,8 +122,9 @@ impl Scenario {
         }
     }
 
-    fn query(&self) -> &'static str {
-        match self {
+    /// The GraphQL document the scenario sends; `None` for a REST scenario.
+    fn query(&self) -> Option<&'static str> {
+        Some(match self {
             Self::TypenameAnon | Self::Typename => "{ __typename }",
             Self::Heartbeat => "mutation { heartbeat { id lastActivityAt expiresAt } }",
             Self::Devices => {
@@ -133,8 +134,8 @@ impl Scenario {
                 "{ sessions { id status lastActivityAt isCurrent device { id name } } }"
             }
             Self::StartSession => START_SESSION,
-            Self::CompatDevices | Self::CompatSessions => "",
-        }
+            Self::CompatDevices | Self::CompatSessions => return None,
+        })
     }
 
     /// Runs the scenario for `duration` with one connection per seeded account.
@@ -145,14 +146,12 @@ impl Scenario {
         duration: Duration,
     ) -> anyhow::Result<Measured> {
         let deadline = Instant::now() + duration;
-        let body = match self {
-            Self::StartSession => json!({ "query": self.query(), "variables": { "input": {} } }),
-            Self::CompatDevices | Self::CompatSessions => json!(null),
-            _ => json!({ "query": self.query() }),
-        };
-        let body = match body {
-            serde_json::Value::Null => Bytes::new(),
-            body => Bytes::from(serde_json::to_vec(&body)?),
+        let body = match (self, self.query()) {
+            (_, None) => Bytes::new(),
+            (Self::StartSession, Some(query)) => Bytes::from(serde_json::to_vec(
+                &json!({ "query": query, "variables": { "input": {} } }),
+            )?),
+            (_, Some(query)) => Bytes::from(serde_json::to_vec(&json!({ "query": query }))?),
         };
         let mut workers = Vec::with_capacity(seeded.accounts.len());
         for account in &seeded.accounts {

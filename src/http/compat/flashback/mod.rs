@@ -46,15 +46,11 @@ impl Dialect for Flashback {
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Sessionhub: Flashback device and session management",
-        description = "Flashback's device and session API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`; an error carries Sessionhub's machine-readable `code` beside Flashback's `error` message.",
-        version = "1.0.0"
-    ),
-    components(schemas(FlashbackError)),
-    security(("bearerAuth" = []))
-)]
+#[openapi(info(
+    title = "Sessionhub: Flashback device and session management",
+    description = "Flashback's device and session API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`; an error carries Sessionhub's machine-readable `code` beside Flashback's `error` message.",
+    version = "1.0.0"
+))]
 struct Document;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

@@ -56,15 +56,11 @@ impl Dialect for Laravel {
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Sessionhub: laravel-devices device management",
-        description = "The laravel-devices package's device API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`; an error carries Sessionhub's machine-readable `code` beside Laravel's `message`.",
-        version = "1.0.0"
-    ),
-    components(schemas(LaravelError)),
-    security(("bearerAuth" = []))
-)]
+#[openapi(info(
+    title = "Sessionhub: laravel-devices device management",
+    description = "The laravel-devices package's device API, served by Sessionhub over its own accounts. Every call needs `Authorization: Bearer <session token>`; an error carries Sessionhub's machine-readable `code` beside Laravel's `message`.",
+    version = "1.0.0"
+))]
 struct Document;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
