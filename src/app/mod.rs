@@ -370,6 +370,7 @@ fn rules(config: &Config) -> Rules {
         max_sessions_per_user: config.max_sessions_per_user.max(1),
         heartbeat_write_window: to_chrono(config.heartbeat_write_window()),
         confirm_new_devices_within: config.confirm_new_devices_within.map(to_chrono),
+        new_device_cooldown: to_chrono(config.new_device_cooldown),
         expiry_warning: to_chrono(config.expiry_warning),
         retention: Retention {
             forget_devices_after: (!config.retention.forget_devices_after.is_zero())

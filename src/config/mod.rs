@@ -70,6 +70,13 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_CONFIRM_NEW_DEVICES_WITHIN", value_parser = humantime::parse_duration)]
     pub confirm_new_devices_within: Option<Duration>,
 
+    /// For this long after a device is first seen, a session on it may not revoke, sign out,
+    /// forget or flag the account's older sessions and devices (SESSION_TOO_NEW), unless the
+    /// account confirmed the device ("was this you?") or the sign-in was multi-factor
+    /// (`amr` has `mfa`). 0s: off.
+    #[arg(long, env = "SESSIONHUB_NEW_DEVICE_COOLDOWN", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub new_device_cooldown: Duration,
+
     /// How long before a session's idle expiry, absolute lifetime or confirmation deadline
     /// its own `sessionExpiring` subscription is told, so a page can offer to stay signed in.
     #[arg(long, env = "SESSIONHUB_EXPIRY_WARNING", default_value = "2m", value_parser = humantime::parse_duration)]

@@ -184,6 +184,12 @@ impl ErrorExtensions for ServiceError {
             if let Some(seconds) = self.retry_after_seconds() {
                 e.set("retryAfter", seconds);
             }
+            if let Some(at) = self.allowed_at() {
+                e.set(
+                    "allowedAt",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+            }
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Why a service call was refused: one typed error, mapped to a code once, at the API edge.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, RuntimeErr, sqlx};
 
 use super::rate_limit::RateLimited;
@@ -25,6 +26,10 @@ pub enum ServiceError {
     SignInPending,
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error(
+        "a sign-in on a new device cannot end older sessions or devices until {allowed_at} (sooner once another of your sessions confirms it, or when signing in with a second factor)"
+    )]
+    SessionTooNew { allowed_at: DateTime<Utc> },
     #[error("too many requests; try again in {} s", .0.retry_after_seconds())]
     RateLimited(RateLimited),
     #[error("the database is unavailable; try again shortly")]
@@ -73,6 +78,7 @@ impl ServiceError {
             ServiceError::ReauthRequired => "REAUTH_REQUIRED",
             ServiceError::SignInPending => "SIGN_IN_PENDING",
             ServiceError::Forbidden(_) => "FORBIDDEN",
+            ServiceError::SessionTooNew { .. } => "SESSION_TOO_NEW",
             ServiceError::RateLimited(_) => "RATE_LIMITED",
             ServiceError::Unavailable(_) => "UNAVAILABLE",
             ServiceError::Database(_) => "INTERNAL",
@@ -90,6 +96,14 @@ impl ServiceError {
         match self {
             ServiceError::RateLimited(limited) => Some(limited.retry_after_seconds()),
             ServiceError::Unavailable(_) => Some(UNAVAILABLE_RETRY_SECONDS),
+            _ => None,
+        }
+    }
+
+    /// When a refused change becomes possible (`extensions.allowedAt`).
+    pub fn allowed_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            ServiceError::SessionTooNew { allowed_at } => Some(*allowed_at),
             _ => None,
         }
     }

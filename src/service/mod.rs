@@ -7,6 +7,7 @@
 mod account_events;
 mod account_reads;
 mod admin;
+mod cooldown;
 mod devices;
 mod error;
 mod new_sign_ins;
@@ -71,6 +72,9 @@ pub struct Rules {
     /// session to confirm it, and may only read itself meanwhile. `None`: off, the
     /// account is only asked.
     pub confirm_new_devices_within: Option<Duration>,
+    /// How long a session on a device the account has not confirmed may not end older
+    /// sessions or devices (`cooldown`); zero: off.
+    pub new_device_cooldown: Duration,
     /// How long before a session expires its own connection is told (`sessionExpiring`).
     pub expiry_warning: Duration,
     /// How long what ended is kept.

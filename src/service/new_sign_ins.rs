@@ -9,8 +9,10 @@
 //! Under the confirmation policy (`Rules::confirm_new_devices_within`) the sessions of a
 //! device being asked about are pending: they may only read themselves until the device
 //! is confirmed, and end at its deadline (`NOT_CONFIRMED`) if it is not. A sign-in is
-//! pending only when another session could confirm it; otherwise the user, with no other
-//! session, would lock themselves out.
+//! pending only when a session that may answer it is active (on another recognised device,
+//! not pending itself); otherwise the user would lock themselves out. The session cap makes
+//! room among pending sessions first (`make_room`), so new sign-ins never push that session
+//! out.
 
 use chrono::{DateTime, Utc};
 use entity::{
@@ -20,7 +22,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -341,16 +343,30 @@ async fn has_devices(txn: &DatabaseTransaction, user_id: &str) -> ServiceResult<
 }
 
 /// Whether a session that could confirm a sign-in on `device` (`None`: a new device) is
-/// active: one on another device, not pending itself.
+/// active: one on another device the account recognises (never asked about, or
+/// confirmed), not pending itself. Only such a session may answer (`begin_answer`); its
+/// need for a recent sign-in is met by signing in again on its device, which is not asked.
 async fn has_confirmer(
     txn: &DatabaseTransaction,
     user_id: &str,
     device: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> ServiceResult<bool> {
+    let recognised = device::Entity::find()
+        .select_only()
+        .column(device::Column::Id)
+        .filter(device::Column::UserId.eq(user_id))
+        .filter(device::Column::ForgottenAt.is_null())
+        .filter(
+            Condition::any()
+                .add(device::Column::SignInCheck.is_null())
+                .add(device::Column::SignInCheck.eq(SignInCheck::Confirmed)),
+        )
+        .into_query();
     let mut scope = Condition::all()
         .add(session::Column::UserId.eq(user_id))
         .add(session::Column::PendingUntil.is_null())
+        .add(session::Column::DeviceId.in_subquery(recognised))
         .add(is_live(now));
     if let Some(device) = device {
         scope = scope.add(session::Column::DeviceId.ne(device));

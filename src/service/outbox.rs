@@ -134,6 +134,27 @@ impl EventLog {
     }
 }
 
+/// Takes `user_id`'s cursor row lock now rather than at commit, so that a change which
+/// decides on what the account has (the session cap, "was this you?") runs alone among
+/// the account's writers. On SQLite every writer is alone already (`BEGIN IMMEDIATE`).
+pub(super) async fn lock_account(txn: &DatabaseTransaction, user_id: &str) -> Result<(), DbErr> {
+    account_cursor::Entity::insert(account_cursor::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        last_seq: Set(0),
+    })
+    .on_conflict(
+        OnConflict::column(account_cursor::Column::UserId)
+            .value(
+                account_cursor::Column::LastSeq,
+                Expr::col((account_cursor::Entity, account_cursor::Column::LastSeq)),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
 /// Gives each account's events in `rows` the next positions of that account, in the order
 /// they were recorded, and returns each account's new head. The cursor row stays locked
 /// until `txn` ends, so another transaction writing the same account's events waits here

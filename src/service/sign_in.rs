@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{
     ClientInfo, ServiceResult, Services,
     devices::{Sighting, SignInDevice, known_device, sign_in_device},
-    outbox::{EventLog, Subject},
+    outbox::{EventLog, Subject, lock_account},
     validate,
 };
 use crate::tokens::Identity;
@@ -46,6 +46,12 @@ impl Services {
         let txn = self.begin_write().await?;
         let mut log = EventLog::new(None, client.clone(), now);
         let user_id = &identity.user_id;
+        // One sign-in of an account at a time: the cap and the question below are decided
+        // on what the account has, which a concurrent sign-in would otherwise change.
+        lock_account(&txn, user_id).await?;
+        // Room is made before the question is decided, so that whether a session that could
+        // answer it exists is known after eviction, not before.
+        self.make_room(&txn, &mut log, user_id, now).await?;
         let known = known_device(&txn, user_id, &sighting).await?;
         let session_id = Uuid::now_v7();
         let question = self
@@ -65,8 +71,6 @@ impl Services {
         if question.is_some() {
             self.ask(&mut log, &device, &session);
         }
-        self.make_room(&txn, &mut log, &identity.user_id, now)
-            .await?;
         self.commit(log, txn).await?;
         let token = self.tokens.issue_session(
             &identity.user_id,

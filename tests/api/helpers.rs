@@ -432,9 +432,21 @@ impl TestApp {
         user_agent: &str,
         device_token: Option<&str>,
     ) -> SignedIn {
+        self.sign_in_by(user, user_agent, device_token, &["pwd"])
+            .await
+    }
+
+    /// Signs `user` in as [`Self::sign_in_with`] does, with login methods `amr`.
+    pub async fn sign_in_by(
+        &self,
+        user: &str,
+        user_agent: &str,
+        device_token: Option<&str>,
+        amr: &[&str],
+    ) -> SignedIn {
         let answer = self
             .graphql(
-                Some(&self.identity_token(user, &["pwd"])),
+                Some(&self.identity_token(user, amr)),
                 "mutation($input: StartSessionInput!) { startSession(input: $input) {
                     token deviceToken session { id } device { id } } }",
                 json!({ "input": { "userAgent": user_agent, "deviceToken": device_token } }),

@@ -18,4 +18,5 @@ mod security_log;
 mod session_cache;
 mod sessions;
 mod subscriptions;
+mod takeover;
 mod webhooks;

@@ -60,9 +60,10 @@ pub(super) fn default_status(error: &ServiceError) -> StatusCode {
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::BadUserInput(_) => StatusCode::BAD_REQUEST,
         ServiceError::DeviceBlocked(_) => StatusCode::CONFLICT,
-        ServiceError::ReauthRequired | ServiceError::SignInPending | ServiceError::Forbidden(_) => {
-            StatusCode::FORBIDDEN
-        }
+        ServiceError::ReauthRequired
+        | ServiceError::SignInPending
+        | ServiceError::Forbidden(_)
+        | ServiceError::SessionTooNew { .. } => StatusCode::FORBIDDEN,
         ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::{edit::without_trust, live_sessions_of, lock_own_device, registration::void_token};
 use crate::service::{
     Actor, ServiceError, ServiceResult, Services,
+    cooldown::Ending,
     outbox::{EventLog, Subject},
     sessions::end_sessions,
 };
@@ -102,6 +103,7 @@ impl Services {
         if id != actor.device_id {
             self.require_recent_sign_in(actor).await?;
         }
+        self.check_cooldown(actor, Ending::Device(id)).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
         let device = lock_own_device(&txn, actor, id).await?;
@@ -117,6 +119,7 @@ impl Services {
     /// Ends a device's sessions and removes it from the user's devices. Its row stays,
     /// without its token, so session history keeps naming it.
     pub async fn forget_device(&self, actor: &Actor, id: Uuid) -> ServiceResult<ForgottenDevice> {
+        self.check_cooldown(actor, Ending::Device(id)).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
         let device = lock_own_device(&txn, actor, id).await?;
@@ -141,6 +144,8 @@ impl Services {
             }
             None => actor.device_id,
         };
+        self.check_cooldown(actor, Ending::Device(device_id))
+            .await?;
         let scope = Condition::all().add(session::Column::DeviceId.eq(device_id));
         self.end_sessions_for(actor, scope, EndReason::DeviceSignedOut)
             .await

@@ -11,13 +11,14 @@ use entity::{
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, SimpleExpr},
+    sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use uuid::Uuid;
 
 use super::{SessionEnd, is_live};
 use crate::service::{
     Actor, ClientInfo, ServiceError, ServiceResult, Services,
+    cooldown::Ending,
     outbox::{EventLog, Subject},
 };
 
@@ -58,6 +59,7 @@ impl Services {
     /// Ending a session that already ended changes nothing, records nothing, and returns
     /// it as it is.
     pub async fn revoke_session(&self, actor: &Actor, id: Uuid) -> ServiceResult<session::Model> {
+        self.check_cooldown(actor, Ending::Session(id)).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
         // Locked, so a racing revoke waits and then sees this one's result.
@@ -89,6 +91,7 @@ impl Services {
         actor: &Actor,
         include_current: bool,
     ) -> ServiceResult<Vec<session::Model>> {
+        self.check_cooldown(actor, Ending::OtherSessions).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
         let mut log = EventLog::by_actor(actor, now);
@@ -151,7 +154,10 @@ impl Services {
         Ok(ended)
     }
 
-    /// Ends the least recently active sessions of `user_id` beyond the per-user cap.
+    /// Makes room for one more session of `user_id` under the per-user cap: ends the
+    /// sessions beyond it, those waiting for confirmation first and then the least recently
+    /// active. Pending sign-ins go first so that signing in again and again on new devices
+    /// can never push out the sessions that could answer them ("was this you?").
     pub(in crate::service) async fn make_room(
         &self,
         txn: &DatabaseTransaction,
@@ -166,21 +172,23 @@ impl Services {
             .filter(mine.clone())
             .count(txn)
             .await?;
-        let excess = active.saturating_sub(self.rules.max_sessions_per_user);
+        let excess = (active + 1).saturating_sub(self.rules.max_sessions_per_user);
         if excess == 0 {
             return Ok(());
         }
-        let oldest: Vec<Uuid> = session::Entity::find()
+        let evicted: Vec<Uuid> = session::Entity::find()
             .select_only()
             .column(session::Column::Id)
             .filter(mine)
+            // NULLs sort first on SQLite and last on PostgreSQL: order by the test instead.
+            .order_by_asc(Expr::col(session::Column::PendingUntil).is_null())
             .order_by_asc(session::Column::LastActivityAt)
             .order_by_asc(session::Column::Id)
             .limit(excess)
             .into_tuple()
             .all(txn)
             .await?;
-        let scope = Condition::all().add(session::Column::Id.is_in(oldest));
+        let scope = Condition::all().add(session::Column::Id.is_in(evicted));
         end_sessions(
             txn,
             log,
