@@ -83,6 +83,25 @@ async fn serve_logs_each_request_as_json_without_tokens() {
     let logged = received
         .recv_timeout(Duration::from_secs(10))
         .expect("a line for the request");
+    // A client's operation name is recorded cut short, whatever its length.
+    let long_name = format!("Long{}", "x".repeat(20_000));
+    reqwest::Client::new()
+        .post(format!("http://{address}/graphql"))
+        .bearer_auth(session_token)
+        .json(&serde_json::json!({ "query": format!("query {long_name} {{ __typename }}") }))
+        .send()
+        .await
+        .unwrap();
+    let long_line = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a line for the long request");
+    assert!(
+        long_line.len() < 512,
+        "a log line of {} bytes",
+        long_line.len()
+    );
+    let long_line: serde_json::Value = serde_json::from_str(&long_line).unwrap();
+    assert_eq!(long_line["operation"], long_name[..64]);
     server.kill().expect("stop the server");
     let _ = server.wait();
     let line: serde_json::Value = serde_json::from_str(&logged).unwrap();

@@ -30,6 +30,55 @@ async fn metrics_count_what_an_instance_does() {
     if let Some(app) = TestApp::postgres_with(with_metrics).await {
         counts(app, "Postgres").await;
     }
+    client_chosen_text_cannot_grow_the_metrics().await;
+}
+
+/// Clients choose operation names and HTTP methods: a flood of long or made-up ones adds a
+/// few short series at most, not series as long and as many as the requests.
+async fn client_chosen_text_cannot_grow_the_metrics() {
+    let app = TestApp::sqlite_with(|config| {
+        with_metrics(config);
+        config.rate_limits.requests_per_minute_per_session = NonZeroU32::new(100_000).unwrap();
+    })
+    .await;
+    let alice = app.sign_in("alice").await;
+    let before = scrape(&app).await;
+    let long = "L".repeat(20_000);
+    for index in 0..20 {
+        // A long name of an operation in the document: cut to a short label.
+        let named = format!("Flood{index}{long}");
+        app.graphql(
+            Some(&alice.token),
+            &format!("query {named} {{ __typename }}"),
+            json!({}),
+        )
+        .await
+        .assert_ok();
+        // A name the document has no operation for: counted as no name at all.
+        let request =
+            json!({ "query": "{ __typename }", "operationName": format!("{index}{long}") });
+        app.post_json(&alice.token, &request).await;
+        // Methods HTTP does not define, to a routed path and an unrouted one.
+        for path in ["/compat/ruuvi/sessions", "/compat/ruuvi/nowhere"] {
+            let method = reqwest::Method::from_bytes(format!("FLOOD{index}").as_bytes()).unwrap();
+            app.http
+                .request(method, app.url(path))
+                .bearer_auth(&alice.token)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let after = scrape(&app).await;
+    let longest = after.lines().map(str::len).max().unwrap();
+    assert!(longest < 400, "a series of {longest} bytes");
+    let grown = after.len().saturating_sub(before.len());
+    assert!(grown < 128 * 1024, "the scrape grew by {grown} bytes");
+    assert!(!after.contains("FLOOD"), "a made-up method became a label");
+    assert!(
+        after.contains("route=\"OTHER /compat/ruuvi/sessions\""),
+        "{after}"
+    );
 }
 
 /// The scraped metrics as text.

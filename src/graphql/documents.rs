@@ -38,16 +38,21 @@ impl DocumentCache {
         )
     }
 
-    /// The name of the one operation in `query`'s document, when it was parsed and is
-    /// still cached: what a request's log line and metrics call it when the client gave
-    /// no `operationName`. `None` for an anonymous operation or several.
-    pub fn operation_name(&self, query: &str) -> Option<String> {
-        match &self.0.get(query)?.operations {
-            DocumentOperations::Multiple(operations) if operations.len() == 1 => {
-                operations.keys().next().map(ToString::to_string)
-            }
-            _ => None,
-        }
+    /// The name of the operation a request with `query` and `operation_name` ran, taken
+    /// from its parsed document (while cached): what its log line and metrics call it. A
+    /// name the client gave counts only when the document has such an operation, so the
+    /// client cannot write free text into either. `None` for an anonymous operation, a
+    /// name the document lacks, or several operations and no name.
+    pub fn operation_name(&self, query: &str, operation_name: Option<&str>) -> Option<String> {
+        let DocumentOperations::Multiple(operations) = &self.0.get(query)?.operations else {
+            return None;
+        };
+        let name = match operation_name {
+            Some(wanted) => operations.keys().find(|name| name.as_str() == wanted),
+            None if operations.len() == 1 => operations.keys().next(),
+            None => None,
+        };
+        name.map(ToString::to_string)
     }
 
     /// How many documents are cached, once pending insertions have been applied.

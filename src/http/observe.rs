@@ -12,14 +12,14 @@ use crate::{
     config::ClientIpLogging,
     graphql::{DocumentCache, error_code},
     service::ClientInfo,
-    telemetry::{logging::client_address, metrics},
+    telemetry::{self, logging::client_address, metrics},
 };
 
-/// A request's operation as the client named it, or its query text to look the name up
-/// in once the document is parsed.
-enum Named {
-    Given(String),
-    InDocument(String),
+/// What a request's operation is called by: its query text, in whose parsed document the
+/// name is looked up, and the name the client asked to run.
+struct Named {
+    query: String,
+    operation_name: Option<String>,
 }
 
 /// A batch being observed, from before it runs to its answer.
@@ -43,9 +43,9 @@ impl Observation {
         }
         let requests = batch
             .iter()
-            .map(|request| match &request.operation_name {
-                Some(name) => Named::Given(name.clone()),
-                None => Named::InDocument(request.query.clone()),
+            .map(|request| Named {
+                query: request.query.clone(),
+                operation_name: request.operation_name.clone(),
             })
             .collect();
         Some(Self {
@@ -60,14 +60,12 @@ impl Observation {
     pub(super) fn finish(self, documents: &DocumentCache, response: &BatchResponse) {
         let elapsed = self.started.elapsed();
         for (named, response) in self.requests.into_iter().zip(answers(response)) {
-            let operation = match named {
-                Named::Given(name) => Some(name),
-                Named::InDocument(query) => documents.operation_name(&query),
-            };
+            let operation = documents.operation_name(&named.query, named.operation_name.as_deref());
+            let operation = operation.as_deref().map(telemetry::bounded);
             let code = response.errors.first().map_or("OK", error_code);
-            metrics::operation(operation.as_deref(), code, elapsed);
+            metrics::operation(operation, code, elapsed);
             tracing::info!(
-                operation = operation.as_deref().unwrap_or("(anonymous)"),
+                operation = operation.unwrap_or("(anonymous)"),
                 code,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 client = self.client.as_deref(),

@@ -2,8 +2,9 @@
 //! [`install`] puts a Prometheus recorder behind the `metrics` facade once per process.
 //! An instance that serves no metrics installs none, and every helper returns at once.
 //!
-//! Labels come from bounded sets only: error codes, event kinds, limit names, and at most
-//! [`MAX_OPERATION_NAMES`] distinct operation names, since clients choose those.
+//! Labels come from bounded sets only: error codes, event kinds, limit names, route
+//! templates with known methods, and at most [`MAX_OPERATION_NAMES`] distinct operation
+//! names of at most [`super::MAX_RECORDED_CHARS`] characters, since clients choose those.
 
 use std::{
     collections::HashSet,
@@ -133,7 +134,7 @@ pub fn compat_request(api: &'static str, route: &str, code: &str, elapsed: Durat
 /// The label an operation name counts under: itself while fewer than
 /// [`MAX_OPERATION_NAMES`] names have been seen, `(other)` after, `(anonymous)` without.
 fn operation_label(name: Option<&str>) -> String {
-    let Some(name) = name else {
+    let Some(name) = name.map(super::bounded) else {
         return "(anonymous)".to_owned();
     };
     let names = OPERATION_NAMES.get_or_init(Default::default);
@@ -247,11 +248,17 @@ mod tests {
     #[test]
     fn operation_names_past_the_cap_count_as_other() {
         assert_eq!(operation_label(None), "(anonymous)");
-        for index in 0..MAX_OPERATION_NAMES {
+        // Long names are cut: two that differ only past the cut are one label.
+        let long = format!("Long{}", "x".repeat(super::super::MAX_RECORDED_CHARS));
+        let cut = super::super::bounded(&long);
+        assert_eq!(operation_label(Some(&long)), cut);
+        assert_eq!(operation_label(Some(&format!("{long}y"))), cut);
+        for index in 1..MAX_OPERATION_NAMES {
             let name = format!("Seen{index}");
             assert_eq!(operation_label(Some(&name)), name);
         }
         assert_eq!(operation_label(Some("OneTooMany")), "(other)");
         assert_eq!(operation_label(Some("Seen7")), "Seen7");
+        assert_eq!(operation_label(Some(&long)), cut);
     }
 }

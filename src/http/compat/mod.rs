@@ -18,7 +18,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::header,
+    http::{Method, header},
     middleware::{self, Next},
     response::Response,
     routing::get,
@@ -171,6 +171,22 @@ fn finish_document(mut document: OpenApi, prefix: &str) -> OpenApi {
     document
 }
 
+/// `method` as a label: itself when HTTP defines it, `OTHER` when a client made it up.
+fn known_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// Each compatibility request's log line and metrics, as a GraphQL request has: the API,
 /// the route, the outcome code (the error's, or OK), how long it took, and the client.
 async fn observe(
@@ -182,9 +198,11 @@ async fn observe(
         return next.run(request).await;
     }
     let started = Instant::now();
+    // Templates, not paths, and only the methods HTTP defines: a client cannot mint series.
+    let method = known_method(request.method());
     let route = match request.extensions().get::<MatchedPath>() {
-        Some(path) => format!("{} {}", request.method(), path.as_str()),
-        None => format!("{} (unrouted)", request.method()),
+        Some(path) => format!("{method} {}", path.as_str()),
+        None => format!("{method} (unrouted)"),
     };
     let client = request
         .extensions()
