@@ -211,21 +211,30 @@ impl Services {
             .collect())
     }
 
-    /// Records how an attempt at `delivery` went: delivered; or failed, and then retried
-    /// after a wait that doubles with each attempt (30 s, 1 min, 2 min, … at most 6 h),
-    /// or given up after the configured number of attempts.
+    /// Records how an attempt at `delivery` (as claimed) went: delivered; or failed, and
+    /// then retried after a wait that doubles with each attempt (30 s, 1 min, 2 min, … at
+    /// most 6 h), or given up after the configured number of attempts. A failure is
+    /// recorded only while the claim holds (no other claim since, which would have counted
+    /// an attempt of its own), so an attempt is never counted twice; a success is recorded
+    /// unless one already was, since it is true whoever claimed last. Returns whether it
+    /// was recorded.
     pub async fn record_webhook_attempt(
         &self,
         delivery: &webhook_delivery::Model,
         attempt: Attempt,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<bool> {
         let now = self.now();
         let mut update = webhook_delivery::Entity::update_many()
-            .filter(webhook_delivery::Column::Id.eq(delivery.id));
+            .filter(webhook_delivery::Column::Id.eq(delivery.id))
+            .filter(webhook_delivery::Column::DeliveredAt.is_null());
         match attempt {
             Attempt::Delivered { status } => {
                 update = update
                     .col_expr(webhook_delivery::Column::DeliveredAt, Expr::value(now))
+                    .col_expr(
+                        webhook_delivery::Column::GaveUpAt,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
                     .col_expr(
                         webhook_delivery::Column::NextAttemptAt,
                         Expr::value(Option::<DateTime<Utc>>::None),
@@ -244,6 +253,8 @@ impl Services {
                 let gave_up = delivery.attempts >= self.webhooks.max_attempts as i32;
                 let next = (!gave_up).then(|| now + retry_wait(delivery.attempts));
                 update = update
+                    .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
+                    .filter(webhook_delivery::Column::GaveUpAt.is_null())
                     .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
                     .col_expr(
                         webhook_delivery::Column::GaveUpAt,
@@ -256,8 +267,7 @@ impl Services {
                     .col_expr(webhook_delivery::Column::LastError, Expr::value(error));
             }
         }
-        update.exec(&self.db).await?;
-        Ok(())
+        Ok(update.exec(&self.db).await?.rows_affected > 0)
     }
 
     /// The delivery log, newest first: up to `limit` deliveries in `state`, of one user's

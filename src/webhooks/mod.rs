@@ -122,8 +122,7 @@ impl WebhookSenders {
 
 /// One endpoint's sender: every poll, everything due, in claims, until none is left.
 async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: CancellationToken) {
-    // A claimed delivery comes due again after this, should this instance die mid-attempt.
-    let lease = chrono::Duration::from_std(sending.timeout * 2).unwrap_or(chrono::Duration::MAX);
+    let lease = claim_lease(sending.timeout);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -153,13 +152,18 @@ async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: Cancellation
                                 attempts = due.delivery.attempts, "webhook attempt failed"
                             );
                         }
-                        if let Err(error) = sending
+                        match sending
                             .services
                             .record_webhook_attempt(&due.delivery, attempt)
                             .await
                         {
+                            Ok(true) => {}
+                            Ok(false) => tracing::info!(
+                                endpoint, event = %due.delivery.event_id,
+                                "a webhook attempt outlived its claim; another instance's counts"
+                            ),
                             // Its lease runs out and it is attempted again: at least once.
-                            tracing::warn!(%error, "cannot record a webhook attempt");
+                            Err(error) => tracing::warn!(%error, "cannot record a webhook attempt"),
                         }
                     }
                 })
@@ -169,6 +173,16 @@ async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: Cancellation
             }
         }
     }
+}
+
+/// How long a claim keeps its deliveries from every other sender: long enough for the
+/// whole claim to be attempted, [`IN_FLIGHT`] at a time, each within `timeout`, and one
+/// `timeout` more for recording. Shorter, another instance would claim deliveries this
+/// one has yet to attempt, and send them twice; should this instance die, they come due
+/// again when it runs out.
+fn claim_lease(timeout: Duration) -> chrono::Duration {
+    let rounds = CLAIM.div_ceil(IN_FLIGHT as u64) as u32 + 1;
+    chrono::Duration::from_std(timeout * rounds).unwrap_or(chrono::Duration::MAX)
 }
 
 impl Sending {

@@ -22,6 +22,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use sessionhub::service::Attempt;
+
 use crate::helpers::{SAFARI_IPHONE, TestApp};
 
 /// 32 bytes, as Standard Webhooks writes a secret.
@@ -31,6 +33,8 @@ crate::on_both_databases!(
     events_reach_the_endpoint_signed_as_standard_webhooks_say,
     a_failing_endpoint_is_retried_and_a_restart_loses_nothing,
     a_delivery_is_given_up_after_its_attempts,
+    two_instances_deliver_each_event_once_however_slow_the_endpoint,
+    only_the_latest_claim_records_a_failed_attempt,
 );
 
 /// One request the receiver got.
@@ -61,21 +65,37 @@ impl Received {
     }
 }
 
-/// A webhook endpoint that records what it gets and fails the first `failures` requests.
+/// A webhook endpoint that records what it gets and fails the first `failures` requests;
+/// while held, it records each request and answers none until released.
 #[derive(Clone)]
 struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     failures_left: Arc<AtomicUsize>,
     address: SocketAddr,
+    answering: tokio::sync::watch::Sender<bool>,
 }
 
 impl Receiver {
     async fn start(failures: usize) -> Self {
+        Self::started(failures, true).await
+    }
+
+    /// A receiver that holds every request until [`Receiver::release`].
+    async fn held() -> Self {
+        Self::started(0, false).await
+    }
+
+    fn release(&self) {
+        self.answering.send_replace(true);
+    }
+
+    async fn started(failures: usize, answering: bool) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             received: Arc::default(),
             failures_left: Arc::new(AtomicUsize::new(failures)),
             address: listener.local_addr().unwrap(),
+            answering: tokio::sync::watch::Sender::new(answering),
         };
         let app = Router::new()
             .route("/hook", post(record))
@@ -118,6 +138,8 @@ async fn record(State(receiver): State<Receiver>, headers: HeaderMap, body: Byte
         signature: header("webhook-signature"),
         body: body.to_vec(),
     });
+    let mut answering = receiver.answering.subscribe();
+    answering.wait_for(|answering| *answering).await.unwrap();
     let failing = receiver
         .failures_left
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
@@ -250,4 +272,113 @@ async fn a_delivery_is_given_up_after_its_attempts(app: TestApp) {
     hooked.advance(60);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(receiver.received().len(), 2, "attempted after giving up");
+}
+
+async fn two_instances_deliver_each_event_once_however_slow_the_endpoint(app: TestApp) {
+    let receiver = Receiver::held().await;
+    // Attempts may take 10 s; each instance looks for due deliveries every 20 ms.
+    let sender = |poll: Duration| {
+        let url = receiver.url();
+        move |config: &mut sessionhub::config::Config| {
+            config.webhooks.webhook_urls = vec![url];
+            config.webhooks.webhook_secret = Some(SECRET.into());
+            config.webhooks.webhook_poll_interval = poll;
+            config.webhooks.webhook_timeout = Duration::from_secs(10);
+        }
+    };
+    // Eight first sign-ins, through an instance that queues and does not send: eight
+    // `session.started` deliveries, all due before either sender looks.
+    let queueing = app
+        .second_instance_with(sender(Duration::from_secs(24 * 3600)))
+        .await;
+    for user in 0..8 {
+        queueing.sign_in(&format!("user{user}")).await;
+    }
+    let first = app
+        .second_instance_with(sender(Duration::from_millis(20)))
+        .await;
+    let second = app
+        .second_instance_with(sender(Duration::from_millis(20)))
+        .await;
+    // One instance claimed them all; its first attempts wait at the endpoint.
+    receiver.wait_for(4).await;
+    // They take three attempt timeouts: longer than one attempt, not than the claim.
+    app.clock.advance(chrono::Duration::seconds(30));
+    // The other instance looks for due deliveries a few times meanwhile (the busy one
+    // runs no statement while its attempts wait).
+    let polled = first.statements.get() + second.statements.get() + 6;
+    while first.statements.get() + second.statements.get() < polled {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    receiver.release();
+    wait_for_deliveries(&app, "delivered_at IS NOT NULL AND attempts = 1", 8).await;
+    let mut ids: Vec<String> = receiver.received().into_iter().map(|r| r.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8);
+    assert_eq!(receiver.received().len(), 8, "an event was sent twice");
+}
+
+async fn only_the_latest_claim_records_a_failed_attempt(app: TestApp) {
+    let url = "http://127.0.0.1:1/hook".to_owned();
+    let hooked = app
+        .second_instance_with(|config| {
+            config.webhooks.webhook_urls = vec![url.clone()];
+            config.webhooks.webhook_secret = Some(SECRET.into());
+            // This test claims by hand.
+            config.webhooks.webhook_poll_interval = Duration::from_secs(24 * 3600);
+        })
+        .await;
+    hooked.sign_in("alice").await;
+    let lease = chrono::Duration::seconds(30);
+    let claim = |services: &sessionhub::service::Services| {
+        let (services, url) = (services.clone(), url.clone());
+        async move {
+            let mut claimed = services
+                .claim_webhook_deliveries(&url, 10, lease)
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 1);
+            claimed.remove(0).delivery
+        }
+    };
+    let failed = || Attempt::Failed {
+        status: Some(503),
+        error: "the endpoint answered 503".into(),
+    };
+    let stale = claim(&hooked.services).await;
+    // The claim's lease runs out before its attempt ends; another claim takes over.
+    hooked.advance(1);
+    let current = claim(&hooked.services).await;
+    assert_eq!((stale.attempts, current.attempts), (1, 2));
+    let services = &hooked.services;
+    assert!(
+        !services
+            .record_webhook_attempt(&stale, failed())
+            .await
+            .unwrap()
+    );
+    wait_for_deliveries(&app, "attempts = 2 AND last_status IS NULL", 1).await;
+    assert!(
+        services
+            .record_webhook_attempt(&current, failed())
+            .await
+            .unwrap()
+    );
+    wait_for_deliveries(&app, "attempts = 2 AND last_status = 503", 1).await;
+    // A success is true whoever claimed last, and is recorded once.
+    let delivered = || Attempt::Delivered { status: 204 };
+    assert!(
+        services
+            .record_webhook_attempt(&stale, delivered())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !services
+            .record_webhook_attempt(&current, failed())
+            .await
+            .unwrap()
+    );
+    wait_for_deliveries(&app, "attempts = 2 AND delivered_at IS NOT NULL", 1).await;
 }
