@@ -157,6 +157,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// The header trusted proxies name the client in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
 /// How client addresses appear in logs.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientIpLogging {
@@ -347,10 +355,16 @@ pub struct WebSocketConfig {
 /// Which peers may tell us the client's address and location.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ClientInfoConfig {
-    /// Comma-separated addresses or CIDR ranges of reverse proxies whose
-    /// `X-Forwarded-For`/`Forwarded` and location headers are believed.
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose forwarding and
+    /// location headers are believed.
     #[arg(long, env = "SESSIONHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Which header the trusted proxies write the client's address into:
+    /// `x-forwarded-for` or `forwarded` (RFC 7239). Only that one is read: the other
+    /// passes through the proxy as the client wrote it.
+    #[arg(long, env = "SESSIONHUB_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+    pub proxy_header: ProxyHeader,
 
     /// Header a trusted proxy puts the client's ISO country code in, e.g. `CF-IPCountry`.
     #[arg(long, env = "SESSIONHUB_COUNTRY_HEADER")]

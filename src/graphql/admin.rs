@@ -29,20 +29,15 @@ fn admin_schema_builder() -> SchemaBuilder<AdminQuery, AdminMutation, EmptySubsc
     Schema::build(AdminQuery, AdminMutation, EmptySubscription)
 }
 
-/// The admin schema, with the user API's limits on query shape and cost.
+/// The admin schema, with the user API's limits on query shape and cost and its
+/// production switches: an operator's tools know the schema from
+/// `docs/admin-schema.graphql`.
 pub fn build_admin_schema(
     services: Services,
     api: &ApiConfig,
     caps: cost::ListCaps,
 ) -> AdminSchema {
-    admin_schema_builder()
-        .data(services)
-        .extension(cost::ListPricing(caps))
-        .limit_depth(api.max_query_depth)
-        .limit_complexity(api.max_query_complexity)
-        .limit_directives(api.max_directives)
-        .limit_recursive_depth(api.max_recursion)
-        .finish()
+    super::limited(admin_schema_builder().data(services), api, caps).finish()
 }
 
 /// The admin schema as SDL, sorted, as `docs/admin-schema.graphql` holds it.

@@ -1,5 +1,6 @@
 //! Rules on the shape of a query that async-graphql does not enforce itself: how many
-//! aliases a document uses, how often one field repeats in a selection set, and (when
+//! aliases a document uses, how often one field repeats in a selection set, one root field
+//! per subscription (the specification's "Single root field" rule), and (when
 //! introspection is off) no `__schema`/`__type`, which async-graphql would silently answer
 //! with null. Checked right after parsing, before validation, whose overlapping-fields rule
 //! is quadratic in exactly these repetitions.
@@ -9,7 +10,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::{
     Positioned, ServerError, ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
 /// The shape limits, as an async-graphql extension.
@@ -41,6 +42,32 @@ impl Extension for ShapeLimits {
     }
 }
 
+/// How many fields `selection_set` selects at its own level, through fragments too. Past a
+/// depth no valid document reaches (fragments cannot cycle) it stops counting: a cycle is
+/// validation's to report.
+fn root_fields(document: &ExecutableDocument, selection_set: &SelectionSet, depth: usize) -> usize {
+    const MAX_FRAGMENT_DEPTH: usize = 16;
+    if depth > MAX_FRAGMENT_DEPTH {
+        return 0;
+    }
+    selection_set
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => {
+                root_fields(document, &fragment.node.selection_set.node, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |fragment| {
+                    root_fields(document, &fragment.node.selection_set.node, depth + 1)
+                }),
+        })
+        .sum()
+}
+
 fn limit_error(code: &str, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
@@ -59,6 +86,17 @@ impl ShapeLimits {
         let mut aliases = 0;
         for selection_set in selection_sets {
             self.check_selection_set(selection_set, &mut aliases)?;
+        }
+        for (_, operation) in document.operations.iter() {
+            let operation = &operation.node;
+            if operation.ty == OperationType::Subscription
+                && root_fields(document, &operation.selection_set.node, 0) > 1
+            {
+                return Err(limit_error(
+                    "GRAPHQL_VALIDATION_FAILED",
+                    "a subscription must select exactly one root field".to_owned(),
+                ));
+            }
         }
         Ok(())
     }

@@ -52,10 +52,26 @@ pub fn build_schema(
     caps: ListCaps,
     documents: DocumentCache,
 ) -> AppSchema {
-    let mut builder = schema_builder()
+    let builder = schema_builder()
         .data(services)
         // First, so that a cached document skips parsing and the checks it passed.
-        .extension(documents)
+        .extension(documents);
+    limited(builder, api, caps).finish()
+}
+
+/// `builder` with the configured limits on query shape and cost, and the production
+/// switches (introspection, suggestions): the user API and the admin API alike.
+fn limited<Q, M, S>(
+    builder: SchemaBuilder<Q, M, S>,
+    api: &ApiConfig,
+    caps: ListCaps,
+) -> SchemaBuilder<Q, M, S>
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    let mut builder = builder
         .extension(cost::ListPricing(caps))
         .limit_depth(api.max_query_depth)
         .limit_complexity(api.max_query_complexity)
@@ -72,7 +88,7 @@ pub fn build_schema(
     if !api.suggestions_enabled() {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// An error's `extensions.code`, or the code it is sent with when async-graphql raised it

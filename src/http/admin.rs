@@ -21,6 +21,7 @@ use super::{
 use crate::{
     graphql::{AdminSchema, Loaders},
     service::ServiceError,
+    telemetry::logging::client_address,
 };
 
 pub async fn post(
@@ -65,7 +66,7 @@ async fn post_as(
     let Some(Ok(key)) = bearer_token(headers) else {
         return service_error_response(&not_an_admin());
     };
-    let admin = match state.services.authenticate_admin(key, client) {
+    let admin = match state.services.authenticate_admin(key) {
         Ok(admin) => admin,
         Err(error) => return service_error_response(&error),
     };
@@ -77,7 +78,11 @@ async fn post_as(
     {
         return rate_limited_response(limited);
     }
-    tracing::info!(admin_key = %admin.key_id, "admin API request");
+    tracing::info!(
+        admin_key = %admin.key_id,
+        client = client_address(client.ip_address.as_deref(), state.log_client_ips).as_deref(),
+        "admin API request"
+    );
     for request in batch.iter_mut() {
         request.data.insert(admin.clone());
         request

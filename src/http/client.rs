@@ -9,7 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::{HeaderMap, header};
 use maxminddb::{Reader, geoip2};
 
-use crate::{config::ClientInfoConfig, service::ClientInfo};
+use crate::{
+    config::{ClientInfoConfig, ProxyHeader},
+    service::ClientInfo,
+};
 
 const MAX_CITY_CHARS: usize = 100;
 
@@ -87,21 +90,23 @@ fn is_trusted(config: &ClientInfoConfig, ip: IpAddr) -> bool {
     config.trusted_proxies.iter().any(|net| net.contains(&ip))
 }
 
-/// The client address from `X-Forwarded-For`, else `Forwarded`: the right-most hop that is
-/// not itself a trusted proxy, because each proxy appends what it saw and only the part
-/// our own proxies wrote can be believed.
+/// The client address from the header the proxies write (the other one is the client's
+/// to forge): the right-most hop that is not itself a trusted proxy, because each proxy
+/// appends what it saw and only the part our own proxies wrote can be believed.
 fn forwarded_client(config: &ClientInfoConfig, headers: &HeaderMap) -> Option<IpAddr> {
-    let hops: Vec<IpAddr> = if let Some(list) = joined(headers, "x-forwarded-for") {
-        list.split(',').filter_map(parse_hop).collect()
-    } else {
-        let list = joined(headers, "forwarded")?;
-        list.split([',', ';'])
+    let hops: Vec<IpAddr> = match config.proxy_header {
+        ProxyHeader::XForwardedFor => joined(headers, "x-forwarded-for")?
+            .split(',')
+            .filter_map(parse_hop)
+            .collect(),
+        ProxyHeader::Forwarded => joined(headers, "forwarded")?
+            .split([',', ';'])
             .filter_map(|pair| {
                 let (key, value) = pair.trim().split_once('=')?;
                 key.trim().eq_ignore_ascii_case("for").then_some(value)
             })
             .filter_map(parse_hop)
-            .collect()
+            .collect(),
     };
     let mut client = None;
     for hop in hops.into_iter().rev() {
@@ -160,6 +165,7 @@ mod tests {
     fn config(proxies: &[&str]) -> ClientInfoConfig {
         ClientInfoConfig {
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            proxy_header: ProxyHeader::XForwardedFor,
             country_header: Some("cf-ipcountry".into()),
             city_header: Some("cf-ipcity".into()),
             geoip_database: None,
@@ -214,12 +220,37 @@ mod tests {
 
     #[test]
     fn forwarded_header_is_understood() {
+        let config = ClientInfoConfig {
+            proxy_header: ProxyHeader::Forwarded,
+            ..config(&["127.0.0.1/32"])
+        };
         let info = client_info(
-            &config(&["127.0.0.1/32"]),
+            &config,
             peer("127.0.0.1"),
             &headers(&[("forwarded", "for=\"[2001:db8::1]:4711\";proto=https")]),
         );
         assert_eq!(info.ip_address.as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn only_the_header_the_proxies_write_is_read() {
+        // The client wrote one header, the proxy the other: the proxy's counts.
+        let forged = &headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=203.0.113.7"),
+        ]);
+        let behind_forwarded = ClientInfoConfig {
+            proxy_header: ProxyHeader::Forwarded,
+            ..config(&["10.0.0.0/8"])
+        };
+        let info = client_info(&behind_forwarded, peer("10.0.0.2"), forged);
+        assert_eq!(info.ip_address.as_deref(), Some("203.0.113.7"));
+        let forged = &headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        let info = client_info(&config(&["10.0.0.0/8"]), peer("10.0.0.2"), forged);
+        assert_eq!(info.ip_address.as_deref(), Some("203.0.113.7"));
     }
 
     #[test]

@@ -33,6 +33,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -86,14 +87,27 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     if state.api.account_page_enabled() {
         routes = routes.merge(account_page::routes());
     }
+    routes = routes
+        .merge(compat::routes(&state, &state.compat)?)
+        .layer(cors(&state.api.cors_origins)?);
+    // Operators call the admin API from their tools, never from a user's browser: it
+    // answers no CORS preflight, so no origin allowed for the user API reaches it.
     if state.admin_schema.is_some() {
         routes = routes.route("/admin/graphql", post(admin::post));
     }
-    routes = routes.merge(compat::routes(&state, &state.compat)?);
     Ok(routes
         .layer(DefaultBodyLimit::max(state.api.max_body_bytes))
-        .layer(cors(&state.api.cors_origins)?)
         .layer(catch_panics())
+        // Answers carry tokens and account data: no cache may keep them (assets say
+        // otherwise themselves), and no browser may read one as another media type.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state))
 }

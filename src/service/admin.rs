@@ -20,25 +20,22 @@ use super::{
 };
 use crate::tokens::is_valid_user_id;
 
-/// An operator, proven by one of the configured admin keys.
+/// An operator, proven by one of the configured admin keys. Its changes are recorded in
+/// the user's security log as the administrator's, without the operator's address: that
+/// is not the user's, and it belongs in the operator's own request log.
 #[derive(Debug, Clone)]
 pub struct Administrator {
     /// Which key: the first 8 hex digits of its SHA-256.
     pub key_id: String,
-    pub client: ClientInfo,
 }
 
 impl Services {
     /// The administrator `key` proves; UNAUTHENTICATED for anything but a configured key.
-    pub fn authenticate_admin(
-        &self,
-        key: &str,
-        client: ClientInfo,
-    ) -> ServiceResult<Administrator> {
+    pub fn authenticate_admin(&self, key: &str) -> ServiceResult<Administrator> {
         let key_id = self.tokens.verify_admin_key(key).ok_or_else(|| {
             ServiceError::Unauthenticated("the admin API needs one of the operator keys".into())
         })?;
-        Ok(Administrator { key_id, client })
+        Ok(Administrator { key_id })
     }
 
     /// How an administrator sees `user_id`'s account: as a viewer with no session of its
@@ -75,7 +72,7 @@ impl Services {
             scope = scope.add(session::Column::Id.eq(id));
         }
         let txn = self.begin_write().await?;
-        let mut log = EventLog::by_admin(&admin.key_id, admin.client.clone(), now);
+        let mut log = EventLog::by_admin(&admin.key_id, now);
         let ended = end_sessions(
             &txn,
             &mut log,
@@ -103,7 +100,7 @@ impl Services {
         if device.status == DeviceStatus::Hijacked {
             return Ok(device);
         }
-        let mut log = EventLog::by_admin(&admin.key_id, admin.client.clone(), now);
+        let mut log = EventLog::by_admin(&admin.key_id, now);
         let device = flag_hijacked(&txn, &mut log, device.into_active_model(), now).await?;
         self.commit(log, txn).await?;
         Ok(device)

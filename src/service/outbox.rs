@@ -47,11 +47,12 @@ impl EventLog {
         Self::new(Some(actor.session_id), actor.client.clone(), now)
     }
 
-    /// Events caused by a request of the administrator with operator key `admin_key`.
-    pub fn by_admin(admin_key: &str, client: ClientInfo, now: DateTime<Utc>) -> Self {
+    /// Events caused by a request of the administrator with operator key `admin_key`: no
+    /// client address or location, since the operator's are not the user's.
+    pub fn by_admin(admin_key: &str, now: DateTime<Utc>) -> Self {
         Self {
             admin_key: Some(admin_key.to_owned()),
-            ..Self::new(None, client, now)
+            ..Self::new(None, ClientInfo::default(), now)
         }
     }
 

@@ -24,6 +24,22 @@ mod with_an_operator_key {
     );
 }
 
+mod in_production_with_small_limits {
+    use super::*;
+
+    crate::on_both_databases!(
+        configured |config| {
+            config.keys.admin_keys = vec![super::ADMIN_KEY.into()];
+            config.api.production = true;
+            config.api.max_aliases = 1;
+            config.api.max_field_repeats = 2;
+            config.api.cors_origins = vec!["https://account.example".into()];
+        };
+        the_admin_api_follows_production_rules_and_the_query_limits,
+        the_admin_api_answers_no_browser_preflight,
+    );
+}
+
 mod with_a_low_admin_rate {
     use super::*;
 
@@ -140,7 +156,7 @@ async fn an_administrator_reads_an_account_and_ends_its_sessions(app: TestApp) {
     let log = app
         .graphql(
             Some(&again.token),
-            "{ securityEvents(first: 10) { nodes { kind endReason byAdministrator actorSession { id } } } }",
+            "{ securityEvents(first: 10) { nodes { kind endReason byAdministrator actorSession { id } ipAddress location { country } } } }",
             json!({}),
         )
         .await;
@@ -153,10 +169,14 @@ async fn an_administrator_reads_an_account_and_ends_its_sessions(app: TestApp) {
         .filter(|event| event["kind"] == "SESSION_ENDED")
         .collect();
     assert_eq!(ended.len(), 2);
+    // Nor the operator's address: that is not the user's, and not where the user was.
     for event in ended {
         assert_eq!(
             event,
-            &json!({ "kind": "SESSION_ENDED", "endReason": "ADMIN_REVOKED", "byAdministrator": true, "actorSession": null })
+            &json!({
+                "kind": "SESSION_ENDED", "endReason": "ADMIN_REVOKED", "byAdministrator": true,
+                "actorSession": null, "ipAddress": null, "location": null,
+            })
         );
     }
     assert_eq!(log.data("securityEvents.nodes.0.byAdministrator"), false);
@@ -229,4 +249,59 @@ async fn the_admin_api_has_its_own_rate_limit(app: TestApp) {
     assert_eq!(refused.error_code(), "RATE_LIMITED");
     // Users are not held up by it.
     app.assert_session_active(&alice.token).await;
+}
+
+async fn the_admin_api_follows_production_rules_and_the_query_limits(app: TestApp) {
+    for (query, code) in [
+        ("{ __schema { types { name } } }", "INTROSPECTION_DISABLED"),
+        (
+            "{ a: user(id: \"alice\") { id } b: user(id: \"bob\") { id } }",
+            "TOO_MANY_ALIASES",
+        ),
+        (
+            "{ user(id: \"alice\") { id id id } }",
+            "TOO_MANY_FIELD_REPEATS",
+        ),
+    ] {
+        let refused = admin(&app, Some(ADMIN_KEY), query, json!({})).await;
+        assert_eq!(refused.error_code(), code, "{query}: {}", refused.body);
+    }
+    // No "did you mean" for a misspelt field.
+    let typo = admin(
+        &app,
+        Some(ADMIN_KEY),
+        "{ usr(id: \"alice\") { id } }",
+        json!({}),
+    )
+    .await;
+    let message = typo.body["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+}
+
+async fn the_admin_api_answers_no_browser_preflight(app: TestApp) {
+    let preflight = |path: &str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("Origin", "https://account.example")
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let user_api = preflight("/graphql").await.unwrap();
+    assert_eq!(
+        user_api.headers()["access-control-allow-origin"],
+        "https://account.example"
+    );
+    let admin_api = preflight("/admin/graphql").await.unwrap();
+    assert!(
+        admin_api
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        admin_api.headers()
+    );
 }

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod compat;
 mod devices;
+mod edges;
 mod expiry_warnings;
 mod hardening;
 mod live_admission;

@@ -13,6 +13,7 @@ use std::{
     collections::HashMap,
     fmt::Display,
     hash::Hash,
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     sync::{Arc, Mutex},
     time::Duration,
@@ -166,10 +167,11 @@ impl RateLimits {
         }
     }
 
-    /// Any request or websocket connection attempt from this client address.
+    /// Any request or websocket connection attempt from this client address, counted
+    /// against its [`client_bucket`].
     pub async fn check_client(&self, address: &str) -> Result<(), RateLimited> {
         self.per_client
-            .check(&address.to_owned(), self.shared.as_ref())
+            .check(&client_bucket(address), self.shared.as_ref())
             .await
     }
 
@@ -204,12 +206,38 @@ impl RateLimits {
     }
 }
 
+/// The bucket a client address counts in: an IPv4 address is its own, an IPv6 address
+/// counts with its /64, since one subscriber is handed a whole /64 (RFC 6177) and could
+/// otherwise rotate through 2^64 fresh buckets. What does not parse counts as itself.
+fn client_bucket(address: &str) -> String {
+    match address.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(ip)) => {
+            let network = u128::from(ip) & !(u128::MAX >> 64);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+        Ok(IpAddr::V4(ip)) => ip.to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
     use crate::clock::MockClock;
+
+    #[test]
+    fn an_ipv6_client_counts_with_its_64() {
+        assert_eq!(client_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(client_bucket("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_bucket("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_bucket("203.0.113.7"), "203.0.113.7");
+    }
 
     #[tokio::test]
     async fn paced_refusals_stay_one_lockout() {
