@@ -362,10 +362,15 @@ impl Application {
 
 /// The session rules the configuration asks for.
 fn rules(config: &Config) -> Rules {
+    // Any longer and an expiry could leave the four-digit years the databases compare.
+    let max_trust = config
+        .max_trust_duration
+        .min(Duration::from_secs(100 * 365 * 24 * 3600));
     Rules {
         idle_timeout: to_chrono(config.idle_timeout),
         session_lifetime: to_chrono(config.session_lifetime),
-        trust_duration: to_chrono(config.trust_duration),
+        trust_duration: to_chrono(config.trust_duration.min(max_trust)),
+        max_trust_duration: to_chrono(max_trust),
         reauth_window: to_chrono(config.reauth_window),
         max_sessions_per_user: config.max_sessions_per_user.max(1),
         heartbeat_write_window: to_chrono(config.heartbeat_write_window()),

@@ -53,6 +53,11 @@ pub struct Config {
     #[arg(long, env = "SESSIONHUB_TRUST_DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
     pub trust_duration: Duration,
 
+    /// The furthest ahead a trust expiry may be, given or by default (at most 100 years):
+    /// trust is never for ever, and a stolen session cannot make it so.
+    #[arg(long, env = "SESSIONHUB_MAX_TRUST_DURATION", default_value = "365d", value_parser = humantime::parse_duration)]
+    pub max_trust_duration: Duration,
+
     /// Most active sessions one user may have; signing in once more ends the least recently
     /// active one (reason TOO_MANY_SESSIONS).
     #[arg(long, env = "SESSIONHUB_MAX_SESSIONS_PER_USER", default_value_t = DEFAULT_MAX_SESSIONS_PER_USER)]

@@ -167,7 +167,9 @@ impl DeviceMutation {
             desc = "How much to trust it."
         )]
         level: Option<TrustLevel>,
-        #[graphql(desc = "When the trust ends; must be in the future.")] expires_at: Option<
+        #[graphql(
+            desc = "When the trust ends: in the future, and at most the configured maximum (a year by default) ahead."
+        )] expires_at: Option<
             DateTime,
         >,
     ) -> Result<Device> {

@@ -34,7 +34,7 @@ pub use admin::Administrator;
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
-pub use new_sign_ins::{MAX_LISTED_NEW_SIGN_INS, NewSignIn};
+pub use new_sign_ins::{MAX_LISTED_NEW_SIGN_INS, NewSignIn, chosen_device_name, observed_summary};
 pub use requester::{Actor, ClientInfo, Requester};
 pub use retention::{Retention, RetentionReport};
 use sessions::SessionCache;
@@ -61,6 +61,8 @@ pub struct Rules {
     pub idle_timeout: Duration,
     pub session_lifetime: Duration,
     pub trust_duration: Duration,
+    /// The furthest ahead trust may expire.
+    pub max_trust_duration: Duration,
     /// How recent a sign-in must be for sensitive device actions (unless on a trusted device).
     pub reauth_window: Duration,
     /// Most active sessions per user; at least 1.

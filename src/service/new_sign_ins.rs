@@ -32,6 +32,7 @@ use super::{
     devices::{flag_hijacked, lock_own_device},
     outbox::{EventLog, Subject},
     sessions::is_live,
+    user_agent,
 };
 
 /// Most sign-ins one `newSignIns` list shows.
@@ -42,6 +43,31 @@ pub const MAX_LISTED_NEW_SIGN_INS: u64 = 50;
 pub struct NewSignIn {
     pub session: session::Model,
     pub device: device::Model,
+}
+
+/// What the server itself observed of the sign-in of `session` on `device`, never a name a
+/// client chose: "Safari on iPhone · 203.0.113.9 · Berlin, DE". Whoever signs in names
+/// their device as they like ("Alice's MacBook Pro"); a prompt that shows this first
+/// cannot be dressed up as one of the user's own devices.
+pub fn observed_summary(session: &session::Model, device: &device::Model) -> String {
+    let mut parts = vec![user_agent::parse(device.user_agent.as_deref()).display_name];
+    parts.extend(session.ip_address.clone());
+    let location: Vec<&str> = [&session.city, &session.country]
+        .into_iter()
+        .filter_map(|part| part.as_deref())
+        .collect();
+    if !location.is_empty() {
+        parts.push(location.join(", "));
+    }
+    parts.join(" · ")
+}
+
+/// The device's name when a client chose it (at sign-in or by renaming), rather than the
+/// server deriving it from the user agent: to show as the device's claim, apart from what
+/// the server observed.
+pub fn chosen_device_name(device: &device::Model) -> Option<&str> {
+    let derived = user_agent::parse(device.user_agent.as_deref()).display_name;
+    (device.name != derived).then_some(device.name.as_str())
 }
 
 /// An answer being given: its transaction, its events, and the sign-in it answers.

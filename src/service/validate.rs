@@ -1,6 +1,7 @@
 //! Every rule on input a client sends: what is refused with BAD_USER_INPUT, and what is
 //! cut to size instead. Values that pass fit their columns on both databases.
 
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::{ServiceResult, bad_input};
@@ -34,6 +35,24 @@ pub const MAX_USER_AGENT_BYTES: usize = max_user_agent_bytes!();
 pub const MAX_METADATA_BYTES: usize = max_metadata_kib!() * 1024;
 /// Longest accepted device token; ours are 43 characters.
 const MAX_DEVICE_TOKEN_BYTES: usize = 128;
+
+/// A trust expiry: in the future, and at most `max` ahead.
+pub fn trust_expiry(
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max: Duration,
+) -> ServiceResult<DateTime<Utc>> {
+    if expires_at <= now {
+        return Err(bad_input("expiresAt must be in the future"));
+    }
+    if expires_at > now + max {
+        return Err(bad_input(format!(
+            "expiresAt may be at most {} days ahead",
+            max.num_days()
+        )));
+    }
+    Ok(expires_at)
+}
 
 /// A device name a person typed: trimmed, non-empty, not too long, printable.
 pub fn device_name(name: &str) -> ServiceResult<String> {

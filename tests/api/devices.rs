@@ -88,6 +88,17 @@ async fn trust_with_level_and_expiry_then_expires_on_its_own(app: TestApp) {
         trusted.data("trustDevice.trustExpiresAt"),
         "2026-11-23T13:00:00Z"
     );
+    // Trust lasts at most SESSIONHUB_MAX_TRUST_DURATION (a year) ahead.
+    for too_far in ["2027-11-23T12:00:01Z", "9999-12-31T00:00:00Z"] {
+        let refused = app
+            .graphql(
+                Some(&alice.token),
+                "mutation($id: ID!, $at: DateTime) { trustDevice(id: $id, expiresAt: $at) { id } }",
+                json!({ "id": alice.device_id, "at": too_far }),
+            )
+            .await;
+        assert_eq!(refused.error_code(), "BAD_USER_INPUT", "{too_far}");
+    }
 
     // The session is kept alive; the trust is not.
     for _ in 0..3 {

@@ -11,7 +11,7 @@ use sessionhub::config::ProxyHeader;
 use crate::{helpers::TestApp, subscriptions::Subscriber};
 
 /// A client whose requests come from the tests' trusted proxy, 127.0.0.2.
-fn via_proxy() -> reqwest::Client {
+pub fn via_proxy() -> reqwest::Client {
     reqwest::Client::builder()
         .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
         .build()

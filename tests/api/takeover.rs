@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     compat::rest,
+    edges::via_proxy,
     helpers::{CHROME_MAC, SAFARI_IPHONE, SignedIn, TestApp},
 };
 
@@ -28,6 +29,8 @@ mod with_the_confirmation_policy {
         a_sign_in_only_an_unrecognised_device_could_answer_is_not_held,
     );
 }
+
+crate::on_both_databases!(the_prompt_tells_what_the_server_saw_from_what_the_device_claims);
 
 mod with_the_cooldown {
     use super::*;
@@ -310,4 +313,41 @@ async fn the_cooldown_lifts_with_confirmation_time_or_a_second_factor(app: TestA
         .sign_in_with("alice", FIREFOX_LINUX, Some(&desktop.device_token))
         .await;
     revoke(desktop.token, laptop.session_id).await.assert_ok();
+}
+
+async fn the_prompt_tells_what_the_server_saw_from_what_the_device_claims(app: TestApp) {
+    let laptop = app.sign_in_with("alice", CHROME_MAC, None).await;
+    // The attacker names their device as the user's own, with the user's browser.
+    let identity = app.identity_token("alice", &["pwd"]);
+    let disguised = via_proxy()
+        .post(app.url("/graphql"))
+        .bearer_auth(&identity)
+        .header("X-Forwarded-For", "203.0.113.66")
+        .header("CF-IPCountry", "NL")
+        .json(&json!({
+            "query": "mutation($ua: String) { startSession(input: { userAgent: $ua, deviceName: \"Alice's MacBook Pro\" }) { session { id } } }",
+            "variables": { "ua": CHROME_MAC },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(disguised.status().is_success());
+    app.sign_in_with("alice", SAFARI_IPHONE, None).await;
+    let listed = app
+        .graphql(
+            Some(&laptop.token),
+            "{ newSignIns { summary chosenDeviceName device { name } } }",
+            json!({}),
+        )
+        .await;
+    listed.assert_ok();
+    assert_eq!(
+        listed.data("newSignIns"),
+        &json!([
+            { "summary": "Safari on iPhone · 127.0.0.1", "chosenDeviceName": null,
+              "device": { "name": "Safari on iPhone" } },
+            { "summary": "Chrome on macOS · 203.0.113.66 · NL", "chosenDeviceName": "Alice's MacBook Pro",
+              "device": { "name": "Alice's MacBook Pro" } },
+        ])
+    );
 }

@@ -58,9 +58,27 @@ impl NewSignIn {
         Session::new(self.session.clone(), &self.viewer)
     }
 
-    /// The device it signed in on: its browser, operating system and type.
+    /// The device it signed in on: its browser, operating system and type. Its `name` may
+    /// be whatever the signing-in client chose: show `summary` as the facts, and
+    /// `chosenDeviceName` apart, as the device's claim.
     async fn device(&self, ctx: &Context<'_>) -> Result<Device> {
         Ok(Device::new(self.device_row(ctx).await?, &self.viewer))
+    }
+
+    /// What the server observed of this sign-in, and nothing a client chose as a name: the
+    /// browser and system its user agent gives, its address and location, e.g.
+    /// "Safari on iPhone · 203.0.113.9 · Berlin, DE". What a prompt should lead with.
+    async fn summary(&self, ctx: &Context<'_>) -> Result<String> {
+        let device = self.device_row(ctx).await?;
+        Ok(service::observed_summary(&self.session, &device))
+    }
+
+    /// The device's name when a client chose it (at sign-in or by a rename) rather than the
+    /// server naming it after its user agent; null otherwise. Anyone signing in can call
+    /// their device "Alice's MacBook Pro": show it only as what the device calls itself.
+    async fn chosen_device_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let device = self.device_row(ctx).await?;
+        Ok(service::chosen_device_name(&device).map(str::to_owned))
     }
 
     /// How the user authenticated, as on `Session.loginMethod`.

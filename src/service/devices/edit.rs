@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::lock_own_device;
 use crate::service::{
-    Actor, ServiceError, ServiceResult, Services, bad_input,
+    Actor, ServiceError, ServiceResult, Services,
     outbox::{EventLog, Subject},
     validate,
 };
@@ -29,10 +29,11 @@ impl Services {
         expires_at: Option<DateTime<Utc>>,
     ) -> ServiceResult<device::Model> {
         let now = self.now();
-        let expires_at = expires_at.unwrap_or(now + self.rules.trust_duration);
-        if expires_at <= now {
-            return Err(bad_input("expiresAt must be in the future"));
-        }
+        let expires_at = validate::trust_expiry(
+            expires_at.unwrap_or(now + self.rules.trust_duration),
+            now,
+            self.rules.max_trust_duration,
+        )?;
         self.require_recent_sign_in(actor).await?;
         let detail = json!({ "level": level.to_value(), "expiresAt": expires_at });
         self.change_device(
