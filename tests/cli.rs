@@ -37,6 +37,31 @@ fn serve_warns_about_unknown_sessionhub_variables() {
     );
 }
 
+/// `serve --help` shows each setting's variable, never the value it has now: those
+/// hold passwords and tokens.
+#[test]
+fn help_never_prints_the_values_of_secret_settings() {
+    let help = Command::new(env!("CARGO_BIN_EXE_sessionhub"))
+        .args(["serve", "--help"])
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            "postgres://app:db-pa55@db.internal/sessions",
+        )
+        .env("SESSIONHUB_REDIS_URL", "redis://:redis-pa55@cache.internal")
+        .env(
+            "SESSIONHUB_WEBHOOK_URLS",
+            "https://hooks:hook-pa55@hooks.example/in?token=hook-token",
+        )
+        .output()
+        .expect("run serve --help");
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("SESSIONHUB_WEBHOOK_URLS"), "{help}");
+    for secret in ["db-pa55", "redis-pa55", "hook-pa55", "hook-token"] {
+        assert!(!help.contains(secret), "{secret} in {help}");
+    }
+}
+
 /// Operators get one line per request at the default level: as JSON when asked, with the
 /// operation, its outcome and duration, the client's network only when masked, and never
 /// a token.

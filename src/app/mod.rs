@@ -213,7 +213,7 @@ impl Application {
             limits,
             caches,
             webhooks: WebhookPolicy {
-                endpoints: config.webhooks.webhook_urls.clone(),
+                endpoints: webhooks::endpoints(&config.webhooks)?,
                 max_attempts: config.webhooks.webhook_max_attempts.max(1),
             },
         });

@@ -182,7 +182,7 @@ pub enum ClientIpLogging {
 #[derive(clap::Args, Clone, Debug)]
 pub struct DatabaseConfig {
     /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
     /// How long a request waits for a database connection; past it, the request is answered
@@ -197,7 +197,7 @@ pub struct DatabaseConfig {
 pub struct RedisConfig {
     /// Redis URL (`redis://HOST:PORT`); unset, events travel by PostgreSQL NOTIFY (or stay in
     /// process on SQLite).
-    #[arg(long, env = "SESSIONHUB_REDIS_URL")]
+    #[arg(long, env = "SESSIONHUB_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis channel and key this deployment uses, so several can share

@@ -5,8 +5,14 @@ use std::time::Duration;
 /// Where account events are delivered as signed JSON (Standard Webhooks).
 #[derive(clap::Args, Clone, Default)]
 pub struct WebhookConfig {
-    /// Endpoint URLs, comma-separated, that receive account events. Unset: none.
-    #[arg(long, env = "SESSIONHUB_WEBHOOK_URLS", value_delimiter = ',')]
+    /// Endpoint URLs, comma-separated, that receive account events. Unset: none. Their
+    /// credentials (user, password, query values) are used, never shown or stored.
+    #[arg(
+        long,
+        env = "SESSIONHUB_WEBHOOK_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub webhook_urls: Vec<String>,
 
     /// The signing secret, as Standard Webhooks writes it: `whsec_` and the base64 of at

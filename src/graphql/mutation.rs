@@ -169,9 +169,8 @@ impl DeviceMutation {
         level: Option<TrustLevel>,
         #[graphql(
             desc = "When the trust ends: in the future, and at most the configured maximum (a year by default) ahead."
-        )] expires_at: Option<
-            DateTime,
-        >,
+        )]
+        expires_at: Option<DateTime>,
     ) -> Result<Device> {
         let level = level.unwrap_or(TrustLevel::High).into();
         let expires_at = expires_at.map(|DateTime(at)| at);

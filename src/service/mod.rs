@@ -44,7 +44,8 @@ pub use sessions::{
 };
 pub use sign_in::{StartSession, StartedSession};
 pub use webhooks::{
-    Attempt, DeliveryState, DueDelivery, WebhookPolicy, webhook_payload, webhook_type,
+    Attempt, DeliveryState, DueDelivery, WebhookEndpoint, WebhookPolicy, webhook_payload,
+    webhook_type,
 };
 
 use account_reads::AccountReads;

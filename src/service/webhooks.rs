@@ -21,8 +21,8 @@ use super::{ServiceResult, Services};
 /// Where account events go, and how hard to try.
 #[derive(Debug, Clone, Default)]
 pub struct WebhookPolicy {
-    /// The endpoints' URLs; none: no webhooks.
-    pub endpoints: Vec<String>,
+    /// The endpoints; none: no webhooks.
+    pub endpoints: Vec<WebhookEndpoint>,
     /// Attempts per delivery before it is given up.
     pub max_attempts: u32,
 }
@@ -102,7 +102,7 @@ pub(super) async fn enqueue(
                 .iter()
                 .map(move |endpoint| webhook_delivery::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    endpoint: Set(endpoint.clone()),
+                    endpoint: Set(endpoint.name.clone()),
                     event_id: Set(event.id),
                     user_id: Set(event.user_id.clone()),
                     attempts: Set(0),
@@ -126,6 +126,16 @@ pub(super) async fn enqueue(
             .await?;
     }
     Ok(())
+}
+
+/// A configured endpoint: where to send, and what to call it.
+#[derive(Debug, Clone)]
+pub struct WebhookEndpoint {
+    /// Where deliveries are sent, credentials and all.
+    pub url: String,
+    /// The URL without credentials (user, password, query values): what the delivery
+    /// rows, the log and the admin API call the endpoint, so none of them holds a secret.
+    pub name: String,
 }
 
 /// A delivery claimed for an attempt, with its event (`None` once retention deleted it).
@@ -154,11 +164,28 @@ pub enum DeliveryState {
 
 impl Services {
     /// The configured webhook endpoints.
-    pub fn webhook_endpoints(&self) -> &[String] {
+    pub fn webhook_endpoints(&self) -> &[WebhookEndpoint] {
         &self.webhooks.endpoints
     }
 
-    /// Claims up to `limit` of `endpoint`'s due deliveries for one attempt each. A claimed
+    /// Renames `endpoint`'s deliveries written under its full URL (before endpoints were
+    /// named without credentials) to its name, so they are sent and no row keeps a secret.
+    pub async fn name_webhook_deliveries(&self, endpoint: &WebhookEndpoint) -> ServiceResult<()> {
+        if endpoint.url != endpoint.name {
+            webhook_delivery::Entity::update_many()
+                .col_expr(
+                    webhook_delivery::Column::Endpoint,
+                    Expr::value(endpoint.name.as_str()),
+                )
+                .filter(webhook_delivery::Column::Endpoint.eq(endpoint.url.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Claims up to `limit` of the due deliveries of the endpoint named `endpoint` for one
+    /// attempt each. A claimed
     /// delivery is not due again for `lease`: long enough for the attempt, so that if this
     /// instance dies meanwhile another retries it then. Two instances never claim the same
     /// delivery: the claim is conditional on it still being due.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::WebhookConfig,
-    service::{Attempt, DueDelivery, Services, webhook_payload},
+    service::{Attempt, DueDelivery, Services, WebhookEndpoint, webhook_payload},
 };
 
 /// Deliveries one claim takes; they are attempted concurrently, a few at a time.
@@ -73,18 +73,65 @@ pub struct WebhookSenders {
     poll: Duration,
 }
 
-/// Checks the webhook settings (each endpoint an http(s) URL, and a secret to sign with)
-/// and prepares the senders; `None` when no endpoint is configured.
+/// The configured endpoints, each an http(s) URL, with the names they go by; two that
+/// differ only in their credentials would share a name, and are refused.
+pub fn endpoints(config: &WebhookConfig) -> anyhow::Result<Vec<WebhookEndpoint>> {
+    let mut endpoints: Vec<WebhookEndpoint> = Vec::new();
+    for url in &config.webhook_urls {
+        let parsed = reqwest::Url::parse(url)
+            .ok()
+            .filter(|parsed| matches!(parsed.scheme(), "http" | "https"))
+            .with_context(|| {
+                format!(
+                    "the webhook endpoint `{}` is not an http or https URL",
+                    without_credentials_text(url)
+                )
+            })?;
+        let name = without_credentials(parsed);
+        if endpoints.iter().any(|endpoint| endpoint.name == name) {
+            bail!("two webhook endpoints are both `{name}`: name each endpoint once");
+        }
+        endpoints.push(WebhookEndpoint {
+            url: url.clone(),
+            name,
+        });
+    }
+    Ok(endpoints)
+}
+
+/// `url` without what may be a secret in it: the user and password become `***`, each
+/// query value `***`, and the fragment goes.
+fn without_credentials(mut url: reqwest::Url) -> String {
+    const HIDDEN: &str = "***";
+    if !url.username().is_empty() {
+        let _ = url.set_username(HIDDEN);
+    }
+    if url.password().is_some() {
+        let _ = url.set_password(Some(HIDDEN));
+    }
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(key, _)| key.into_owned()).collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|key| (key.as_str(), HIDDEN)));
+    }
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// Text that is not a URL, shown in an error without anything that may be a secret: what
+/// follows its last `@`, up to any query or fragment.
+fn without_credentials_text(text: &str) -> String {
+    let shown = text.rsplit_once('@').map_or(text, |(_, host)| host);
+    let shown = shown.split(['?', '#']).next().unwrap_or_default();
+    shown.chars().take(100).collect()
+}
+
+/// Prepares the senders of `config`'s endpoints (checked by [`endpoints`]), with a secret
+/// to sign with; `None` when no endpoint is configured.
 pub fn prepare(config: &WebhookConfig) -> anyhow::Result<Option<WebhookSenders>> {
     if config.webhook_urls.is_empty() {
         return Ok(None);
-    }
-    for url in &config.webhook_urls {
-        let parsed = reqwest::Url::parse(url)
-            .with_context(|| format!("the webhook endpoint `{url}` is not a URL"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            bail!("the webhook endpoint `{url}` is not http or https");
-        }
     }
     let secret = config
         .webhook_secret
@@ -121,8 +168,12 @@ impl WebhookSenders {
 }
 
 /// One endpoint's sender: every poll, everything due, in claims, until none is left.
-async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: CancellationToken) {
+async fn send_to(sending: Arc<Sending>, target: WebhookEndpoint, shutdown: CancellationToken) {
     let lease = claim_lease(sending.timeout);
+    let endpoint = target.name.as_str();
+    if let Err(error) = sending.services.name_webhook_deliveries(&target).await {
+        tracing::warn!(%error, endpoint, "cannot rename deliveries written under the full URL");
+    }
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -131,7 +182,7 @@ async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: Cancellation
         loop {
             let due = match sending
                 .services
-                .claim_webhook_deliveries(&endpoint, CLAIM, lease)
+                .claim_webhook_deliveries(endpoint, CLAIM, lease)
                 .await
             {
                 Ok(due) => due,
@@ -143,9 +194,9 @@ async fn send_to(sending: Arc<Sending>, endpoint: String, shutdown: Cancellation
             let claimed = due.len() as u64;
             futures_util::stream::iter(due)
                 .for_each_concurrent(IN_FLIGHT, |due| {
-                    let (sending, endpoint) = (&sending, &endpoint);
+                    let (sending, url) = (&sending, target.url.as_str());
                     async move {
-                        let attempt = sending.attempt(endpoint, &due).await;
+                        let attempt = sending.attempt(url, &due).await;
                         if let Attempt::Failed { status, error } = &attempt {
                             tracing::info!(
                                 endpoint, event = %due.delivery.event_id, status, error,
@@ -186,8 +237,8 @@ fn claim_lease(timeout: Duration) -> chrono::Duration {
 }
 
 impl Sending {
-    /// One signed POST of `due`'s event to `endpoint`.
-    async fn attempt(&self, endpoint: &str, due: &DueDelivery) -> Attempt {
+    /// One signed POST of `due`'s event to `url`.
+    async fn attempt(&self, url: &str, due: &DueDelivery) -> Attempt {
         let Some(event) = &due.event else {
             return Attempt::Failed {
                 status: None,
@@ -200,7 +251,7 @@ impl Sending {
         let signature = self.signer.sign(&id, timestamp, &body);
         let sent = self
             .client
-            .post(endpoint)
+            .post(url)
             .timeout(self.timeout)
             .header("content-type", "application/json")
             .header("webhook-id", &id)

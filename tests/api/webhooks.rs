@@ -26,6 +26,9 @@ use sessionhub::service::Attempt;
 
 use crate::helpers::{SAFARI_IPHONE, TestApp};
 
+/// An operator key, to read the delivery log.
+const ADMIN_KEY: &str = "operator-key-for-tests-at-least-32-bytes-long";
+
 /// 32 bytes, as Standard Webhooks writes a secret.
 const SECRET: &str = "whsec_c2Vzc2lvbmh1Yi13ZWJob29rLXRlc3Qtc2VjcmV0ISE=";
 
@@ -35,6 +38,7 @@ crate::on_both_databases!(
     a_delivery_is_given_up_after_its_attempts,
     two_instances_deliver_each_event_once_however_slow_the_endpoint,
     only_the_latest_claim_records_a_failed_attempt,
+    an_endpoints_credentials_are_used_but_never_stored_or_shown,
 );
 
 /// One request the receiver got.
@@ -381,4 +385,55 @@ async fn only_the_latest_claim_records_a_failed_attempt(app: TestApp) {
             .unwrap()
     );
     wait_for_deliveries(&app, "attempts = 2 AND delivered_at IS NOT NULL", 1).await;
+}
+
+async fn an_endpoints_credentials_are_used_but_never_stored_or_shown(app: TestApp) {
+    let receiver = Receiver::start(0).await;
+    let secret_url =
+        receiver.url().replace("http://", "http://hooks:pa55word@") + "?token=s3cret&team=blue";
+    let named = receiver.url().replace("http://", "http://***:***@") + "?token=***&team=***";
+    let endpoint = |poll: Duration| {
+        let url = secret_url.clone();
+        move |config: &mut sessionhub::config::Config| {
+            config.webhooks.webhook_urls = vec![url];
+            config.webhooks.webhook_secret = Some(SECRET.into());
+            config.webhooks.webhook_poll_interval = poll;
+            config.keys.admin_keys = vec![ADMIN_KEY.into()];
+        }
+    };
+    // One delivery written as an older version did, under the full URL: it is still
+    // sent, and renamed.
+    let queueing = app
+        .second_instance_with(endpoint(Duration::from_secs(24 * 3600)))
+        .await;
+    queueing.sign_in("alice").await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.db,
+        &format!("UPDATE webhook_deliveries SET endpoint = '{secret_url}'"),
+    )
+    .await
+    .unwrap();
+    let sending = app
+        .second_instance_with(endpoint(Duration::from_millis(20)))
+        .await;
+    sending.sign_in("bob").await;
+    receiver.wait_for(2).await;
+    wait_for_deliveries(&app, "delivered_at IS NOT NULL", 2).await;
+    wait_for_deliveries(&app, &format!("endpoint = '{named}'"), 2).await;
+    let listed = sending
+        .http
+        .post(sending.url("/admin/graphql"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({ "query": "{ webhookDeliveries(state: DELIVERED) { endpoint } }" }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("***:***@"), "{listed}");
+    assert!(
+        !listed.contains("pa55word") && !listed.contains("s3cret"),
+        "{listed}"
+    );
 }
