@@ -57,25 +57,27 @@ pub fn openapi_json(api: CompatApi, prefix: &str) -> String {
 }
 
 /// Every enabled compatibility API, each nested under its prefix with its OpenAPI
-/// document at `<prefix>/openapi.json`.
+/// document at `<prefix>/openapi.json`, unless introspection is off (in production): the
+/// documents are to REST what introspection is to GraphQL, and are checked in for clients.
 pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<Router<AppState>> {
     check_apart(config)?;
     let mut routes = Router::new();
     for (api, prefix) in config.enabled() {
         check_prefix(api, prefix)?;
-        let (router, document) = split(api);
-        let document = Bytes::from(finish_document(document, prefix).to_pretty_json()?);
-        let router = router
-            .route(
+        let (mut router, document) = split(api);
+        if state.api.introspection_enabled() {
+            let document = Bytes::from(finish_document(document, prefix).to_pretty_json()?);
+            router = router.route(
                 "/openapi.json",
                 get(
                     move || async move { ([(header::CONTENT_TYPE, "application/json")], document) },
                 ),
-            )
-            .layer(middleware::from_fn_with_state(
-                (state.clone(), api),
-                observe,
-            ));
+            );
+        }
+        let router = router.layer(middleware::from_fn_with_state(
+            (state.clone(), api),
+            observe,
+        ));
         routes = routes.nest(prefix, router);
     }
     Ok(routes)

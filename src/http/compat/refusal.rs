@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, marker::PhantomData, net::SocketAddr, sync::Arc};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRequestParts, Path},
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -77,6 +77,8 @@ pub(super) enum Refused<D> {
     Internal,
     /// The path is routed, but not for this method.
     MethodNotAllowed,
+    /// The body is larger than the server takes (`SESSIONHUB_MAX_BODY_BYTES`).
+    TooLarge,
 }
 
 impl<D> From<ServiceError> for Refused<D> {
@@ -116,6 +118,13 @@ impl<D: Dialect> Refused<D> {
                 retry_after: None,
                 missing: None,
             },
+            Refused::TooLarge => Refusal {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "PAYLOAD_TOO_LARGE",
+                message: "The body is larger than this server takes".to_owned(),
+                retry_after: None,
+                missing: None,
+            },
         }
     }
 }
@@ -135,6 +144,24 @@ impl<D: Dialect> IntoResponse for Refused<D> {
         }
         response.extensions_mut().insert(ErrorCode(code));
         response
+    }
+}
+
+/// A path's id segment. One that is not UTF-8 once percent-decoded names nothing, and is
+/// refused in the API's own shape as any unknown path is, not in axum's plain text.
+pub(super) struct PathId<D>(pub String, pub PhantomData<D>);
+
+impl<D: Dialect> FromRequestParts<AppState> for PathId<D> {
+    type Rejection = Refused<D>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(PathId(id, PhantomData)),
+            Err(_) => Err(ServiceError::NotFound("route").into()),
+        }
     }
 }
 
@@ -181,6 +208,16 @@ impl<D> Caller<D> {
     /// The calling session even while it waits for confirmation.
     pub fn allowing_pending(&self) -> &Actor {
         &self.actor
+    }
+
+    /// The calling session to end the session `is_own` says: any while confirmed, and
+    /// only itself (signing out) while it waits for confirmation.
+    pub fn ending(&self, is_own: impl FnOnce(Uuid) -> bool) -> Result<&Actor, ServiceError> {
+        if is_own(self.actor.session_id) {
+            Ok(&self.actor)
+        } else {
+            self.confirmed()
+        }
     }
 }
 

@@ -7,11 +7,7 @@
 //! 1 in 2^53), and within JavaScript's safe integers, so a browser client that parses
 //! the JSON keeps it exact.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use entity::session;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -20,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     Caller, Dialect, Refused,
-    refusal::{self, Refusal},
+    refusal::{self, PathId, Refusal},
 };
 use crate::{
     http::AppState,
@@ -220,10 +216,10 @@ async fn delete_sessions(
 async fn delete_session(
     State(state): State<AppState>,
     caller: Caller<Ruuvi>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Ruuvi>,
 ) -> Answer<Success<Empty>> {
-    let actor = caller.confirmed()?;
     let id = session_number(&id)?;
+    let actor = caller.ending(|own| ruuvi_id(own) == id)?;
     let sessions = state.services.sessions(actor, false).await?;
     let session = sessions
         .iter()

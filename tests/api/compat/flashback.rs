@@ -28,7 +28,7 @@ mod with_the_confirmation_policy {
             crate::compat::serve_all(config);
             config.confirm_new_devices_within = Some(std::time::Duration::from_secs(15 * 60));
         };
-        a_pending_sign_in_may_only_keep_itself_alive,
+        a_pending_sign_in_may_only_keep_itself_alive_and_sign_out,
     );
 }
 
@@ -269,23 +269,36 @@ async fn revoke_all_keeps_the_caller_unless_asked(app: TestApp) {
     app.assert_session_ended(&laptop.token).await;
 }
 
-async fn a_pending_sign_in_may_only_keep_itself_alive(app: TestApp) {
-    app.sign_in("alice").await;
+async fn a_pending_sign_in_may_only_keep_itself_alive_and_sign_out(app: TestApp) {
+    let laptop = app.sign_in("alice").await;
     let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
     let refused = get(&app, "/devices", &phone.token)
         .await
         .expect(StatusCode::FORBIDDEN);
     assert_eq!(refused.body["code"], "SIGN_IN_PENDING");
-    let ruuvi = rest(
-        &app,
-        Method::DELETE,
-        "/compat/ruuvi/sessions",
-        Some(&phone.token),
-        None,
-    )
-    .await
-    .expect(StatusCode::FORBIDDEN);
-    assert_eq!(ruuvi.body["sub_code"], "SIGN_IN_PENDING");
+    let laptop_number = ruuvi_number(&laptop.session_id);
+    for (method, path, code) in [
+        (
+            Method::DELETE,
+            "/compat/ruuvi/sessions".to_owned(),
+            "sub_code",
+        ),
+        (
+            Method::DELETE,
+            format!("/compat/ruuvi/sessions/{laptop_number}"),
+            "sub_code",
+        ),
+        (
+            Method::POST,
+            format!("/compat/flashback/sessions/{}/revoke", laptop.session_id),
+            "code",
+        ),
+    ] {
+        let refused = rest(&app, method, &path, Some(&phone.token), None)
+            .await
+            .expect(StatusCode::FORBIDDEN);
+        assert_eq!(refused.body[code], "SIGN_IN_PENDING", "{path}");
+    }
     post(
         &app,
         &format!("/devices/{}/heartbeat", phone.device_id),
@@ -295,4 +308,33 @@ async fn a_pending_sign_in_may_only_keep_itself_alive(app: TestApp) {
     .await
     .expect(StatusCode::OK);
     app.assert_session_active(&phone.token).await;
+
+    // Signing out is each API's own way, as GraphQL's `signOut` is.
+    let own = format!("/compat/flashback/sessions/{}/revoke", phone.session_id);
+    rest(&app, Method::POST, &own, Some(&phone.token), None)
+        .await
+        .expect(StatusCode::OK);
+    app.assert_session_ended(&phone.token).await;
+    let again = app
+        .sign_in_with("alice", SAFARI_IPHONE, Some(&phone.device_token))
+        .await;
+    let own = format!("/compat/ruuvi/sessions/{}", ruuvi_number(&again.session_id));
+    rest(&app, Method::DELETE, &own, Some(&again.token), None)
+        .await
+        .expect(StatusCode::OK);
+    app.assert_session_ended(&again.token).await;
+    let last = app
+        .sign_in_with("alice", SAFARI_IPHONE, Some(&phone.device_token))
+        .await;
+    let signout = "/compat/laravel/api/devices/signout";
+    rest(&app, Method::POST, signout, Some(&last.token), None)
+        .await
+        .expect(StatusCode::OK);
+    app.assert_session_ended(&last.token).await;
+    app.assert_session_active(&laptop.token).await;
+}
+
+/// The number Ruuvi's API gives the session `id`: its UUID's low 53 bits.
+fn ruuvi_number(id: &str) -> u64 {
+    (uuid::Uuid::parse_str(id).unwrap().as_u128() & ((1 << 53) - 1)) as u64
 }

@@ -22,6 +22,19 @@ mod served {
         configured crate::compat::serve_all;
         identity_tokens_and_no_tokens_are_refused_in_each_apis_words,
         each_api_serves_its_openapi_document,
+        oversized_bodies_and_undecodable_paths_are_refused_in_each_apis_words,
+    );
+}
+
+mod in_production {
+    use super::*;
+
+    crate::on_both_databases!(
+        configured |config| {
+            crate::compat::serve_all(config);
+            config.api.production = true;
+        };
+        production_serves_the_apis_but_not_their_documents,
     );
 }
 
@@ -273,4 +286,61 @@ pub async fn replay(
         );
         assert_shape(&example.example, &answer.body, &example.request);
     }
+}
+
+async fn oversized_bodies_and_undecodable_paths_are_refused_in_each_apis_words(app: TestApp) {
+    let alice = app.sign_in("alice").await;
+    let huge = json!({ "deviceId": alice.device_id, "trustLevel": "x".repeat(300 * 1024) });
+    for path in [
+        "/compat/flashback/devices/trust",
+        "/compat/flashback/sessions/revoke-all",
+    ] {
+        let refused = rest(
+            &app,
+            Method::POST,
+            path,
+            Some(&alice.token),
+            Some(huge.clone()),
+        )
+        .await
+        .expect(StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(refused.body["code"], "PAYLOAD_TOO_LARGE", "{path}");
+        assert_eq!(refused.body["success"], false);
+    }
+    // `%FF` decodes to a byte that is no UTF-8: it names nothing, in each API's shape.
+    for (method, path, code) in [
+        (Method::GET, "/compat/flashback/devices/%FF", "code"),
+        (
+            Method::PATCH,
+            "/compat/laravel/api/devices/%FF/hijack",
+            "code",
+        ),
+        (Method::DELETE, "/compat/ruuvi/sessions/%FF", "sub_code"),
+    ] {
+        let refused = rest(&app, method, path, Some(&alice.token), None)
+            .await
+            .expect(StatusCode::NOT_FOUND);
+        assert_eq!(refused.body[code], "NOT_FOUND", "{path}");
+    }
+    app.assert_session_active(&alice.token).await;
+}
+
+async fn production_serves_the_apis_but_not_their_documents(app: TestApp) {
+    let alice = app.sign_in("alice").await;
+    for api in CompatApi::ALL {
+        let prefix = format!("/compat/{}", api.name());
+        let document = format!("{prefix}/openapi.json");
+        rest(&app, Method::GET, &document, None, None)
+            .await
+            .expect(StatusCode::NOT_FOUND);
+    }
+    rest(
+        &app,
+        Method::GET,
+        "/compat/ruuvi/sessions",
+        Some(&alice.token),
+        None,
+    )
+    .await
+    .expect(StatusCode::OK);
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use axum::{
     Json,
-    extract::{Path, State, rejection::JsonRejection},
+    extract::{State, rejection::JsonRejection},
+    http::StatusCode,
 };
 use entity::device::{self, TrustLevel};
 use utoipa::OpenApi;
@@ -22,7 +23,7 @@ use bodies::{
 
 use super::{
     Caller, Dialect, Refused,
-    refusal::{self, Refusal, uuid_of},
+    refusal::{self, PathId, Refusal, uuid_of},
 };
 use crate::{
     http::AppState,
@@ -70,15 +71,19 @@ type Refusals = refusal::Refusals<Flashback>;
 /// Longest reason quoted from a body that does not parse: it may quote the client's input.
 const MAX_REASON_CHARS: usize = 200;
 
-/// A JSON body that does not parse is bad input, with the parser's reason cut short.
-fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ServiceError> {
+/// A JSON body that does not parse is bad input, with the parser's reason cut short; one
+/// over the size limit is too large (413).
+fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refused<Flashback>> {
     body.map(|Json(body)| body).map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Refused::TooLarge;
+        }
         let reason: String = rejection
             .body_text()
             .chars()
             .take(MAX_REASON_CHARS)
             .collect();
-        ServiceError::BadUserInput(format!("the body is not valid here: {reason}"))
+        ServiceError::BadUserInput(format!("the body is not valid here: {reason}")).into()
     })
 }
 
@@ -125,7 +130,7 @@ async fn get_devices(
 async fn get_device(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Flashback>,
 ) -> Answer<DeviceAnswer> {
     let device = state
         .services
@@ -149,6 +154,7 @@ async fn get_device(
     responses(
         (status = 200, description = "The device, now trusted", body = DeviceChanged),
         (status = 400, description = "The body is not a trust request", body = FlashbackError),
+        (status = 413, description = "The body is larger than the server takes", body = FlashbackError),
         (status = 404, description = "No such device of the user", body = FlashbackError),
         (status = 409, description = "The device was flagged as hijacked", body = FlashbackError),
         Refusals
@@ -195,7 +201,7 @@ async fn trust_device(
 async fn untrust_device(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Flashback>,
 ) -> Answer<DeviceChanged> {
     let device = state
         .services
@@ -229,7 +235,7 @@ fn changed(services: &Services, message: &str, device: device::Model) -> Answer<
 async fn delete_device(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Flashback>,
 ) -> Answer<Done> {
     let forgotten = state
         .services
@@ -256,7 +262,7 @@ async fn delete_device(
 async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Flashback>,
 ) -> Answer<SessionAnswer> {
     let actor = caller.allowing_pending();
     let named = Uuid::parse_str(&id).ok();
@@ -326,11 +332,12 @@ async fn get_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<Flashback>,
 ) -> Answer<Message> {
+    let id = uuid_of(&id, "session")?;
     state
         .services
-        .revoke_session(caller.confirmed()?, uuid_of(&id, "session")?)
+        .revoke_session(caller.ending(|own| own == id)?, id)
         .await?;
     Ok(Json(Message {
         success: true,
@@ -348,6 +355,7 @@ async fn revoke_session(
     responses(
         (status = 200, description = "The sessions are ended", body = Done),
         (status = 400, description = "The body is not a revoke-all request", body = FlashbackError),
+        (status = 413, description = "The body is larger than the server takes", body = FlashbackError),
         Refusals
     )
 )]

@@ -4,11 +4,7 @@
 
 mod bodies;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use entity::device::TrustLevel;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,7 +16,7 @@ use bodies::{
 
 use super::{
     Caller, Dialect, Refused,
-    refusal::{self, Refusal, uuid_of},
+    refusal::{self, PathId, Refusal, uuid_of},
 };
 use crate::{http::AppState, service::ServiceError};
 
@@ -115,7 +111,7 @@ async fn list_devices(State(state): State<AppState>, caller: Caller<Laravel>) ->
 async fn show_device(
     State(state): State<AppState>,
     caller: Caller<Laravel>,
-    Path(uuid): Path<String>,
+    PathId(uuid, _): PathId<Laravel>,
 ) -> Answer<DeviceDetail> {
     let actor = caller.confirmed()?;
     let device = state
@@ -158,7 +154,7 @@ async fn show_device(
 async fn verify_device(
     State(state): State<AppState>,
     caller: Caller<Laravel>,
-    Path(uuid): Path<String>,
+    PathId(uuid, _): PathId<Laravel>,
 ) -> Answer<Message> {
     state
         .services
@@ -191,7 +187,7 @@ async fn verify_device(
 async fn hijack_device(
     State(state): State<AppState>,
     caller: Caller<Laravel>,
-    Path(uuid): Path<String>,
+    PathId(uuid, _): PathId<Laravel>,
 ) -> Answer<Message> {
     state
         .services
@@ -218,7 +214,7 @@ async fn hijack_device(
 async fn forget_device(
     State(state): State<AppState>,
     caller: Caller<Laravel>,
-    Path(uuid): Path<String>,
+    PathId(uuid, _): PathId<Laravel>,
 ) -> Answer<Message> {
     state
         .services
@@ -238,9 +234,10 @@ async fn forget_device(
     responses((status = 200, description = "The device's sessions are finished", body = Message), Refusals)
 )]
 async fn sign_out(State(state): State<AppState>, caller: Caller<Laravel>) -> Answer<Message> {
+    // Only the caller's own device: what a session waiting for confirmation may still do.
     state
         .services
-        .sign_out_device(caller.confirmed()?, None)
+        .sign_out_device(caller.allowing_pending(), None)
         .await?;
     Ok(Json(Message {
         message: "All active sessions for device finished successfully.",
