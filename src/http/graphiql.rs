@@ -13,9 +13,10 @@ use super::{
 /// Where the assets are served; the page tells the bundle (`data-assets`).
 const ASSETS_PATH: &str = "/graphiql/assets";
 
-/// The GraphiQL the assets were built from, in their URLs so that an upgrade is never
-/// served from a browser's cache of the last one.
-const VERSION: &str = "5.4.0";
+/// The GraphiQL the assets were built from, and after the dash our page's revision of
+/// them, in their URLs so that a new bundle is never served from a browser's cache of the
+/// last one.
+const VERSION: &str = "5.4.0-2";
 
 /// The bundle, as `tools/graphiql/build.mjs` writes it.
 const ASSETS: &[Asset] = &[

@@ -29,11 +29,12 @@ async function graphql(token, query, variables = {}) {
   return body.data;
 }
 
-// Two devices of one user: GraphiQL runs as the first, the second revokes it.
+// Two devices of one user: GraphiQL runs as the newer, which the older one revokes (a
+// new device may not end an older one's sessions for a day).
 const signIn = (device) =>
   graphql(identity, `mutation { startSession(input: { deviceName: "${device}" }) { token session { id } } }`);
-const explorer = (await signIn("GraphiQL")).startSession;
 const phone = (await signIn("Phone")).startSession;
+const explorer = (await signIn("GraphiQL")).startSession;
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true });
 const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
@@ -93,6 +94,19 @@ await fill(
 const listed = await run("Phone");
 await page.screenshot({ path: `${out}/graphiql-query.png` });
 console.log(`query answered in GraphiQL:\n${listed}`);
+
+// The query is in GraphiQL's history now; neither it nor anything else the page stored
+// may hold the token, which any script of this origin could read long after.
+await page.locator(".graphiql-sidebar button[aria-label*='History' i]").first().click();
+await page.getByText("WhereAmISignedIn").first().waitFor({ timeout: 10_000 });
+const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+if (!stored.includes("WhereAmISignedIn")) {
+  throw new Error(`the history was not stored where expected: ${stored.slice(0, 500)}`);
+}
+if (stored.includes(explorer.token)) {
+  throw new Error("localStorage holds the session token");
+}
+console.log(`localStorage (${stored.length} characters) holds the history, and no token`);
 
 await fill(QUERY_EDITOR, "subscription SignedOut { signedOut { reason sessionId } }");
 await execute();

@@ -113,6 +113,46 @@ async function* fetcher(params, options) {
   yield await response.json();
 }
 
+/** `value` with every `headers` member left out, however deeply nested. */
+function withoutHeaders(value) {
+  if (Array.isArray(value)) return value.map(withoutHeaders);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([name]) => name !== "headers")
+        .map(([name, member]) => [name, withoutHeaders(member)]),
+    );
+  }
+  return value;
+}
+
+/** GraphiQL's storage, on localStorage, which never keeps a header: `shouldPersistHeaders`
+ *  leaves them out of the tabs, but the history would still write each query's headers,
+ *  session tokens included, where any script of the origin could read them for good. */
+const STORAGE_PREFIX = "graphiql:";
+const tokenFreeStorage = {
+  getItem: (key) => localStorage.getItem(key),
+  setItem(key, value) {
+    if (key.endsWith(":headers")) return;
+    let kept = value;
+    try {
+      kept = JSON.stringify(withoutHeaders(JSON.parse(value)));
+    } catch {
+      // Not JSON (a theme, a query's text): it holds no headers.
+    }
+    localStorage.setItem(key, kept);
+  },
+  removeItem: (key) => localStorage.removeItem(key),
+  get length() {
+    return Object.keys(localStorage).filter((key) => key.startsWith(STORAGE_PREFIX)).length;
+  },
+  clear() {
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith(STORAGE_PREFIX)) localStorage.removeItem(key);
+    }
+  },
+};
+
 createRoot(document.getElementById("graphiql")).render(
   <GraphiQL
     fetcher={fetcher}
@@ -121,5 +161,6 @@ createRoot(document.getElementById("graphiql")).render(
     defaultHeaders={HEADERS}
     defaultEditorToolsVisibility="headers"
     shouldPersistHeaders={false}
+    storage={tokenFreeStorage}
   />,
 );
