@@ -8,6 +8,7 @@ mod m20261203_000001_new_sign_ins;
 mod m20261203_000002_housekeeping_indexes;
 mod m20261203_000003_admin_actions;
 mod m20261203_000004_webhook_deliveries;
+mod m20261207_000001_account_scoped_session_indexes;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_housekeeping_indexes::Migration),
             Box::new(m20261203_000003_admin_actions::Migration),
             Box::new(m20261203_000004_webhook_deliveries::Migration),
+            Box::new(m20261207_000001_account_scoped_session_indexes::Migration),
         ]
     }
 }

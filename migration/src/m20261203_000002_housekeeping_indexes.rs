@@ -1,7 +1,7 @@
 //! Indexes for the server's own housekeeping, which looks across all accounts by time:
 //! trust that has run out, devices not seen for long, forgotten devices whose history
 //! has gone, and security-log entries past the retention horizon. Ended sessions past it
-//! are found through `idx_sessions_open_expiry`, which leads with `ended_at`.
+//! are found through `idx_sessions_ended` (`m20261207_000001`).
 //!
 //! The trust and forgotten indexes are partial, holding only the rows their sweeps look
 //! for, so signing in on a new device (neither trusted nor forgotten) does not write them.

@@ -13,6 +13,7 @@ mod live_admission;
 mod new_sign_ins;
 mod outage;
 mod over_http;
+mod plans;
 mod replay;
 mod retention;
 mod security_log;

@@ -264,7 +264,8 @@ async fn a_delivery_is_given_up_after_its_attempts(app: TestApp) {
     let hooked = delivering(&app, vec![receiver.url()], 2).await;
     hooked.sign_in("alice").await;
     receiver.wait_for(1).await;
-    wait_for_deliveries(&hooked, "attempts = 1", 1).await;
+    // Its failure recorded (not only its claim), so the retry is due from then on.
+    wait_for_deliveries(&hooked, "attempts = 1 AND last_status = 503", 1).await;
     hooked.advance(1);
     receiver.wait_for(2).await;
     wait_for_deliveries(
