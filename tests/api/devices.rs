@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{CHROME_MAC, SAFARI_IPHONE, TestApp};
+use crate::helpers::{CHROME_MAC, SAFARI_IPHONE, TestApp, via_trusted_proxy};
 
 crate::on_both_databases!(
     devices_are_listed_most_recently_seen_first,
@@ -440,10 +440,7 @@ async fn location_comes_only_from_trusted_proxies(app: TestApp) {
     );
 
     // Through the trusted proxy at 127.0.0.2.
-    let via_proxy = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let via_proxy = via_trusted_proxy();
     let proxied: Value = via_proxy
         .post(app.url("/graphql"))
         .bearer_auth(&identity)
@@ -477,10 +474,7 @@ async fn location_falls_back_to_the_geoip_database() {
     .await;
     let identity = app.identity_token("alice", &["pwd"]);
     let start = json!({ "query": "mutation { startSession(input: {}) { device { ipAddress location { country city } } } }" });
-    let via_proxy = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
+    let via_proxy = via_trusted_proxy();
     let located = |forwarded_for: &'static str, country_header: Option<&'static str>| {
         let mut request = via_proxy
             .post(app.url("/graphql"))

@@ -2,21 +2,14 @@
 //! forwarding header counts, how addresses are bucketed for rate limits, and the GraphQL
 //! rules async-graphql leaves to us. SQLite only: none of it touches the database's rules.
 
-use std::net::IpAddr;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sessionhub::config::ProxyHeader;
 
-use crate::{helpers::TestApp, subscriptions::Subscriber};
-
-/// A client whose requests come from the tests' trusted proxy, 127.0.0.2.
-pub fn via_proxy() -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
-        .build()
-        .unwrap()
-}
+use crate::{
+    helpers::{TestApp, via_trusted_proxy},
+    subscriptions::Subscriber,
+};
 
 #[tokio::test]
 async fn answers_are_never_cached_or_sniffed() {
@@ -69,7 +62,7 @@ async fn answers_are_never_cached_or_sniffed() {
 
 /// The address `startSession` recorded for a request through the proxy with `headers`.
 async fn recorded_address(app: &TestApp, headers: &[(&str, &str)]) -> Value {
-    let mut request = via_proxy()
+    let mut request = via_trusted_proxy()
         .post(app.url("/graphql"))
         .bearer_auth(app.identity_token("alice", &["pwd"]))
         .json(&json!({ "query": "mutation { startSession(input: {}) { device { ipAddress } } }" }));
@@ -107,7 +100,7 @@ async fn an_ipv6_network_shares_one_client_rate() {
         config.rate_limits.requests_per_minute_per_ip = std::num::NonZeroU32::new(3).unwrap();
     })
     .await;
-    let proxy = via_proxy();
+    let proxy = via_trusted_proxy();
     let from = |client: String| {
         proxy
             .post(app.url("/graphql"))
@@ -158,9 +151,7 @@ async fn a_subscription_selects_exactly_one_root_field() {
     // One root field is fine, and the connection is still open for it.
     feed.subscribe("one", "subscription { signedOut { reason } }")
         .await;
-    app.graphql(Some(&alice.token), "mutation { signOut { id } }", json!({}))
-        .await
-        .assert_ok();
+    app.sign_out(&alice.token).await;
     let told = feed.next().await;
     assert_eq!(told["id"], "one", "{told}");
 }

@@ -207,6 +207,15 @@ impl Answer {
     }
 }
 
+/// A client whose requests come from 127.0.0.2, the tests' trusted proxy, so that the
+/// server believes its forwarding and location headers.
+pub fn via_trusted_proxy() -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
 /// The declared defaults, changed only where a test server must differ: its own
 /// database, known keys, a free port, a sweep the tests run themselves, a trusted proxy,
 /// a short websocket init timeout, few connections per session, and rate limits no test
@@ -475,6 +484,13 @@ impl TestApp {
         )
         .await
         .assert_ok();
+    }
+
+    /// Signs `token`'s session out; that must succeed.
+    pub async fn sign_out(&self, token: &str) {
+        self.graphql(Some(token), "mutation { signOut { id } }", json!({}))
+            .await
+            .assert_ok();
     }
 
     /// Sends a heartbeat that must succeed.

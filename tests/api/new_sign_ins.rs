@@ -45,7 +45,13 @@ async fn new_sign_ins(app: &TestApp, token: &str, include_answered: bool) -> Val
     listed.data("newSignIns").clone()
 }
 
-async fn answer(app: &TestApp, token: &str, mutation: &str, id: &str) -> crate::helpers::Answer {
+/// Answers the sign-in of session `id` with `mutation` (`confirmSignIn` or `rejectSignIn`).
+pub async fn answer(
+    app: &TestApp,
+    token: &str,
+    mutation: &str,
+    id: &str,
+) -> crate::helpers::Answer {
     app.graphql(
         Some(token),
         &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ {SIGN_IN} }} }}"),
@@ -352,13 +358,7 @@ async fn a_pending_sign_in_ends_at_its_deadline_unless_confirmed(app: TestApp) {
 async fn a_sign_in_nobody_could_confirm_is_not_held(app: TestApp) {
     let laptop = app.sign_in_with("alice", CHROME_MAC, None).await;
     app.assert_session_active(&laptop.token).await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation { signOut { id } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.sign_out(&laptop.token).await;
     // No other session is left to confirm it: the phone is asked about, not held.
     let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
     let own = app

@@ -401,11 +401,5 @@ async fn run_every_request(app: &TestApp) {
         json!({ "id": phone.device_id }),
     )
     .await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation { signOut { id } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.sign_out(&laptop.token).await;
 }

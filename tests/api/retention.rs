@@ -61,22 +61,10 @@ async fn an_account_signing_in_daily_for_a_year_and_more_keeps_bounded_storage(a
             .sign_in_with("alice", SAFARI_IPHONE, phone_token.as_deref())
             .await;
         phone_token = Some(signed_in.device_token.clone());
-        app.graphql(
-            Some(&signed_in.token),
-            "mutation { signOut { id } }",
-            json!({}),
-        )
-        .await
-        .assert_ok();
+        app.sign_out(&signed_in.token).await;
         if day % 7 == 0 {
             let private = app.sign_in_with("alice", CHROME_MAC, None).await;
-            app.graphql(
-                Some(&private.token),
-                "mutation { signOut { id } }",
-                json!({}),
-            )
-            .await
-            .assert_ok();
+            app.sign_out(&private.token).await;
         }
         app.advance(24 * 60);
         if day % 30 == 29 {

@@ -331,13 +331,7 @@ async fn every_way_a_session_ends_reaches_signed_out(app: TestApp) {
     )
     .await;
     assert_signed_out_with(app, "SIGNED_OUT", |_, victim| async move {
-        app.graphql(
-            Some(&victim.token),
-            "mutation { signOut { id } }",
-            json!({}),
-        )
-        .await
-        .assert_ok();
+        app.sign_out(&victim.token).await;
     })
     .await;
     assert_signed_out_with(app, "IDLE_TIMEOUT", |actor, _| async move {

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::{
     compat::rest,
-    edges::via_proxy,
-    helpers::{CHROME_MAC, SAFARI_IPHONE, SignedIn, TestApp},
+    helpers::{CHROME_MAC, SAFARI_IPHONE, SignedIn, TestApp, via_trusted_proxy},
+    new_sign_ins::answer,
 };
 
 const FIREFOX_LINUX: &str =
@@ -99,13 +99,9 @@ async fn assert_held_and_contained(app: &TestApp, laptop: &SignedIn, attacker: &
     let laptop = app
         .sign_in_with("alice", CHROME_MAC, Some(&laptop.device_token))
         .await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { rejectSignIn(id: $id) { check } }",
-        json!({ "id": last.session_id }),
-    )
-    .await
-    .assert_ok();
+    answer(app, &laptop.token, "rejectSignIn", &last.session_id)
+        .await
+        .assert_ok();
 }
 
 async fn filling_the_cap_never_displaces_the_session_that_could_confirm(app: TestApp) {
@@ -132,13 +128,7 @@ async fn concurrent_sign_ins_never_displace_the_session_that_could_confirm(app: 
 
 async fn a_sign_in_only_an_unrecognised_device_could_answer_is_not_held(app: TestApp) {
     let laptop = app.sign_in_with("alice", CHROME_MAC, None).await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation { signOut { id } }",
-        json!({}),
-    )
-    .await
-    .assert_ok();
+    app.sign_out(&laptop.token).await;
     // Nobody could confirm the phone, so it was not held; but it is not a recognised
     // device, so it cannot answer for the tablet either: holding the tablet would lock
     // the user out.
@@ -146,13 +136,7 @@ async fn a_sign_in_only_an_unrecognised_device_could_answer_is_not_held(app: Tes
     assert_eq!(pending_until(&app, &phone.token).await, Value::Null);
     let tablet = app.sign_in_with("alice", FIREFOX_LINUX, None).await;
     assert_eq!(pending_until(&app, &tablet.token).await, Value::Null);
-    let refused = app
-        .graphql(
-            Some(&phone.token),
-            "mutation($id: ID!) { confirmSignIn(id: $id) { check } }",
-            json!({ "id": tablet.session_id }),
-        )
-        .await;
+    let refused = answer(&app, &phone.token, "confirmSignIn", &tablet.session_id).await;
     assert_eq!(refused.error_code(), "FORBIDDEN");
     // The laptop, recognised, could answer again once signed in: then a new device waits.
     let laptop = app
@@ -279,13 +263,9 @@ async fn the_cooldown_lifts_with_confirmation_time_or_a_second_factor(app: TestA
     let laptop = app
         .sign_in_with("alice", CHROME_MAC, Some(&laptop.device_token))
         .await;
-    app.graphql(
-        Some(&laptop.token),
-        "mutation($id: ID!) { confirmSignIn(id: $id) { check } }",
-        json!({ "id": phone.session_id }),
-    )
-    .await
-    .assert_ok();
+    answer(&app, &laptop.token, "confirmSignIn", &phone.session_id)
+        .await
+        .assert_ok();
     revoke(phone.token.clone(), laptop.session_id.clone())
         .await
         .assert_ok();
@@ -319,7 +299,7 @@ async fn the_prompt_tells_what_the_server_saw_from_what_the_device_claims(app: T
     let laptop = app.sign_in_with("alice", CHROME_MAC, None).await;
     // The attacker names their device as the user's own, with the user's browser.
     let identity = app.identity_token("alice", &["pwd"]);
-    let disguised = via_proxy()
+    let disguised = via_trusted_proxy()
         .post(app.url("/graphql"))
         .bearer_auth(&identity)
         .header("X-Forwarded-For", "203.0.113.66")
