@@ -50,7 +50,7 @@ pub struct NewSignIn {
 /// their device as they like ("Alice's MacBook Pro"); a prompt that shows this first
 /// cannot be dressed up as one of the user's own devices.
 pub fn observed_summary(session: &session::Model, device: &device::Model) -> String {
-    let mut parts = vec![user_agent::parse(device.user_agent.as_deref()).display_name];
+    let mut parts = vec![derived_name(device)];
     parts.extend(session.ip_address.clone());
     let location: Vec<&str> = [&session.city, &session.country]
         .into_iter()
@@ -66,8 +66,12 @@ pub fn observed_summary(session: &session::Model, device: &device::Model) -> Str
 /// server deriving it from the user agent: to show as the device's claim, apart from what
 /// the server observed.
 pub fn chosen_device_name(device: &device::Model) -> Option<&str> {
-    let derived = user_agent::parse(device.user_agent.as_deref()).display_name;
-    (device.name != derived).then_some(device.name.as_str())
+    (device.name != derived_name(device)).then_some(device.name.as_str())
+}
+
+/// The name the server gives `device` from its user agent ("Safari on iPhone").
+fn derived_name(device: &device::Model) -> String {
+    user_agent::parse(device.user_agent.as_deref()).display_name
 }
 
 /// An answer being given: its transaction, its events, and the sign-in it answers.

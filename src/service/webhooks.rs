@@ -185,9 +185,9 @@ impl Services {
     }
 
     /// Claims up to `limit` of the due deliveries of the endpoint named `endpoint` for one
-    /// attempt each. A claimed
-    /// delivery is not due again for `lease`: long enough for the attempt, so that if this
-    /// instance dies meanwhile another retries it then. Two instances never claim the same
+    /// attempt each. A claimed delivery is not due again for `lease`: long enough for the
+    /// whole claim to be attempted, so that only if this instance dies meanwhile does
+    /// another retry it then. Two instances never claim the same
     /// delivery: the claim is conditional on it still being due.
     pub async fn claim_webhook_deliveries(
         &self,
