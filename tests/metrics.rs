@@ -31,6 +31,38 @@ async fn metrics_count_what_an_instance_does() {
         counts(app, "Postgres").await;
     }
     client_chosen_text_cannot_grow_the_metrics().await;
+    background_jobs_report_their_passes().await;
+}
+
+/// Each pass of a background job counts its duration and the rows it handled, so an
+/// operator sees what housekeeping costs as the tables grow.
+async fn background_jobs_report_their_passes() {
+    let app = TestApp::sqlite_with(|config| {
+        with_metrics(config);
+        config.sweep_interval = Duration::from_millis(50);
+        config.retention.retention_interval = Duration::from_millis(50);
+    })
+    .await;
+    let alice = app.sign_in("alice").await;
+    // Past the idle timeout: the sweep records the session as ended.
+    app.advance(24 * 60);
+    let swept = eventually_within(&app, Duration::from_secs(60), |metrics| {
+        sample(metrics, r#"sessionhub_job_rows_total{job="sweep"}"#) >= 1.0
+            && sample(
+                metrics,
+                r#"sessionhub_job_duration_seconds_count{job="retention"}"#,
+            ) >= 1.0
+            && sample(
+                metrics,
+                r#"sessionhub_job_duration_seconds_count{job="trust_lapse"}"#,
+            ) >= 1.0
+    })
+    .await;
+    assert!(swept, "{}", scrape(&app).await);
+    let ended = app
+        .graphql(Some(&alice.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(ended.error_code(), "SESSION_ENDED");
 }
 
 /// Clients choose operation names and HTTP methods: a flood of long or made-up ones adds a
@@ -231,7 +263,17 @@ async fn counts(app: TestApp, backend: &str) {
 
 /// Whether the metrics come to satisfy `holds` within two seconds.
 async fn eventually(app: &TestApp, holds: impl Fn(&str) -> bool) -> bool {
-    for _ in 0..40 {
+    eventually_within(app, Duration::from_secs(2), holds).await
+}
+
+/// Whether the metrics come to satisfy `holds` within `patience`.
+async fn eventually_within(
+    app: &TestApp,
+    patience: Duration,
+    holds: impl Fn(&str) -> bool,
+) -> bool {
+    let given_up = tokio::time::Instant::now() + patience;
+    while tokio::time::Instant::now() < given_up {
         if holds(&scrape(app).await) {
             return true;
         }

@@ -3,11 +3,14 @@
 //! rate-limit buckets of clients that went quiet. Each job runs on its own interval until
 //! shutdown; a failed run is logged and tried again on the next tick.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::service::Services;
+use crate::{
+    service::{RetentionReport, ServiceResult, Services},
+    telemetry::metrics,
+};
 
 /// How often the jobs run.
 #[derive(Debug, Clone, Copy)]
@@ -66,12 +69,16 @@ where
 /// pushed to subscribers. Neither needs the sweep to take effect: an expired session is
 /// refused, and lapsed trust reads as none, the moment the time comes.
 async fn sweep(services: Services) {
-    match services.sweep_expired_sessions().await {
+    match timed("sweep", services.sweep_expired_sessions(), |ended| *ended).await {
         Ok(0) => {}
         Ok(ended) => tracing::info!(ended, "recorded expired sessions as ended"),
         Err(error) => tracing::warn!(%error, "expiry sweep failed; retrying next tick"),
     }
-    match services.sweep_lapsed_trust().await {
+    match timed("trust_lapse", services.sweep_lapsed_trust(), |lapsed| {
+        *lapsed
+    })
+    .await
+    {
         Ok(0) => {}
         Ok(lapsed) => tracing::info!(lapsed, "recorded lapsed device trust"),
         Err(error) => tracing::warn!(%error, "trust sweep failed; retrying next tick"),
@@ -80,7 +87,13 @@ async fn sweep(services: Services) {
 
 /// Forgets devices unseen for long and deletes what is past its horizon.
 async fn apply_retention(services: Services) {
-    match services.apply_retention().await {
+    match timed(
+        "retention",
+        services.apply_retention(),
+        RetentionReport::rows,
+    )
+    .await
+    {
         Ok(report) if report == Default::default() => {}
         Ok(report) => tracing::info!(
             forgotten_devices = report.forgotten_devices,
@@ -92,4 +105,18 @@ async fn apply_retention(services: Services) {
         ),
         Err(error) => tracing::warn!(%error, "retention failed; retrying next tick"),
     }
+}
+
+/// Runs one pass of `job` and records its duration and the rows it handled (`rows` of
+/// what it returns), so an operator sees what housekeeping costs as the tables grow.
+async fn timed<T>(
+    job: &'static str,
+    pass: impl Future<Output = ServiceResult<T>>,
+    rows: impl Fn(&T) -> usize,
+) -> ServiceResult<T> {
+    let started = Instant::now();
+    let outcome = pass.await;
+    let handled = outcome.as_ref().map_or(0, &rows);
+    metrics::job(job, handled, started.elapsed());
+    outcome
 }

@@ -49,6 +49,17 @@ pub struct RetentionReport {
     pub deleted_deliveries: usize,
 }
 
+impl RetentionReport {
+    /// Every row the pass forgot or deleted.
+    pub fn rows(&self) -> usize {
+        self.forgotten_devices
+            + self.deleted_sessions
+            + self.deleted_devices
+            + self.deleted_events
+            + self.deleted_deliveries
+    }
+}
+
 impl Services {
     /// The oldest moment the security log still holds every entry from.
     pub fn security_log_kept_since(&self) -> DateTime<Utc> {

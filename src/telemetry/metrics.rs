@@ -30,6 +30,8 @@ const RATE_LIMITED: &str = "sessionhub_rate_limited_total";
 const SESSION_CACHE: &str = "sessionhub_session_cache_lookups_total";
 const STATEMENTS: &str = "sessionhub_database_statements_total";
 const ACTIVE_SESSIONS: &str = "sessionhub_sessions_active";
+const JOB_SECONDS: &str = "sessionhub_job_duration_seconds";
+const JOB_ROWS: &str = "sessionhub_job_rows_total";
 
 /// Latency buckets, in seconds: from a cached read (well under a millisecond) to the
 /// database timeout.
@@ -102,6 +104,15 @@ fn describe() {
         "Session checks answered from memory (hit) or from the database (miss)"
     );
     describe_counter!(STATEMENTS, "SQL statements run by this instance");
+    describe_histogram!(
+        JOB_SECONDS,
+        Unit::Seconds,
+        "How long each run of a background job (sweep, trust_lapse, retention) took"
+    );
+    describe_counter!(
+        JOB_ROWS,
+        "Rows a background job ended, lapsed, forgot or deleted, by job"
+    );
     describe_gauge!(
         ACTIVE_SESSIONS,
         "Active sessions in the database (every instance reports the same count)"
@@ -150,6 +161,15 @@ fn operation_label(name: Option<&str>) -> String {
     } else {
         "(other)".to_owned()
     }
+}
+
+/// One run of background job `job` handled `rows` rows in `elapsed`.
+pub fn job(job: &'static str, rows: usize, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
+    histogram!(JOB_SECONDS, "job" => job).record(elapsed.as_secs_f64());
+    counter!(JOB_ROWS, "job" => job).increment(rows as u64);
 }
 
 /// An HTTP request was refused with `code` before any operation ran.

@@ -9,7 +9,7 @@ use crate::{
     subscriptions::Subscriber,
 };
 
-const ADMIN_KEY: &str = "operator-key-for-tests-at-least-32-bytes-long";
+pub const ADMIN_KEY: &str = "operator-key-for-tests-at-least-32-bytes-long";
 
 crate::on_both_databases!(the_admin_api_is_not_served_without_operator_keys);
 
@@ -53,7 +53,7 @@ mod with_a_low_admin_rate {
 }
 
 /// Sends `query` to the admin API with `key` as the bearer token.
-async fn admin(app: &TestApp, key: Option<&str>, query: &str, variables: Value) -> Answer {
+pub async fn admin(app: &TestApp, key: Option<&str>, query: &str, variables: Value) -> Answer {
     let mut request = app
         .http
         .post(app.url("/admin/graphql"))

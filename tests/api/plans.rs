@@ -1,32 +1,44 @@
 //! Every statement a request runs reads only its account's rows: on a database holding many
 //! other accounts, each statement the service issued is planned by the database itself
 //! (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL), and none may scan a table or
-//! search an index that does not lead with the account (or a row's own id), but for the
-//! housekeeping named in [`HOUSEKEEPING`], which walks a bounded page of a global index.
+//! search an index that does not lead with the account (or a row's own id). The background
+//! jobs may also walk a bounded page of one of the time indexes in [`HOUSEKEEPING`], never
+//! a whole table.
 
-use chrono::{Duration, Utc};
-use entity::{account_event, device, session};
+use chrono::Duration;
+use entity::{account_cursor, account_event, device, session};
+use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{SAFARI_IPHONE, TestApp};
+use sessionhub::clock::Clock;
+
+use crate::{
+    admin::{ADMIN_KEY, admin},
+    compat::rest,
+    helpers::{SAFARI_IPHONE, TestApp},
+};
 
 crate::on_both_databases!(
     configured |config| {
         // Every read goes to the database, as after a restart or an eviction.
         config.session_cache_size = 0;
         config.confirm_new_devices_within = Some(std::time::Duration::from_secs(15 * 60));
+        config.keys.admin_keys = vec![crate::admin::ADMIN_KEY.into()];
+        crate::compat::serve_all(config);
     };
     no_request_reads_other_accounts_rows,
 );
 
 /// Other accounts on the database: enough that reading theirs shows, few rows each.
 const OTHER_ACCOUNTS: usize = 2_000;
+/// Other accounts when the background jobs' statements are planned: enough that a job's
+/// batch (500 rows) is a small part of each table, as it is at size.
+const OTHER_ACCOUNTS_FOR_JOBS: usize = 12_000;
 
-/// Statements that look across accounts by design, each over a bounded page of an index
-/// that leads with what they look for: (a fragment of the statement, why).
-const HOUSEKEEPING: &[(&str, &str)] = &[
+/// Statements left out, each with the reason: (a fragment of the statement, why).
+const NOT_PLANNED: &[(&str, &str)] = &[
     (
         r#""webhook_deliveries""#,
         "the webhook queue is global: each claim takes a bounded page of the due index",
@@ -37,27 +49,49 @@ const HOUSEKEEPING: &[(&str, &str)] = &[
     ),
 ];
 
+/// The time indexes the background jobs walk across accounts, a bounded page per
+/// statement: (index, what for).
+const HOUSEKEEPING: &[(&str, &str)] = &[
+    (
+        "idx_sessions_live_expiry",
+        "the sweep: live sessions past their expiry",
+    ),
+    (
+        "idx_devices_trust_expiry",
+        "the trust sweep: trust past its expiry",
+    ),
+    (
+        "idx_devices_last_seen",
+        "retention: devices unseen for long",
+    ),
+    (
+        "idx_devices_forgotten",
+        "retention: devices forgotten long ago",
+    ),
+    ("idx_sessions_ended", "retention: sessions ended long ago"),
+    (
+        "idx_account_events_time",
+        "retention: security-log entries past their horizon",
+    ),
+    (
+        "idx_webhook_deliveries_created",
+        "retention: finished webhook deliveries",
+    ),
+];
+
 async fn no_request_reads_other_accounts_rows(app: TestApp) {
-    seed_other_accounts(&app).await;
+    seed_other_accounts(&app, "other", OTHER_ACCOUNTS).await;
     app.statements.capture();
     run_every_request(&app).await;
-    let mut seen = std::collections::HashSet::new();
-    let statements: Vec<Statement> = app
-        .statements
-        .captured()
-        .into_iter()
-        .filter(|statement| seen.insert(statement.sql.clone()) && reads_a_table(&statement.sql))
-        .filter(|statement| {
-            !HOUSEKEEPING
-                .iter()
-                .any(|(fragment, _)| statement.sql.contains(fragment))
-        })
-        .collect();
-    assert!(
-        statements.len() > 20,
-        "only {} statements",
-        statements.len()
-    );
+    let requests = planned_statements(app.statements.captured());
+    assert!(requests.len() > 20, "only {} statements", requests.len());
+    app.statements.capture();
+    run_every_job(&app).await;
+    let jobs = planned_statements(app.statements.captured());
+    assert!(jobs.len() > 5, "only {} statements", jobs.len());
+    // The jobs ended and deleted most of what there was: the database they are planned on
+    // holds many accounts again, as a database the jobs keep tidy does.
+    seed_other_accounts(&app, "later", OTHER_ACCOUNTS_FOR_JOBS).await;
     // The right plan must not depend on statistics: SQLite never gathers them by itself.
     // Planned without, then with. PostgreSQL without any statistics (a table that grew
     // from empty before autovacuum came by) still takes the live sessions' expiry index
@@ -70,19 +104,38 @@ async fn no_request_reads_other_accounts_rows(app: TestApp) {
         if statistics == "fresh" {
             app.db.execute_unprepared("ANALYZE").await.unwrap();
         }
-        let mut offending = Vec::new();
-        for statement in &statements {
-            if let Some(problem) = plan_problem(&app, statement).await {
-                offending.push(format!("{}\n    {problem}", statement.sql));
+        for (what, statements, walks) in [
+            ("requests", &requests, &[][..]),
+            ("background jobs", &jobs, HOUSEKEEPING),
+        ] {
+            let mut offending = Vec::new();
+            for statement in statements {
+                if let Some(problem) = plan_problem(&app, statement, walks).await {
+                    offending.push(format!("{}\n    {problem}", statement.sql));
+                }
             }
+            assert!(
+                offending.is_empty(),
+                "with {statistics} statistics, {} statements of {what} read beyond their account:\n{}",
+                offending.len(),
+                offending.join("\n")
+            );
         }
-        assert!(
-            offending.is_empty(),
-            "with {statistics} statistics, {} statements read beyond their account:\n{}",
-            offending.len(),
-            offending.join("\n")
-        );
     }
+}
+
+/// The distinct statements of `captured` that read a table, but those of [`NOT_PLANNED`].
+fn planned_statements(captured: Vec<Statement>) -> Vec<Statement> {
+    let mut seen = std::collections::HashSet::new();
+    captured
+        .into_iter()
+        .filter(|statement| seen.insert(statement.sql.clone()) && reads_a_table(&statement.sql))
+        .filter(|statement| {
+            !NOT_PLANNED
+                .iter()
+                .any(|(fragment, _)| statement.sql.contains(fragment))
+        })
+        .collect()
 }
 
 /// Whether `sql` reads rows: what planning can tell anything about.
@@ -93,8 +146,13 @@ fn reads_a_table(sql: &str) -> bool {
         .any(|verb| sql.starts_with(verb))
 }
 
-/// What is wrong with how the database plans `statement`, if anything.
-async fn plan_problem(app: &TestApp, statement: &Statement) -> Option<String> {
+/// What is wrong with how the database plans `statement`, if anything: a step outside
+/// one account, but for a search of one of the indexes `walks` names.
+async fn plan_problem(
+    app: &TestApp,
+    statement: &Statement,
+    walks: &[(&str, &str)],
+) -> Option<String> {
     let backend = app.db.get_database_backend();
     let explain = match backend {
         DatabaseBackend::Sqlite => "EXPLAIN QUERY PLAN ",
@@ -113,7 +171,7 @@ async fn plan_problem(app: &TestApp, statement: &Statement) -> Option<String> {
                 .collect();
             steps
                 .iter()
-                .find(|step| !sqlite_step_is_scoped(step))
+                .find(|step| !sqlite_step_is_scoped(step, walks))
                 .map(|step| {
                     format!("plan: {}", steps.join(" | ")).replace(step, &format!(">>{step}<<"))
                 })
@@ -121,7 +179,7 @@ async fn plan_problem(app: &TestApp, statement: &Statement) -> Option<String> {
         _ => {
             let plan: Value = rows[0].try_get::<Value>("", "QUERY PLAN").unwrap();
             let mut problems = Vec::new();
-            postgres_problems(app, &plan[0]["Plan"], &mut problems).await;
+            postgres_problems(app, &plan[0]["Plan"], walks, &mut problems).await;
             (!problems.is_empty()).then(|| problems.join("; "))
         }
     }
@@ -140,8 +198,9 @@ const TABLES: &[&str] = &[
 ];
 
 /// A step of SQLite's plan that stays within an account: one that reads no table, or a
-/// search that starts with an equality on a scoping key (an account, a row, a device).
-fn sqlite_step_is_scoped(step: &str) -> bool {
+/// search that starts with an equality on a scoping key (an account, a row, a device);
+/// or a search of one of the indexes `walks` names.
+fn sqlite_step_is_scoped(step: &str, walks: &[(&str, &str)]) -> bool {
     let (scan, rest) = match step.split_once(' ') {
         Some(("SCAN", rest)) => (true, rest),
         Some(("SEARCH", rest)) => (false, rest),
@@ -154,6 +213,12 @@ fn sqlite_step_is_scoped(step: &str) -> bool {
     if scan {
         return false;
     }
+    if walks
+        .iter()
+        .any(|(index, _)| rest.contains(&format!("INDEX {index} (")))
+    {
+        return true;
+    }
     let Some(open) = rest.find('(') else {
         return false;
     };
@@ -164,10 +229,12 @@ fn sqlite_step_is_scoped(step: &str) -> bool {
     SCOPING_KEYS.contains(&first)
 }
 
-/// Every node of a PostgreSQL plan that reads a table without a scoping key first.
+/// Every node of a PostgreSQL plan that reads a table without a scoping key first, unless
+/// it searches one of the indexes `walks` names.
 fn postgres_problems<'a>(
     app: &'a TestApp,
     node: &'a Value,
+    walks: &'a [(&str, &str)],
     problems: &'a mut Vec<String>,
 ) -> futures_util::future::BoxFuture<'a, ()> {
     Box::pin(async move {
@@ -180,7 +247,8 @@ fn postgres_problems<'a>(
             "Index Scan" | "Index Only Scan" | "Bitmap Index Scan" => {
                 let index = node["Index Name"].as_str().unwrap_or_default();
                 let leading = leading_column(app, index).await;
-                if !SCOPING_KEYS.contains(&leading.as_str()) {
+                let walked = walks.iter().any(|(walked, _)| *walked == index);
+                if !walked && !SCOPING_KEYS.contains(&leading.as_str()) {
                     problems.push(format!("{kind} on {index}, which leads with {leading}"));
                 }
             }
@@ -188,7 +256,7 @@ fn postgres_problems<'a>(
         }
         if let Some(children) = node["Plans"].as_array() {
             for child in children {
-                postgres_problems(app, child, problems).await;
+                postgres_problems(app, child, walks, problems).await;
             }
         }
     })
@@ -213,22 +281,27 @@ async fn leading_column(app: &TestApp, index: &str) -> String {
 }
 
 /// Accounts other than the test's, each with a device, a live session, an ended one and
-/// a few events, written directly.
-async fn seed_other_accounts(app: &TestApp) {
-    let now = Utc::now();
-    for chunk in (0..OTHER_ACCOUNTS).collect::<Vec<_>>().chunks(200) {
+/// their two events, written directly.
+async fn seed_other_accounts(app: &TestApp, prefix: &str, accounts: usize) {
+    let now = app.clock.now();
+    for chunk in (0..accounts).collect::<Vec<_>>().chunks(200) {
         let mut devices = Vec::new();
         let mut sessions = Vec::new();
         let mut events = Vec::new();
+        let mut cursors = Vec::new();
         for &n in chunk {
-            let user = format!("other-{n}");
+            let user = format!("{prefix}-{n}");
             let device_id = Uuid::now_v7();
             devices.push(
                 device::Model {
                     id: device_id,
                     user_id: user.clone(),
                     name: "Chrome on macOS".into(),
-                    token_hash: Some(format!("{n:064x}")),
+                    token_hash: Some(format!(
+                        "{}{}",
+                        Uuid::new_v4().simple(),
+                        Uuid::new_v4().simple()
+                    )),
                     device_type: device::DeviceType::Desktop,
                     browser_name: Some("Chrome".into()),
                     browser_version: None,
@@ -253,7 +326,7 @@ async fn seed_other_accounts(app: &TestApp) {
                 }
                 .into_active_model(),
             );
-            for ended in [false, true] {
+            for (seq, ended) in [(1, false), (2, true)] {
                 let id = Uuid::now_v7();
                 sessions.push(
                     session::Model {
@@ -278,7 +351,7 @@ async fn seed_other_accounts(app: &TestApp) {
                     account_event::Model {
                         id: Uuid::now_v7(),
                         user_id: user.clone(),
-                        seq: events.len() as i64 + 1,
+                        seq,
                         kind: account_event::EventKind::SessionStarted,
                         actor_session_id: None,
                         admin_key: None,
@@ -293,7 +366,18 @@ async fn seed_other_accounts(app: &TestApp) {
                     .into_active_model(),
                 );
             }
+            cursors.push(
+                account_cursor::Model {
+                    user_id: user.clone(),
+                    last_seq: 2,
+                }
+                .into_active_model(),
+            );
         }
+        account_cursor::Entity::insert_many(cursors)
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
         device::Entity::insert_many(devices)
             .exec_without_returning(&app.db)
             .await
@@ -401,5 +485,71 @@ async fn run_every_request(app: &TestApp) {
         json!({ "id": phone.device_id }),
     )
     .await;
+    let device = &laptop.device_id;
+    for path in [
+        "/compat/flashback/devices".to_owned(),
+        format!("/compat/flashback/devices/{device}"),
+        "/compat/flashback/sessions".to_owned(),
+        "/compat/laravel/api/devices".to_owned(),
+        format!("/compat/laravel/api/devices/{device}"),
+        "/compat/ruuvi/sessions".to_owned(),
+    ] {
+        rest(app, Method::GET, &path, Some(&laptop.token), None)
+            .await
+            .expect(StatusCode::OK);
+    }
     app.sign_out(&laptop.token).await;
+    let bob = app.sign_in("bob").await;
+    let bob_again = app.sign_in_with("bob", SAFARI_IPHONE, None).await;
+    for (query, variables) in [
+        (
+            "query($user: String!) { user(id: $user) { devices { id sessions { id } }
+               sessions { id } securityEvents(first: 5) { nodes { kind } } } }",
+            json!({ "user": "bob" }),
+        ),
+        (
+            "mutation($session: ID!) { revokeUserSession(userId: \"bob\", sessionId: $session) { revokedCount } }",
+            json!({ "session": bob_again.session_id }),
+        ),
+        (
+            "mutation($device: ID!) { markUserDeviceHijacked(userId: \"bob\", deviceId: $device) { id } }",
+            json!({ "device": bob.device_id }),
+        ),
+        (
+            "mutation { revokeUserSessions(userId: \"bob\") { revokedCount } }",
+            json!({}),
+        ),
+    ] {
+        admin(app, Some(ADMIN_KEY), query, variables)
+            .await
+            .assert_ok();
+    }
+}
+
+/// A pass of every background job, each with something to do: sessions past their expiry,
+/// trust past its expiry, and ended sessions, forgotten devices and log entries past their
+/// retention.
+async fn run_every_job(app: &TestApp) {
+    let carol = app.sign_in("carol").await;
+    app.graphql(
+        Some(&carol.token),
+        "mutation($id: ID!, $until: DateTime!) { trustDevice(id: $id, expiresAt: $until) { id } }",
+        json!({ "id": carol.device_id, "until": app.clock.now() + Duration::hours(1) }),
+    )
+    .await
+    .assert_ok();
+    app.advance(24 * 60);
+    assert!(app.services.sweep_expired_sessions().await.unwrap() > 0);
+    assert!(app.services.sweep_lapsed_trust().await.unwrap() > 0);
+    app.advance(400 * 24 * 60);
+    let report = app.services.apply_retention().await.unwrap();
+    assert!(
+        report.deleted_sessions > 0 && report.deleted_events > 0,
+        "{report:?}"
+    );
+    assert!(report.forgotten_devices > 0, "{report:?}");
+    // The devices it forgot go once their own horizon has passed too.
+    app.advance(100 * 24 * 60);
+    let again = app.services.apply_retention().await.unwrap();
+    assert!(again.deleted_devices > 0, "{again:?}");
 }

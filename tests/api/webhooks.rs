@@ -26,9 +26,6 @@ use sessionhub::service::Attempt;
 
 use crate::helpers::{SAFARI_IPHONE, TestApp};
 
-/// An operator key, to read the delivery log.
-const ADMIN_KEY: &str = "operator-key-for-tests-at-least-32-bytes-long";
-
 /// 32 bytes, as Standard Webhooks writes a secret.
 const SECRET: &str = "whsec_c2Vzc2lvbmh1Yi13ZWJob29rLXRlc3Qtc2VjcmV0ISE=";
 
@@ -399,7 +396,7 @@ async fn an_endpoints_credentials_are_used_but_never_stored_or_shown(app: TestAp
             config.webhooks.webhook_urls = vec![url];
             config.webhooks.webhook_secret = Some(SECRET.into());
             config.webhooks.webhook_poll_interval = poll;
-            config.keys.admin_keys = vec![ADMIN_KEY.into()];
+            config.keys.admin_keys = vec![crate::admin::ADMIN_KEY.into()];
         }
     };
     // One delivery written as an older version did, under the full URL: it is still
@@ -424,7 +421,7 @@ async fn an_endpoints_credentials_are_used_but_never_stored_or_shown(app: TestAp
     let listed = sending
         .http
         .post(sending.url("/admin/graphql"))
-        .bearer_auth(ADMIN_KEY)
+        .bearer_auth(crate::admin::ADMIN_KEY)
         .json(&json!({ "query": "{ webhookDeliveries(state: DELIVERED) { endpoint } }" }))
         .send()
         .await

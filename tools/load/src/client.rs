@@ -50,9 +50,9 @@ impl Connection {
         Ok((Self { sender, host }, driver))
     }
 
-    /// Sends `request`; an answer is an error when it is not a 200 or its body has
-    /// `errors` (or is not JSON at all).
-    pub async fn send(&mut self, request: &Prepared) -> Result<(), String> {
+    /// Sends `request` and returns the answer's body; an answer is an error when it is
+    /// not a 200 or its body has `errors` (or is not JSON at all).
+    pub async fn send(&mut self, request: &Prepared) -> Result<Bytes, String> {
         let mut builder = Request::builder()
             .method(request.method.clone())
             .uri(request.path)
@@ -84,7 +84,7 @@ impl Connection {
         if status != StatusCode::OK || has_errors {
             return Err(format!("{status} {}", String::from_utf8_lossy(&body)));
         }
-        Ok(())
+        Ok(body)
     }
 }
 

@@ -16,7 +16,7 @@ pub type Socket =
 
 /// `count` new sessions of `user`, by their tokens.
 pub async fn sign_in(target: &Target, user: &str, count: usize) -> anyhow::Result<Vec<String>> {
-    let identity = target.identity(user);
+    let identity = target.identity(user, &["pwd"]);
     let mut tokens = Vec::with_capacity(count);
     while tokens.len() < count {
         let batch = AT_ONCE.min(count - tokens.len());

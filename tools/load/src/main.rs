@@ -7,14 +7,19 @@
 //! errors (an HTTP 200 whose body has `errors` is an error), the server's CPU time per
 //! request and RSS, and how busy the tool itself was.
 //!
+//! `load seed` fills a database directly instead, as years of use would, and `--at-size`
+//! measures a server on it against one on an empty database, in the same run.
+//!
 //! `cargo run --release --bin load -- --help`
 
 mod client;
 mod fanout;
+mod housekeeping;
 mod idle;
 mod live;
 mod report;
 mod scenario;
+mod seed;
 mod server;
 
 use std::{
@@ -27,10 +32,35 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use report::{Report, Usage};
 use scenario::{Scenario, Seeded};
-use server::{Started, Target};
+use server::{Postgres, Started, Target};
 
 #[derive(Parser)]
-#[command(about = "Seeds Sessionhub through its API and measures each scenario")]
+#[command(
+    about = "Seeds Sessionhub through its API and measures each scenario",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Brings a database's schema up to date with the release server next to this tool,
+    /// then adds accounts to it directly, for `--at-size`.
+    Seed {
+        /// `sqlite://FILE?mode=rwc`, or a `postgres://` URL (the database is made if
+        /// missing).
+        #[arg(long)]
+        database: String,
+        #[command(flatten)]
+        shape: seed::Shape,
+    },
+}
+
+#[derive(clap::Args)]
 struct Options {
     /// Start the release server next to this binary: `sqlite` for a fresh temporary SQLite
     /// file, or a `postgres://` URL of a server to make a fresh database on (dropped
@@ -40,6 +70,14 @@ struct Options {
     /// A running server to measure instead; it must accept `--identity-secret`.
     #[arg(long)]
     url: Option<String>,
+    /// A database `load seed` filled: the server under test runs on it as it is (and
+    /// leaves it so), a baseline on a fresh, empty database of the same kind, both with
+    /// the `--set` settings; then both servers' background jobs are timed on `--due` rows.
+    #[arg(long, conflicts_with_all = ["url", "start", "baseline", "baseline_binary"])]
+    at_size: Option<String>,
+    /// With `--at-size`: rows of each kind planted for the background jobs to do.
+    #[arg(long, default_value_t = 10_000)]
+    due: u64,
     /// The HS256 secret the target server verifies identity tokens with.
     #[arg(long, env = "SESSIONHUB_IDENTITY_SECRET")]
     identity_secret: Option<String>,
@@ -101,30 +139,51 @@ fn parse_setting(setting: &str) -> Result<(String, String), String> {
 /// One server under load, and the accounts seeded on it.
 struct Bench {
     label: &'static str,
+    /// Whether the other servers are compared with this one.
+    baseline: bool,
     target: Arc<Target>,
     seeded: Seeded,
     started: Option<Started>,
     /// The binary and settings it was started with, for a second instance.
     launched: Option<(PathBuf, Vec<(String, String)>)>,
+    /// Where its metrics are served, when the tool asked for them.
+    metrics_url: Option<String>,
+}
+
+/// Where a started server keeps its data.
+enum Storage<'a> {
+    /// A fresh database: `sqlite`, or a `postgres://` server to make one on.
+    Fresh(&'a str),
+    /// A database as it is, left as it is afterwards.
+    Existing(&'a str),
 }
 
 impl Bench {
     async fn start(
         label: &'static str,
         binary: &Path,
-        database: &str,
+        storage: Storage<'_>,
         settings: &[(String, String)],
         connections: usize,
     ) -> anyhow::Result<Self> {
-        let started = Started::launch(binary, database, settings).await?;
+        let started = match storage {
+            Storage::Fresh(database) => Started::launch(binary, database, settings).await?,
+            Storage::Existing(url) => Started::launch_on(binary, url, settings).await?,
+        };
         let target = Arc::new(started.target());
         let seeded = Seeded::accounts(&target, connections).await?;
+        let metrics_url = settings
+            .iter()
+            .find(|(key, _)| key == "SESSIONHUB_METRICS_LISTEN")
+            .map(|(_, address)| format!("http://{address}/metrics"));
         Ok(Self {
             label,
+            baseline: label == "baseline" || label == "empty",
             target,
             seeded,
             started: Some(started),
             launched: Some((binary.to_owned(), settings.to_owned())),
+            metrics_url,
         })
     }
 
@@ -158,10 +217,58 @@ impl Bench {
 // One thread, as `wrk -t1` would: the other core is left to the server.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let options = Options::parse();
-    let compared = !options.baseline.is_empty() || options.baseline_binary.is_some();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Seed { database, shape }) => seed_database(&database, shape).await,
+        None => measure(cli.options).await,
+    }
+}
+
+/// `load seed`: the schema from the release server's own `migrate`, then the accounts.
+async fn seed_database(database: &str, shape: seed::Shape) -> anyhow::Result<()> {
+    if database.starts_with("postgres") {
+        Postgres::ensure(database).await?;
+    }
+    let started = std::time::Instant::now();
+    let migrated = tokio::process::Command::new(server::release_binary()?)
+        .arg("migrate")
+        .env("DATABASE_URL", database)
+        .status()
+        .await?;
+    if !migrated.success() {
+        bail!("`sessionhub migrate` failed: {migrated}");
+    }
+    let db = sea_orm::Database::connect(database).await?;
+    let before = seed::seed(&db, shape).await?;
+    println!(
+        "{database}: {} seeded accounts (was {before}) in {:.0} s",
+        before + shape.accounts,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn measure(options: Options) -> anyhow::Result<()> {
+    let compared = !options.baseline.is_empty()
+        || options.baseline_binary.is_some()
+        || options.at_size.is_some();
     let mut benches = Vec::new();
-    if let Some(url) = &options.url {
+    if let Some(at_size) = &options.at_size {
+        let binary = server::release_binary()?;
+        let empty = if at_size.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            at_size
+        };
+        for (label, storage) in [
+            ("empty", Storage::Fresh(empty)),
+            ("at size", Storage::Existing(at_size)),
+        ] {
+            let settings = with_jobs_measured(&options.settings)?;
+            let bench = Bench::start(label, &binary, storage, &settings, options.connections);
+            benches.push(bench.await?);
+        }
+    } else if let Some(url) = &options.url {
         if compared || !options.settings.is_empty() {
             bail!("--set and --baseline… configure servers the tool starts, not --url");
         }
@@ -173,10 +280,12 @@ async fn main() -> anyhow::Result<()> {
         let seeded = Seeded::accounts(&target, options.connections).await?;
         benches.push(Bench {
             label: "",
+            baseline: false,
             target,
             seeded,
             started: None,
             launched: None,
+            metrics_url: None,
         });
     } else {
         let database = options.start.as_deref().unwrap_or("sqlite");
@@ -186,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
             let baseline = Bench::start(
                 "baseline",
                 baseline_binary,
-                database,
+                Storage::Fresh(database),
                 &options.baseline,
                 options.connections,
             );
@@ -196,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
         let under_test = Bench::start(
             label,
             &binary,
-            database,
+            Storage::Fresh(database),
             &options.settings,
             options.connections,
         );
@@ -238,10 +347,30 @@ async fn main() -> anyhow::Result<()> {
                     .map(|(a, b)| a - b),
                 resident_mib: bench.target.resident_mib(),
             };
-            report.row(*scenario, bench.label, &measured, &usage, options.duration);
+            report.row(
+                *scenario,
+                bench.label,
+                bench.baseline,
+                &measured,
+                &usage,
+                options.duration,
+            );
         }
     }
     report.targets();
+    if options.at_size.is_some() {
+        let run = std::process::id().to_string();
+        let mut measured = Vec::new();
+        for bench in &benches {
+            let (Some(metrics_url), Some(started)) = (&bench.metrics_url, &bench.started) else {
+                continue;
+            };
+            let jobs =
+                housekeeping::measure(metrics_url, started.database_url(), options.due, &run);
+            measured.push((bench.label, jobs.await?));
+        }
+        report.housekeeping(options.due, &measured);
+    }
     if options.fanout_subscribers > 0 || options.idle_sockets > 0 {
         report.live_header();
     }
@@ -270,6 +399,24 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     report.finish()
+}
+
+/// `settings`, and what lets `--at-size` time the background jobs: their metrics on a
+/// port of their own, and passes every second.
+fn with_jobs_measured(settings: &[(String, String)]) -> anyhow::Result<Vec<(String, String)>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut settings = settings.to_vec();
+    settings.extend(
+        [
+            ("SESSIONHUB_METRICS_LISTEN", format!("127.0.0.1:{port}")),
+            ("SESSIONHUB_SWEEP_INTERVAL", "1s".to_owned()),
+            ("SESSIONHUB_RETENTION_INTERVAL", "1s".to_owned()),
+        ]
+        .map(|(key, value)| (key.to_owned(), value)),
+    );
+    Ok(settings)
 }
 
 fn describe(settings: &[(String, String)]) -> String {

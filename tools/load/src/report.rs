@@ -3,7 +3,13 @@
 
 use std::time::Duration;
 
-use crate::{fanout::Fanout, idle::IdleSockets, scenario::Measured, scenario::Scenario};
+use crate::{
+    fanout::Fanout,
+    housekeeping::{self, Housekeeping},
+    idle::IdleSockets,
+    scenario::Measured,
+    scenario::Scenario,
+};
 
 /// Share of its one core above which the tool, not the server, limits the rate.
 const TOOL_BOUND: f64 = 0.9;
@@ -74,6 +80,7 @@ impl Report {
         &mut self,
         scenario: Scenario,
         label: &str,
+        baseline: bool,
         measured: &Measured,
         usage: &Usage,
         duration: Duration,
@@ -94,7 +101,7 @@ impl Report {
         let name = scenario.name();
         if !self.compared {
             println!("| `{name}` | {rate:.0} | {rest}");
-        } else if label == "baseline" {
+        } else if baseline {
             self.baseline_rate = Some(rate);
             println!("| `{name}` | {label} | {rate:.0} | | {rest}");
         } else {
@@ -117,7 +124,7 @@ impl Report {
         if tool_share.is_some_and(|share| share > TOOL_BOUND) {
             self.tool_bound.push(which);
         }
-        if label != "baseline" {
+        if !baseline {
             self.rates.push((scenario, rate));
         }
     }
@@ -153,6 +160,35 @@ impl Report {
                 ratio * 100.0,
                 met(ratio >= target)
             );
+        }
+    }
+
+    /// The background jobs' passes over `due` planted rows of each kind, per server (the
+    /// first is the one compared with).
+    pub fn housekeeping(&self, due: u64, servers: &[(&str, Housekeeping)]) {
+        println!(
+            "\n| background job ({due} planted rows of each kind) | server | rows done | passes | time | vs {} | an idle pass before |\n|---|---|---|---|---|---|---|",
+            servers.first().map_or("baseline", |(label, _)| label)
+        );
+        for (index, (name, _)) in housekeeping::JOBS.iter().enumerate() {
+            let first = servers.first().map(|(_, jobs)| jobs.due_work[index]);
+            for (label, jobs) in servers {
+                let time = jobs.due_work[index];
+                println!(
+                    "| `{name}` | {label} | {} | {} | {:.0} ms | {} | {} |",
+                    jobs.rows[index],
+                    jobs.due_runs[index],
+                    time.as_secs_f64() * 1000.0,
+                    or_unknown(first, |first| format!(
+                        "×{:.2}",
+                        time.as_secs_f64() / first.as_secs_f64().max(f64::MIN_POSITIVE)
+                    )),
+                    or_unknown(jobs.idle_pass[index], |idle| format!(
+                        "{:.2} ms",
+                        idle.as_secs_f64() * 1000.0
+                    )),
+                );
+            }
         }
     }
 

@@ -6,8 +6,9 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use hyper::{Method, header::HeaderValue};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     client::{Connection, Driver, Prepared},
@@ -43,7 +44,7 @@ impl Seeded {
         let mut accounts = Vec::with_capacity(count);
         for index in 0..count {
             let user = format!("load-{run}-{index}");
-            let identity = target.identity(&user);
+            let identity = target.identity(&user, &["pwd"]);
             let mut tokens = Vec::new();
             for user_agent in USER_AGENTS {
                 let first = target
@@ -97,6 +98,9 @@ pub enum Scenario {
     CompatDevices,
     /// Ruuvi's `GET /sessions` (compatibility REST API): the sessions list over REST.
     CompatSessions,
+    /// A sign-in with a second factor on a new device, then `revokeAllSessions` from it,
+    /// which ends the previous round's session: the pair counts as one request.
+    RevokeAll,
 }
 
 impl Scenario {
@@ -110,6 +114,7 @@ impl Scenario {
             Self::StartSession => "start-session",
             Self::CompatDevices => "compat-devices",
             Self::CompatSessions => "compat-sessions",
+            Self::RevokeAll => "revoke-all",
         }
     }
 
@@ -133,7 +138,7 @@ impl Scenario {
             Self::Sessions => {
                 "{ sessions { id status lastActivityAt isCurrent device { id name } } }"
             }
-            Self::StartSession => START_SESSION,
+            Self::StartSession | Self::RevokeAll => START_SESSION,
             Self::CompatDevices | Self::CompatSessions => return None,
         })
     }
@@ -148,7 +153,7 @@ impl Scenario {
         let deadline = Instant::now() + duration;
         let body = match (self, self.query()) {
             (_, None) => Bytes::new(),
-            (Self::StartSession, Some(query)) => Bytes::from(serde_json::to_vec(
+            (Self::StartSession | Self::RevokeAll, Some(query)) => Bytes::from(serde_json::to_vec(
                 &json!({ "query": query, "variables": { "input": {} } }),
             )?),
             (_, Some(query)) => Bytes::from(serde_json::to_vec(&json!({ "query": query }))?),
@@ -157,7 +162,12 @@ impl Scenario {
         for account in &seeded.accounts {
             let requests = self.requests(target, account, &body)?;
             let (connection, driver) = Connection::open(target.authority()).await?;
-            workers.push(tokio::spawn(work(connection, driver, requests, deadline)));
+            let sending = if *self == Self::RevokeAll {
+                Either::Left(revoke_all_in_turn(connection, requests, deadline))
+            } else {
+                Either::Right(send_in_turn(connection, requests, deadline))
+            };
+            workers.push(tokio::spawn(work(driver, sending)));
         }
         let mut measured = Measured::default();
         for worker in workers {
@@ -189,9 +199,15 @@ impl Scenario {
         };
         match self {
             Self::TypenameAnon => USER_AGENTS.iter().map(|ua| prepared(None, ua)).collect(),
-            Self::StartSession => {
-                // Its own user, so the seeded accounts keep their sessions.
-                let identity = bearer(&target.identity(&format!("{}-new", account.user)))?;
+            Self::StartSession | Self::RevokeAll => {
+                // Its own user, so the seeded accounts keep their sessions; for
+                // `revoke-all`, a second factor, so the new device may end the others at once.
+                let user = format!("{}-{}", account.user, self.name());
+                let amr: &[&str] = match self {
+                    Self::RevokeAll => &["pwd", "mfa"],
+                    _ => &["pwd"],
+                };
+                let identity = bearer(&target.identity(&user, amr))?;
                 USER_AGENTS
                     .iter()
                     .map(|ua| prepared(Some(identity.clone()), ua))
@@ -212,24 +228,20 @@ impl Scenario {
     }
 }
 
-/// Sends `requests` in turn on `connection` until `deadline`.
-async fn work(
-    connection: Connection,
-    driver: Driver,
-    requests: Vec<Prepared>,
-    deadline: Instant,
-) -> Measured {
+/// Runs `sending` while driving its connection's socket.
+async fn work(driver: Driver, sending: impl Future<Output = Measured>) -> Measured {
     let driving = async {
         // A dropped connection fails the requests that follow; they count as errors.
         let _ = driver.await;
         std::future::pending().await
     };
     tokio::select! {
-        measured = send_in_turn(connection, requests, deadline) => measured,
+        measured = sending => measured,
         never = driving => never,
     }
 }
 
+/// Sends `requests` in turn on `connection` until `deadline`.
 async fn send_in_turn(
     mut connection: Connection,
     requests: Vec<Prepared>,
@@ -242,13 +254,47 @@ async fn send_in_turn(
             break;
         }
         let answer = connection.send(request).await;
-        measured
-            .latencies_us
-            .push(started.elapsed().as_micros() as u64);
-        if let Err(error) = answer {
-            measured.errors += 1;
-            measured.first_error.get_or_insert(error);
+        measured.record(started, answer.map(drop));
+    }
+    measured
+}
+
+/// Signs in with each of `sign_ins` in turn and revokes all other sessions from the new
+/// one, until `deadline`.
+async fn revoke_all_in_turn(
+    mut connection: Connection,
+    sign_ins: Vec<Prepared>,
+    deadline: Instant,
+) -> Measured {
+    let revoke_all =
+        Bytes::from_static(br#"{"query":"mutation { revokeAllSessions { revokedCount } }"}"#);
+    let mut measured = Measured::default();
+    for sign_in in sign_ins.iter().cycle() {
+        let started = Instant::now();
+        if started >= deadline {
+            break;
         }
+        let answer = async {
+            let started = connection.send(sign_in).await?;
+            let token = serde_json::from_slice::<Value>(&started)
+                .ok()
+                .and_then(|answer| {
+                    answer["data"]["startSession"]["token"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .ok_or("startSession answered without a token")?;
+            let revoke = Prepared {
+                body: revoke_all.clone(),
+                authorization: Some(
+                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?,
+                ),
+                ..sign_in.clone()
+            };
+            connection.send(&revoke).await.map(drop)
+        }
+        .await;
+        measured.record(started, answer);
     }
     measured
 }
@@ -263,6 +309,15 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// One request, sent at `started`, answered with `answer`.
+    fn record(&mut self, started: Instant, answer: Result<(), String>) {
+        self.latencies_us.push(started.elapsed().as_micros() as u64);
+        if let Err(error) = answer {
+            self.errors += 1;
+            self.first_error.get_or_insert(error);
+        }
+    }
+
     fn absorb(&mut self, other: Measured) {
         self.latencies_us.extend(other.latencies_us);
         self.errors += other.errors;

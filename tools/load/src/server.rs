@@ -42,15 +42,16 @@ impl Target {
             .trim_end_matches('/')
     }
 
-    /// An identity token for `user`, as the product's own login would issue.
-    pub fn identity(&self, user: &str) -> String {
+    /// An identity token for `user` signed in with methods `amr`, as the product's own
+    /// login would issue.
+    pub fn identity(&self, user: &str, amr: &[&str]) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("a clock after 1970")
             .as_secs();
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &json!({ "sub": user, "exp": now + 3600, "amr": ["pwd"] }),
+            &json!({ "sub": user, "exp": now + 3600, "amr": amr }),
             &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
         )
         .expect("an identity token")
@@ -155,23 +156,43 @@ impl Started {
         settings: &[(String, String)],
     ) -> anyhow::Result<Self> {
         let directory = tempfile::tempdir()?;
-        let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
         let (database_url, postgres) = match database {
             "sqlite" => {
                 let file = directory.path().join("load.db");
                 (format!("sqlite://{}?mode=rwc", file.display()), None)
             }
             server => {
-                let made = Postgres::create(server, &format!("sessionhub_load_{nonce}")).await?;
+                let made =
+                    Postgres::create(server, &format!("sessionhub_load_{}", nonce()?)).await?;
                 (made.url(), Some(made))
             }
         };
-        let secret = format!("load-identity-{nonce}-{}", std::process::id());
+        Self::launch_in(binary, database_url, directory, postgres, settings).await
+    }
+
+    /// Starts `binary serve` on the database at `url` as it is (one `load seed` filled);
+    /// the database stays when the server stops.
+    pub async fn launch_on(
+        binary: &Path,
+        url: &str,
+        settings: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        Self::launch_in(binary, url.to_owned(), tempfile::tempdir()?, None, settings).await
+    }
+
+    async fn launch_in(
+        binary: &Path,
+        database_url: String,
+        directory: tempfile::TempDir,
+        postgres: Option<Postgres>,
+        settings: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let nonce = nonce()?;
         let started = Self::spawn(
             binary,
             Deployment {
                 url: database_url,
-                identity_secret: secret,
+                identity_secret: format!("load-identity-{nonce}-{}", std::process::id()),
                 session_secret: format!("load-session-{nonce}-secret"),
             },
             directory,
@@ -245,7 +266,8 @@ impl Started {
 
     async fn wait_until_healthy(&self) -> anyhow::Result<()> {
         let http = reqwest::Client::new();
-        for _ in 0..150 {
+        // A server at size may first bring the schema up to date.
+        for _ in 0..1200 {
             if let Ok(response) = http.get(format!("{}/healthz", self.base)).send().await
                 && response.status().is_success()
             {
@@ -253,7 +275,7 @@ impl Started {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("the server did not become healthy within 15 s")
+        bail!("the server did not become healthy within 120 s")
     }
 
     /// Stops the server and drops the PostgreSQL database made for it.
@@ -265,6 +287,11 @@ impl Started {
         }
     }
 
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.deployment.url
+    }
+
     pub fn target(&self) -> Target {
         Target::new(
             self.base.clone(),
@@ -274,8 +301,13 @@ impl Started {
     }
 }
 
+/// A number no other run of the tool uses, for names of secrets and databases.
+fn nonce() -> anyhow::Result<u128> {
+    Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos())
+}
+
 /// A database the tool made on a PostgreSQL server for one server under load.
-struct Postgres {
+pub struct Postgres {
     admin: DatabaseConnection,
     server: String,
     name: String,
@@ -299,6 +331,30 @@ impl Postgres {
             server: server.to_owned(),
             name: name.to_owned(),
         })
+    }
+
+    /// Makes the database the PostgreSQL `url` names unless it exists.
+    pub async fn ensure(url: &str) -> anyhow::Result<()> {
+        let (server, name) = url
+            .rsplit_once('/')
+            .context("a PostgreSQL URL names a database: postgres://USER@HOST/DB")?;
+        let admin = Database::connect(format!("{server}/postgres"))
+            .await
+            .with_context(|| format!("cannot connect to {server}/postgres"))?;
+        let exists = admin
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                [name.into()],
+            ))
+            .await?
+            .is_some();
+        if !exists {
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
+        }
+        Ok(())
     }
 
     fn url(&self) -> String {
