@@ -81,13 +81,19 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
     let db = connect_database(&database.database_url, database.database_timeout)
         .await
         .context("cannot open the database")?;
+    let history = "cannot read the database's schema history";
     let pending = Migrator::get_pending_migrations(&db)
         .await
-        .context("cannot read the database's schema history")?;
+        .context(history)?;
+    let applied = Migrator::get_applied_migrations(&db)
+        .await
+        .context(history)?;
     Migrator::up(&db, None)
         .await
         .context("cannot migrate the database")?;
-    refresh_statistics(&db, !pending.is_empty())
+    // An upgrade of a database in use, not the making of a new one.
+    let upgraded = !pending.is_empty() && !applied.is_empty();
+    refresh_statistics(&db, upgraded)
         .await
         .context("cannot gather the database's statistics")?;
     Ok(db)
@@ -96,16 +102,17 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
 /// Statistics for the query planner. SQLite never gathers them by itself: at each start it
 /// analyses what its own check says needs it, sampling at most 1,000 rows per index, so
 /// this stays quick on any size. PostgreSQL's autovacuum keeps them, but not for indexes a
-/// migration just made: after one, the tables are analysed at once (sampled, too).
-/// Indexes are laid out so that plans are right without statistics (`tests/api/plans.rs`);
-/// statistics only make them more sure.
-async fn refresh_statistics(db: &DatabaseConnection, migrated: bool) -> Result<(), DbErr> {
+/// migration just made: after an upgrade, the tables are analysed at once (sampled, too).
+/// A new database is not: statistics of empty tables only mislead the planner until
+/// autovacuum replaces them once rows arrive. Indexes are laid out so that plans are right
+/// without statistics (`tests/api/plans.rs`); statistics only make them more sure.
+async fn refresh_statistics(db: &DatabaseConnection, upgraded: bool) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
             db.execute_unprepared("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
                 .await?;
         }
-        _ if migrated => {
+        _ if upgraded => {
             db.execute_unprepared("ANALYZE").await?;
         }
         _ => {}
@@ -254,11 +261,11 @@ impl Application {
                 listener: TcpListener::bind(address)
                     .await
                     .with_context(|| format!("cannot serve metrics on {address}"))?,
-                state: MetricsState {
-                    handle: telemetry::metrics::install(),
-                    services: services.clone(),
-                    statements: statements.clone(),
-                },
+                state: MetricsState::new(
+                    telemetry::metrics::install(),
+                    services.clone(),
+                    statements.clone(),
+                ),
             }),
         };
         let documents = DocumentCache::new();

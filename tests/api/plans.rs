@@ -92,21 +92,24 @@ async fn no_request_reads_other_accounts_rows(app: TestApp) {
     // The jobs ended and deleted most of what there was: the database they are planned on
     // holds many accounts again, as a database the jobs keep tidy does.
     seed_other_accounts(&app, "later", OTHER_ACCOUNTS_FOR_JOBS).await;
-    // The right plan must not depend on statistics: SQLite never gathers them by itself.
-    // Planned without, then with. PostgreSQL without any statistics (a table that grew
-    // from empty before autovacuum came by) still takes the live sessions' expiry index
-    // for a session by id or device: not yet solved, so it is planned with them only.
+    // The right plan must not depend on statistics: SQLite never gathers them by itself,
+    // and PostgreSQL's autovacuum comes by a while after a table has grown. Planned
+    // without, then with. But for PostgreSQL's background jobs: without any statistics it
+    // takes a third of a table for the rows past a horizon and scans for a page of them;
+    // the jobs run on tables that grew long ago, which autovacuum has analysed.
     let sqlite = app.db.get_database_backend() == DatabaseBackend::Sqlite;
     for statistics in ["no", "fresh"] {
-        if statistics == "no" && !sqlite {
-            continue;
-        }
         if statistics == "fresh" {
             app.db.execute_unprepared("ANALYZE").await.unwrap();
         }
+        let jobs: &[Statement] = if statistics == "no" && !sqlite {
+            &[]
+        } else {
+            &jobs
+        };
         for (what, statements, walks) in [
-            ("requests", &requests, &[][..]),
-            ("background jobs", &jobs, HOUSEKEEPING),
+            ("requests", &requests[..], &[][..]),
+            ("background jobs", jobs, HOUSEKEEPING),
         ] {
             let mut offending = Vec::new();
             for statement in statements {
@@ -339,7 +342,13 @@ async fn seed_other_accounts(app: &TestApp, prefix: &str, accounts: usize) {
                         city: None,
                         started_at: now - Duration::hours(1),
                         last_activity_at: now - Duration::minutes(5),
-                        expires_at: now + Duration::hours(1),
+                        // An ended session's expiry has mostly passed too: a planner that
+                        // takes the two for independent misjudges the expiry sweep.
+                        expires_at: if ended {
+                            now - Duration::minutes(1)
+                        } else {
+                            now + Duration::hours(1)
+                        },
                         absolute_expires_at: now + Duration::hours(10),
                         ended_at: ended.then_some(now - Duration::minutes(1)),
                         end_reason: ended.then_some(session::EndReason::Revoked),

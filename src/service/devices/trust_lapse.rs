@@ -8,7 +8,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -32,6 +32,8 @@ impl Services {
             let lapsed = device::Entity::find()
                 .filter(device::Column::Status.eq(DeviceStatus::Verified))
                 .filter(device::Column::TrustExpiresAt.lte(now))
+                // In the order of the index walked: see the `retention` module.
+                .order_by_asc(device::Column::TrustExpiresAt)
                 .limit(LAPSE_BATCH)
                 .lock_exclusive()
                 .all(&txn)

@@ -209,6 +209,9 @@ impl Services {
             let expired = session::Entity::find()
                 .filter(session::Column::EndedAt.is_null())
                 .filter(session::Column::ExpiresAt.lte(now))
+                // In the order of the index walked, so the planner reads a page of it and
+                // stops (see the `retention` module).
+                .order_by_asc(session::Column::ExpiresAt)
                 .limit(SWEEP_BATCH)
                 .all(&self.db)
                 .await?;
