@@ -24,14 +24,16 @@ use crate::{
 /// PostgreSQL), too much for each scrape of each instance.
 const ACTIVE_SESSIONS_COUNTED_EVERY: Duration = Duration::minutes(1);
 
+/// The last count of active sessions: when it was taken, and the count.
+type Counted = (DateTime<Utc>, u64);
+
 /// What a scrape reads.
 #[derive(Clone)]
 pub struct MetricsState {
     pub handle: PrometheusHandle,
     pub services: Services,
     pub statements: StatementCount,
-    /// The last count of active sessions, and when it was taken.
-    active_sessions: Arc<Mutex<Option<(DateTime<Utc>, u64)>>>,
+    active_sessions: Arc<Mutex<Option<Counted>>>,
 }
 
 impl MetricsState {
