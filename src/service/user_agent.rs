@@ -77,7 +77,11 @@ pub fn parse(user_agent: Option<&str>) -> ParsedUserAgent {
         _ => DeviceType::Unknown,
     };
 
-    let browser_name = known(result.name).map(str::to_owned);
+    // woothee names Samsung's browser by its user-agent token; people know it by its name.
+    let browser_name = known(result.name).map(|name| match name {
+        "SamsungBrowser" => "Samsung Internet".to_owned(),
+        other => other.to_owned(),
+    });
     let display_name = match (&browser_name, os_label) {
         (Some(browser), Some(os)) => format!("{browser} on {os}"),
         (Some(browser), None) => browser.clone(),

@@ -125,7 +125,10 @@ impl LaravelDevice {
             browser: Browser {
                 version: Version::parse(device.browser_version.as_deref()),
                 family: device.browser_name.clone(),
-                engine: device.browser_name.as_deref().and_then(engine),
+                engine: device
+                    .browser_name
+                    .as_deref()
+                    .and_then(|browser| engine(browser, device.os_name.as_deref())),
                 kind: "browser",
                 label: device.browser_name.clone(),
                 name: device.browser_name,
@@ -149,10 +152,19 @@ impl LaravelDevice {
     }
 }
 
-/// The engines of the browsers the user-agent parser names.
-pub(super) fn engine(browser: &str) -> Option<&'static str> {
+/// The engine of a browser as the user-agent parser names it (`service::user_agent`), on
+/// system `os`. Every browser on iOS and iPadOS is WebKit (Apple's rule for its store); an
+/// app's web view is Blink on Android and WebKit elsewhere.
+pub(super) fn engine(browser: &str, os: Option<&str>) -> Option<&'static str> {
+    if matches!(os, Some("iOS" | "iPadOS")) {
+        return Some("WebKit");
+    }
     match browser {
-        "Chrome" | "Edge" | "Opera" | "Vivaldi" | "Chromium" | "Samsung Internet" => Some("Blink"),
+        // "SamsungBrowser" as devices first seen before the parser's name was translated
+        // are stored.
+        "Chrome" | "Edge" | "Opera" | "Vivaldi" | "Yandex Browser" | "Samsung Internet"
+        | "SamsungBrowser" => Some("Blink"),
+        "Webview" if os == Some("Android") => Some("Blink"),
         "Firefox" => Some("Gecko"),
         "Safari" | "Webview" => Some("WebKit"),
         "Internet Explorer" => Some("Trident"),

@@ -268,6 +268,88 @@ mod tests {
         assert!(Version::parse(None).is_none());
     }
 
+    /// Each browser's engine, from what the parser really makes of its user agent.
+    #[test]
+    fn every_browser_the_parser_names_has_its_engine() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+                "Samsung Internet",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+                "Chrome",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                "Edge",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+                "Opera",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Vivaldi/7.0.3495.18",
+                "Vivaldi",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 YaBrowser/24.6.0.0 Safari/537.36",
+                "Yandex Browser",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/115.0.5790.166 Mobile Safari/537.36",
+                "Webview",
+                "Blink",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                "Firefox",
+                "Gecko",
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+                "Safari",
+                "WebKit",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+                "Chrome",
+                "WebKit",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+                "Webview",
+                "WebKit",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko",
+                "Internet Explorer",
+                "Trident",
+            ),
+        ];
+        for (user_agent, browser, expected) in cases {
+            let parsed = crate::service::user_agent::parse(Some(user_agent));
+            assert_eq!(
+                parsed.browser_name.as_deref(),
+                Some(browser),
+                "{user_agent}"
+            );
+            let found = bodies::engine(browser, parsed.os_name.as_deref());
+            assert_eq!(found, Some(expected), "{user_agent}");
+        }
+        // Devices stored by builds that kept the parser's own name.
+        assert_eq!(
+            bodies::engine("SamsungBrowser", Some("Android")),
+            Some("Blink")
+        );
+    }
+
     #[test]
     fn refusals_use_laravels_words_and_carry_the_code() {
         let limited = serde_json::to_value(Laravel::body(&Refusal {
