@@ -57,15 +57,22 @@ pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia
         body,
     )
         .into_response();
-    if outcome.status == StatusCode::UNAUTHORIZED {
-        http.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    if let Some(seconds) = outcome.retry_after {
-        http.headers_mut()
-            .insert(header::RETRY_AFTER, seconds.into());
-    }
+    refusal_headers(&mut http, outcome.retry_after);
     http
+}
+
+/// The headers a refusal's status calls for: `WWW-Authenticate` with a 401, and
+/// `Retry-After` when the client should wait `retry_after` seconds (a rate limit, an
+/// outage). Every transport that refuses over HTTP adds them here.
+pub(crate) fn refusal_headers(response: &mut Response, retry_after: Option<u64>) {
+    let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
+    let headers = response.headers_mut();
+    if unauthorized {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, seconds.into());
+    }
 }
 
 /// The answers of a batch, or the one answer of a single request.
@@ -240,28 +247,32 @@ fn ensure_code(error: &mut ServerError) -> String {
     code
 }
 
-/// A request refused before it ran, with the status and headers its error calls for.
-pub(super) fn service_error_response(error: &ServiceError) -> Response {
-    let status = match error {
-        ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+/// The HTTP status an error is sent with wherever a request is refused as a whole: before
+/// a GraphQL request runs, and by the REST APIs (a dialect may word bad input its own way).
+/// Exhaustive, so a new error cannot ship without its status.
+pub(crate) fn status_of(error: &ServiceError) -> StatusCode {
+    match error {
         ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::BadUserInput(_) => StatusCode::BAD_REQUEST,
+        ServiceError::DeviceBlocked(_) => StatusCode::CONFLICT,
+        ServiceError::ReauthRequired
+        | ServiceError::SignInPending
+        | ServiceError::Forbidden(_)
+        | ServiceError::SessionTooNew { .. } => StatusCode::FORBIDDEN,
+        ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    }
+}
+
+/// A request refused before it ran, with the status and headers its error calls for.
+pub(super) fn service_error_response(error: &ServiceError) -> Response {
+    let status = status_of(error);
     let body = json!({ "errors": refusal(error) });
     refused(status, error.code());
     let mut response = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    if let Some(seconds) = error.retry_after_seconds() {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, seconds.into());
-    }
+    refusal_headers(&mut response, error.retry_after_seconds());
     response
 }
 

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, marker::PhantomData, net::SocketAddr, sync::Arc
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Path},
-    http::{HeaderValue, StatusCode, header, request::Parts},
+    http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -20,6 +20,7 @@ use crate::{
     http::{
         AppState,
         admission::{check_client_rate, resolve_requester},
+        errors::{refusal_headers, status_of},
     },
     service::{Actor, Requester, ServiceError},
 };
@@ -35,7 +36,7 @@ pub(super) trait Dialect: Send + Sync + 'static {
 
     /// The status an error is sent with; the APIs differ only in bad input.
     fn status(error: &ServiceError) -> StatusCode {
-        default_status(error)
+        status_of(error)
     }
 }
 
@@ -52,23 +53,6 @@ pub(super) struct Refusal {
 /// The code a response was refused with, for the request's log line and metrics.
 #[derive(Clone, Copy)]
 pub(super) struct ErrorCode(pub &'static str);
-
-/// The status each error is sent with, unless a dialect says otherwise.
-pub(super) fn default_status(error: &ServiceError) -> StatusCode {
-    match error {
-        ServiceError::Unauthenticated(_) | ServiceError::SessionEnded => StatusCode::UNAUTHORIZED,
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::BadUserInput(_) => StatusCode::BAD_REQUEST,
-        ServiceError::DeviceBlocked(_) => StatusCode::CONFLICT,
-        ServiceError::ReauthRequired
-        | ServiceError::SignInPending
-        | ServiceError::Forbidden(_)
-        | ServiceError::SessionTooNew { .. } => StatusCode::FORBIDDEN,
-        ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
 
 /// Why a compatibility request was refused, sent in dialect `D`.
 pub(super) enum Refused<D> {
@@ -135,13 +119,7 @@ impl<D: Dialect> IntoResponse for Refused<D> {
         let (status, code, retry_after) = (refusal.status, refusal.code, refusal.retry_after);
         let body = D::body(&refusal);
         let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(seconds) = retry_after {
-            headers.insert(header::RETRY_AFTER, seconds.into());
-        }
+        refusal_headers(&mut response, retry_after);
         response.extensions_mut().insert(ErrorCode(code));
         response
     }

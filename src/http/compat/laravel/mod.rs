@@ -46,7 +46,7 @@ impl Dialect for Laravel {
     fn status(error: &ServiceError) -> StatusCode {
         match error {
             ServiceError::BadUserInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            error => super::refusal::default_status(error),
+            error => crate::http::errors::status_of(error),
         }
     }
 }
