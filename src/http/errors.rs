@@ -9,7 +9,7 @@ use axum::{
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::json;
 
-use super::media::ResponseMedia;
+use super::{media::ResponseMedia, refusals::EdgeRefusal};
 use crate::{
     graphql::error_code,
     service::{ServiceError, rate_limit::RateLimited},
@@ -44,11 +44,7 @@ pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia
         Ok(body) => body,
         Err(error) => {
             tracing::error!(%error, "a GraphQL answer could not be serialised");
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            );
+            return EdgeRefusal::Internal.into_response();
         }
     };
     let mut http = (

@@ -7,16 +7,17 @@ use async_graphql::{BatchRequest, Request, parser::types::OperationType};
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::Response,
 };
 
 use super::{
     AppState,
     admission::{attach_requester, check_client_rate, resolve_requester},
-    errors::{error_response, graphql_response, rate_limited_response, service_error_response},
+    errors::{graphql_response, rate_limited_response, service_error_response},
     media::{NotAcceptable, ResponseMedia},
     observe::Observation,
+    refusals::EdgeRefusal,
 };
 use crate::{graphql::selected_operations, service::Requester};
 
@@ -47,65 +48,38 @@ async fn post_as(
     }
 }
 
-/// Why a request was refused before it ran: sent as an error with its status and code.
-pub(super) struct Refusal(StatusCode, &'static str, String);
-
-impl Refusal {
-    pub(super) fn into_response(self) -> Response {
-        let Refusal(status, code, message) = self;
-        error_response(status, code, &message)
-    }
-}
-
 /// The GraphQL request or batch a POST body holds, within the configured sizes; else the
 /// answer that refuses it.
 pub(super) fn read_batch(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<BatchRequest, Refusal> {
+) -> Result<BatchRequest, EdgeRefusal> {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(Refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!(
-                    "the request body is over {} bytes",
-                    state.api.max_body_bytes
-                ),
-            ));
+            return Err(EdgeRefusal::PayloadTooLarge {
+                limit: Some(state.api.max_body_bytes),
+            });
         }
         Err(_) => {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+            return Err(EdgeRefusal::BadRequest(
                 "the request body could not be read".into(),
             ));
         }
     };
     if !is_json(headers) {
-        return Err(Refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
-            "send the GraphQL request as JSON with Content-Type: application/json".into(),
-        ));
+        return Err(EdgeRefusal::NotJson);
     }
     let batch = serde_json::from_slice::<BatchRequest>(&body).map_err(|error| {
-        Refusal(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            format!("the body is not a GraphQL request: {error}"),
-        )
+        EdgeRefusal::BadRequest(format!("the body is not a GraphQL request: {error}"))
     })?;
     if let BatchRequest::Batch(requests) = &batch
         && requests.len() > state.api.max_batch
     {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "BATCH_TOO_LARGE",
-            format!("a batch may hold at most {} requests", state.api.max_batch),
-        ));
+        return Err(EdgeRefusal::BatchTooLarge {
+            limit: state.api.max_batch,
+        });
     }
     Ok(batch)
 }
@@ -113,13 +87,9 @@ pub(super) fn read_batch(
 /// Refuses a batch with a request without a document: there is nothing to parse, so it is
 /// not a GraphQL request (a misspelt `query` key, say), where async-graphql would answer
 /// a parse error as if it ran.
-pub(super) fn require_query(batch: &BatchRequest) -> Result<(), Refusal> {
+pub(super) fn require_query(batch: &BatchRequest) -> Result<(), EdgeRefusal> {
     if batch.iter().any(|request| request.query.is_empty()) {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "the request has no `query`".into(),
-        ));
+        return Err(EdgeRefusal::NoQuery);
     }
     Ok(())
 }
@@ -148,34 +118,21 @@ async fn get_as(
     let mut request = match async_graphql::http::parse_query_string(&query.unwrap_or_default()) {
         Ok(request) => request,
         Err(error) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the query string is not a GraphQL request: {error}"),
-            );
+            return EdgeRefusal::BadRequest(format!(
+                "the query string is not a GraphQL request: {error}"
+            ))
+            .into_response();
         }
     };
     if !is_query_operation(&mut request) {
-        let mut response = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_REQUEST",
-            "mutations and subscriptions must be sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        return EdgeRefusal::ReadOnlyOverGet.into_response();
     }
     execute(state, media, peer, headers, BatchRequest::Single(request)).await
 }
 
 /// 406: the client accepts neither media type a GraphQL answer can be sent as.
 pub(super) fn not_acceptable() -> Response {
-    error_response(
-        StatusCode::NOT_ACCEPTABLE,
-        "NOT_ACCEPTABLE",
-        "accept application/graphql-response+json or application/json",
-    )
+    EdgeRefusal::NotAcceptable.into_response()
 }
 
 /// A refusal before execution is built as JSON; it is sent in the negotiated media type.

@@ -12,6 +12,7 @@ mod graphql;
 mod media;
 mod metrics;
 mod observe;
+mod refusals;
 mod websocket;
 
 pub use client::ClientLookup;
@@ -145,11 +146,7 @@ fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> axum::
 {
     fn internal(_: Box<dyn std::any::Any + Send>) -> axum::response::Response {
         tracing::error!("a request handler panicked");
-        errors::error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "internal error",
-        )
+        refusals::EdgeRefusal::Internal.into_response()
     }
     CatchPanicLayer::custom(internal)
 }

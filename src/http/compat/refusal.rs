@@ -21,6 +21,7 @@ use crate::{
         AppState,
         admission::{check_client_rate, resolve_requester},
         errors::{refusal_headers, status_of},
+        refusals::EdgeRefusal,
     },
     service::{Actor, Requester, ServiceError},
 };
@@ -57,12 +58,9 @@ pub(super) struct ErrorCode(pub &'static str);
 /// Why a compatibility request was refused, sent in dialect `D`.
 pub(super) enum Refused<D> {
     Service(ServiceError, PhantomData<D>),
-    /// A fault of ours with nothing to tell the client, already logged.
-    Internal,
-    /// The path is routed, but not for this method.
-    MethodNotAllowed,
-    /// The body is larger than the server takes (`SESSIONHUB_MAX_BODY_BYTES`).
-    TooLarge,
+    /// Refused by the edge itself: a fault of ours already logged (`Internal`), a method
+    /// the path does not take, a body over `SESSIONHUB_MAX_BODY_BYTES`.
+    Edge(EdgeRefusal),
 }
 
 impl<D> From<ServiceError> for Refused<D> {
@@ -88,24 +86,10 @@ impl<D: Dialect> Refused<D> {
                     },
                 }
             }
-            Refused::Internal => Refusal {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "INTERNAL",
-                message: "Internal error".to_owned(),
-                retry_after: None,
-                missing: None,
-            },
-            Refused::MethodNotAllowed => Refusal {
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                code: "METHOD_NOT_ALLOWED",
-                message: "This path does not take that method".to_owned(),
-                retry_after: None,
-                missing: None,
-            },
-            Refused::TooLarge => Refusal {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "PAYLOAD_TOO_LARGE",
-                message: "The body is larger than this server takes".to_owned(),
+            Refused::Edge(refused) => Refusal {
+                status: refused.status(),
+                code: refused.code(),
+                message: capitalised(&refused.message()),
                 retry_after: None,
                 missing: None,
             },
@@ -156,7 +140,7 @@ pub(super) async fn unrouted<D: Dialect>() -> Refused<D> {
 /// What a routed path answers a method it does not take: a 405 in the API's own shape
 /// (axum adds the `Allow` header).
 pub(super) async fn method_not_allowed<D: Dialect>() -> Refused<D> {
-    Refused::MethodNotAllowed
+    Refused::Edge(EdgeRefusal::MethodNotAllowed)
 }
 
 /// "device not found" as the seeds word it: "Device not found".
@@ -208,7 +192,7 @@ impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
     ) -> Result<Self, Self::Rejection> {
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
             tracing::error!("a compatibility request arrived without its peer address");
-            return Err(Refused::Internal);
+            return Err(Refused::Edge(EdgeRefusal::Internal));
         };
         let client = state.clients.client_info(*peer, &parts.headers);
         check_client_rate(state, &client)

@@ -28,6 +28,7 @@ use crate::{
         AppState,
         admission::attach_requester,
         errors::{coded_errors, refusal},
+        refusals::EdgeRefusal,
     },
     service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
     telemetry::metrics,
@@ -201,9 +202,10 @@ impl Connection {
                 }
                 let most = self.state.websocket.max_subscriptions;
                 if live.subscriptions.len() >= most {
+                    let refused = EdgeRefusal::TooManySubscriptions { limit: most };
                     let errors = json!([{
-                        "message": format!("a connection may hold at most {most} subscriptions"),
-                        "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
+                        "message": refused.message(),
+                        "extensions": { "code": refused.code() },
                     }]);
                     return self
                         .send(json!({ "id": id, "type": "error", "payload": errors }))

@@ -28,7 +28,8 @@ pub use slots::{ConnectionSlots, SharedSlots};
 use super::{
     AppState,
     admission::check_client_rate,
-    errors::{error_response, rate_limited_response},
+    errors::rate_limited_response,
+    refusals::EdgeRefusal,
 };
 use protocol::Protocol;
 
@@ -49,11 +50,7 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(protocol) = Protocol::negotiate(&headers) else {
-        return error_response(
-            axum::http::StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "speak graphql-transport-ws or graphql-ws",
-        );
+        return EdgeRefusal::NoSubprotocol.into_response();
     };
     let client = state.clients.client_info(peer, &headers);
     if let Err(limited) = check_client_rate(&state, &client).await {

@@ -26,7 +26,7 @@ use super::{
     refusal::{self, PathId, Refusal, uuid_of},
 };
 use crate::{
-    http::AppState,
+    http::{AppState, refusals::EdgeRefusal},
     service::{ServiceError, Services},
 };
 
@@ -76,7 +76,7 @@ const MAX_REASON_CHARS: usize = 200;
 fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refused<Flashback>> {
     body.map(|Json(body)| body).map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Refused::TooLarge;
+            return Refused::Edge(EdgeRefusal::PayloadTooLarge { limit: None });
         }
         let reason: String = rejection
             .body_text()
