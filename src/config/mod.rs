@@ -5,17 +5,19 @@
 //! `app` is the one place that turns it into the rules, limits and caps the layers apply.
 //! How the defaults and the environment are read is [`environment`].
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
-
-use ipnet::IpNet;
+use std::{net::SocketAddr, time::Duration};
 
 mod compat;
+mod edge;
 mod environment;
+mod keys;
 mod retention;
 mod webhooks;
 
 pub use compat::{CompatApi, CompatConfig};
+pub use edge::{ApiConfig, ClientInfoConfig, ProxyHeader, WebSocketConfig};
 pub use environment::{UnknownVariable, unknown_variables};
+pub use keys::KeyConfig;
 pub use retention::RetentionConfig;
 pub use webhooks::WebhookConfig;
 
@@ -162,14 +164,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// The header trusted proxies name the client in.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ProxyHeader {
-    #[default]
-    XForwardedFor,
-    Forwarded,
-}
-
 /// How client addresses appear in logs.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientIpLogging {
@@ -240,222 +234,4 @@ pub struct RateLimitConfig {
         default_value = "10"
     )]
     pub sign_ins_per_minute_per_user: std::num::NonZeroU32,
-}
-
-/// What the GraphQL endpoint accepts, and what it shows of itself.
-#[derive(clap::Args, Clone, Debug)]
-pub struct ApiConfig {
-    /// Production mode: introspection, GraphiQL and field suggestions off, and the server
-    /// refuses to start with generated development keys.
-    #[arg(long, env = "SESSIONHUB_PRODUCTION")]
-    pub production: bool,
-
-    /// Answer introspection queries (off in production mode).
-    #[arg(long, env = "SESSIONHUB_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
-
-    /// Serve GraphiQL at /graphiql (off in production mode).
-    #[arg(long, env = "SESSIONHUB_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub graphiql: bool,
-
-    /// Serve the example account page (`examples/account-page`) at /account (off in
-    /// production mode).
-    #[arg(long, env = "SESSIONHUB_ACCOUNT_PAGE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub account_page: bool,
-
-    /// Suggest field names in validation errors ("did you mean …"; off in production mode).
-    #[arg(long, env = "SESSIONHUB_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub suggestions: bool,
-
-    /// Comma-separated origins allowed to call the API from a browser (CORS); none by default.
-    #[arg(long, env = "SESSIONHUB_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
-
-    /// Deepest selection nesting a query may have. The standard introspection query needs 13.
-    #[arg(long, env = "SESSIONHUB_MAX_QUERY_DEPTH", default_value_t = 15)]
-    pub max_query_depth: usize,
-
-    /// Highest complexity a query may have: each field counts 1, once per element of every
-    /// list above it (see `graphql::cost`), so this bounds the objects an answer can hold.
-    #[arg(long, env = "SESSIONHUB_MAX_QUERY_COMPLEXITY", default_value_t = 5000)]
-    pub max_query_complexity: usize,
-
-    /// Most aliases one document may use.
-    #[arg(long, env = "SESSIONHUB_MAX_ALIASES", default_value_t = 30)]
-    pub max_aliases: usize,
-
-    /// Most times one field may be selected in one selection set.
-    #[arg(long, env = "SESSIONHUB_MAX_FIELD_REPEATS", default_value_t = 3)]
-    pub max_field_repeats: usize,
-
-    /// Most directives on one field.
-    #[arg(long, env = "SESSIONHUB_MAX_DIRECTIVES", default_value_t = 5)]
-    pub max_directives: usize,
-
-    /// Deepest nesting the parser follows, fragments included.
-    #[arg(long, env = "SESSIONHUB_MAX_RECURSION", default_value_t = 32)]
-    pub max_recursion: usize,
-
-    /// Most requests in one batch.
-    #[arg(long, env = "SESSIONHUB_MAX_BATCH", default_value_t = 10)]
-    pub max_batch: usize,
-
-    /// Largest request body, in bytes.
-    #[arg(long, env = "SESSIONHUB_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
-    pub max_body_bytes: usize,
-}
-
-impl ApiConfig {
-    pub fn introspection_enabled(&self) -> bool {
-        self.introspection && !self.production
-    }
-
-    pub fn graphiql_enabled(&self) -> bool {
-        self.graphiql && !self.production
-    }
-
-    pub fn account_page_enabled(&self) -> bool {
-        self.account_page && !self.production
-    }
-
-    pub fn suggestions_enabled(&self) -> bool {
-        self.suggestions && !self.production
-    }
-}
-
-/// Limits of subscription connections.
-#[derive(clap::Args, Clone, Debug)]
-pub struct WebSocketConfig {
-    /// How long a new connection may take to send `connection_init` (then: close 4408).
-    #[arg(long, env = "SESSIONHUB_WS_INIT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
-    pub ws_init_timeout: Duration,
-
-    /// How often the server pings idle connections.
-    #[arg(long, env = "SESSIONHUB_WS_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
-    pub ws_keepalive: Duration,
-
-    /// Largest websocket message accepted, in bytes (then: close 1009).
-    #[arg(long, env = "SESSIONHUB_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
-    pub ws_max_message_bytes: usize,
-
-    /// Most subscription connections one session may hold open (then: close 1008).
-    #[arg(
-        long,
-        env = "SESSIONHUB_WS_MAX_CONNECTIONS_PER_SESSION",
-        default_value_t = 8
-    )]
-    pub ws_max_connections_per_session: usize,
-
-    /// Most subscriptions (and running operations) one connection may hold; past it a
-    /// `subscribe` is answered with an error (TOO_MANY_SUBSCRIPTIONS) and the connection
-    /// stays usable. graphql-ws clients multiplex a few per page.
-    #[arg(
-        long,
-        env = "SESSIONHUB_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-        default_value_t = 50
-    )]
-    pub ws_max_subscriptions_per_connection: usize,
-}
-
-/// Which peers may tell us the client's address and location.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct ClientInfoConfig {
-    /// Comma-separated addresses or CIDR ranges of reverse proxies whose forwarding and
-    /// location headers are believed.
-    #[arg(long, env = "SESSIONHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
-    pub trusted_proxies: Vec<IpNet>,
-
-    /// Which header the trusted proxies write the client's address into:
-    /// `x-forwarded-for` or `forwarded` (RFC 7239). Only that one is read: the other
-    /// passes through the proxy as the client wrote it.
-    #[arg(long, env = "SESSIONHUB_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor)]
-    pub proxy_header: ProxyHeader,
-
-    /// Header a trusted proxy puts the client's ISO country code in, e.g. `CF-IPCountry`.
-    #[arg(long, env = "SESSIONHUB_COUNTRY_HEADER")]
-    pub country_header: Option<String>,
-
-    /// Header a trusted proxy puts the client's city in, e.g. `CF-IPCity`.
-    #[arg(long, env = "SESSIONHUB_CITY_HEADER")]
-    pub city_header: Option<String>,
-
-    /// MaxMind GeoIP2/GeoLite2 City or Country database, for locations no proxy header gave.
-    #[arg(long, env = "SESSIONHUB_GEOIP_DATABASE")]
-    pub geoip_database: Option<PathBuf>,
-}
-
-/// Keys for the two kinds of token. Left unset, development keys are generated and kept
-/// in `dev_keys_file`, and the log says so.
-#[derive(clap::Args, Clone, Default)]
-pub struct KeyConfig {
-    /// HS256 secrets (each at least 32 bytes), comma-separated, that verify identity tokens
-    /// from the product's login. Several may be given while keys are rolled; the first is
-    /// the one `sessionhub token` signs with.
-    #[arg(
-        long,
-        env = "SESSIONHUB_IDENTITY_SECRET",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub identity_secret: Vec<String>,
-
-    /// PEM public keys, comma-separated paths, that verify identity tokens instead of
-    /// secrets. Several may be given while keys are rolled.
-    #[arg(
-        long,
-        env = "SESSIONHUB_IDENTITY_PUBLIC_KEY_FILE",
-        conflicts_with = "identity_secret",
-        value_delimiter = ','
-    )]
-    pub identity_public_key_file: Vec<PathBuf>,
-
-    /// Algorithm of the public key: RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA.
-    #[arg(long, env = "SESSIONHUB_IDENTITY_ALGORITHM", default_value = "RS256")]
-    pub identity_algorithm: String,
-
-    /// Required `iss` of identity tokens; not checked when unset.
-    #[arg(long, env = "SESSIONHUB_IDENTITY_ISSUER")]
-    pub identity_issuer: Option<String>,
-
-    /// Required `aud` of identity tokens; not checked when unset.
-    #[arg(long, env = "SESSIONHUB_IDENTITY_AUDIENCE")]
-    pub identity_audience: Option<String>,
-
-    /// HS256 secrets (each at least 32 bytes), comma-separated, for session tokens: the
-    /// first signs, every one verifies, so a new secret can be put first and the old one
-    /// dropped once its tokens have expired, without signing anyone out.
-    #[arg(
-        long,
-        env = "SESSIONHUB_SESSION_SECRET",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub session_secret: Vec<String>,
-
-    /// Operator keys (each at least 32 bytes), comma-separated, for the admin API at
-    /// `/admin/graphql`: `Authorization: Bearer <key>`. Unset: no admin API is served.
-    /// Several may be given while keys are rolled.
-    #[arg(
-        long,
-        env = "SESSIONHUB_ADMIN_KEYS",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
-    pub admin_keys: Vec<String>,
-
-    /// Where development keys are kept when no keys are configured.
-    #[arg(
-        long,
-        env = "SESSIONHUB_DEV_KEYS_FILE",
-        default_value = "sessionhub-dev-keys.json"
-    )]
-    pub dev_keys_file: PathBuf,
-}
-
-fn parse_net(value: &str) -> Result<IpNet, String> {
-    let value = value.trim();
-    value
-        .parse::<IpNet>()
-        .or_else(|_| value.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{value}` is neither an IP address nor a CIDR range"))
 }

@@ -26,10 +26,7 @@ use axum::{
 pub use slots::{ConnectionSlots, SharedSlots};
 
 use super::{
-    AppState,
-    admission::check_client_rate,
-    errors::rate_limited_response,
-    refusals::EdgeRefusal,
+    AppState, admission::check_client_rate, errors::rate_limited_response, refusals::EdgeRefusal,
 };
 use protocol::Protocol;
 
