@@ -22,7 +22,7 @@ use background::Schedule;
 use crate::{
     clock::Clock,
     config::{Config, DatabaseConfig, RateLimitConfig, RedisConfig, WebSocketConfig},
-    events::{EventBus, RedisTransport},
+    events::{EventBus, InProcess, PostgresTransport, RedisTransport, Transport},
     graphql::{DocumentCache, ListCaps, build_admin_schema, build_schema},
     http::{
         AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, WebSocketLimits,
@@ -131,20 +131,12 @@ pub struct Application {
     schedule: Schedule,
     /// The webhook endpoints' senders, when any endpoint is configured.
     webhook_senders: Option<WebhookSenders>,
-    /// Where events from other instances are listened for; `None` on SQLite alone.
-    event_listener: Option<EventListener>,
 }
 
 /// The metrics endpoint's own listener and what it serves.
 struct MetricsListener {
     listener: TcpListener,
     state: MetricsState,
-}
-
-/// Where an instance hears of events committed by the others.
-enum EventListener {
-    Postgres(String),
-    Redis(RedisTransport),
 }
 
 /// The Redis that instances share events and rate limits through, when configured.
@@ -173,30 +165,26 @@ async fn connect_redis(config: &RedisConfig) -> anyhow::Result<Option<SharedRedi
     }))
 }
 
-/// Redis when configured; otherwise PostgreSQL's NOTIFY, or in process on SQLite, which one
-/// instance serves.
+/// How events travel between instances, chosen once: Redis when configured; otherwise
+/// PostgreSQL's NOTIFY, or in process on SQLite, which one instance serves. A new
+/// transport is one file in `events/` and one arm here.
 fn event_transport(
     config: &Config,
     db: &DatabaseConnection,
     redis: Option<&SharedRedis>,
-) -> (EventBus, Option<EventListener>) {
+) -> Arc<dyn Transport> {
     if let Some(redis) = redis {
-        let transport = RedisTransport::new(
+        return Arc::new(RedisTransport::new(
             redis.client.clone(),
             redis.connection.clone(),
             &redis.prefix,
-        );
-        let events = EventBus::redis(db.clone(), transport.clone());
-        return (events, Some(EventListener::Redis(transport)));
+        ));
     }
     match db.get_database_backend() {
-        DatabaseBackend::Postgres => (
-            EventBus::postgres(db.clone()),
-            Some(EventListener::Postgres(
-                config.database.database_url.clone(),
-            )),
-        ),
-        _ => (EventBus::in_process(db.clone()), None),
+        DatabaseBackend::Postgres => {
+            Arc::new(PostgresTransport::new(config.database.database_url.clone()))
+        }
+        _ => Arc::new(InProcess),
     }
 }
 
@@ -219,7 +207,7 @@ impl Application {
         let statements = StatementCount::default();
         statements.attach(&mut db);
         let redis = connect_redis(&config.redis).await?;
-        let (events, event_listener) = event_transport(config, &db, redis.as_ref());
+        let events = EventBus::new(db.clone(), event_transport(config, &db, redis.as_ref()));
         let shared_limits = redis
             .as_ref()
             .map(|redis| SharedBuckets::new(redis.connection.clone(), &redis.prefix));
@@ -300,7 +288,6 @@ impl Application {
                 retention: config.retention.retention_interval,
             },
             webhook_senders,
-            event_listener,
         })
     }
 
@@ -335,18 +322,7 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
         let events = self.state.services.events().clone();
-        events.start_delivering(shutdown.clone());
-        match self.event_listener {
-            Some(EventListener::Postgres(url)) => {
-                events.start_listening(url, shutdown.clone()).await
-            }
-            Some(EventListener::Redis(redis)) => {
-                events
-                    .start_listening_to_redis(redis, shutdown.clone())
-                    .await
-            }
-            None => {}
-        }
+        events.start(shutdown.clone()).await;
         background::spawn(&self.state.services, self.schedule, &shutdown);
         if let Some(senders) = self.webhook_senders {
             senders.spawn(&self.state.services, &shutdown);

@@ -6,7 +6,8 @@
 //! instance delivers is always "everything after the last position it delivered", read
 //! from the table by one task per instance ([`delivery`]). A transport only wakes that
 //! task up with an [`AccountHead`]: the account and its latest position.
-//! - **In process** (SQLite, one instance): the committing request wakes it after commit.
+//! - **In process** (SQLite, one instance): the committing request wakes it after commit
+//!   ([`in_process`]).
 //! - **PostgreSQL** (any number of instances): each transaction also queues one
 //!   `pg_notify` per account it wrote events for. PostgreSQL delivers notifications only
 //!   on commit and drops them on rollback; every instance LISTENs ([`postgres`]). When
@@ -15,14 +16,19 @@
 //! - **Redis** (deployments that outgrow NOTIFY): heads are published after commit, and
 //!   every instance also re-reads its accounts' heads every few seconds, since Redis
 //!   pub/sub may lose a message ([`redis`]).
+//!
+//! Each is a [`Transport`], chosen once at start-up; its listener tells the bus what it
+//! hears through a [`Relay`].
 
 mod changes;
 mod delivery;
 mod fanout;
+mod in_process;
 mod postgres;
 mod redis;
 mod session_end;
 mod store;
+mod transport;
 
 use std::sync::{
     Arc,
@@ -38,8 +44,11 @@ use uuid::Uuid;
 
 pub use changes::ChangeStamp;
 pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
+pub use in_process::InProcess;
+pub use postgres::PostgresTransport;
 pub use redis::RedisTransport;
 pub use session_end::SessionEndWatch;
+pub use transport::{Relay, Transport};
 
 /// One committed account event as subscribers receive it: the stored row, and the session
 /// it is about as read once for every subscriber of this instance.
@@ -82,13 +91,6 @@ pub struct AccountHead {
     pub seq: i64,
 }
 
-#[derive(Clone)]
-enum Transport {
-    InProcess,
-    Postgres,
-    Redis(RedisTransport),
-}
-
 /// Fan-out of committed account events to this instance's live subscribers.
 #[derive(Clone)]
 pub struct EventBus {
@@ -96,47 +98,30 @@ pub struct EventBus {
     wakeups: Arc<delivery::Wakeups>,
     changes: Arc<changes::Changes>,
     db: DatabaseConnection,
-    transport: Transport,
+    transport: Arc<dyn Transport>,
     /// Whether events from other instances can arrive right now (always, in process).
     connected: Arc<AtomicBool>,
 }
 
 impl EventBus {
-    /// Events stay in this process: for SQLite, which one instance serves.
-    pub fn in_process(db: DatabaseConnection) -> Self {
-        Self::new(Transport::InProcess, db)
-    }
-
-    /// Events travel through PostgreSQL to every instance; [`EventBus::start_listening`]
-    /// must run.
-    pub fn postgres(db: DatabaseConnection) -> Self {
-        Self::new(Transport::Postgres, db)
-    }
-
-    /// Events travel through Redis to every instance;
-    /// [`EventBus::start_listening_to_redis`] must run.
-    pub fn redis(db: DatabaseConnection, redis: RedisTransport) -> Self {
-        Self::new(Transport::Redis(redis), db)
-    }
-
-    fn new(transport: Transport, db: DatabaseConnection) -> Self {
+    /// A bus whose events travel by `transport` (see [`transport`]).
+    pub fn new(db: DatabaseConnection, transport: Arc<dyn Transport>) -> Self {
         Self {
             fanout: Arc::new(fanout::Fanout::new(db.clone())),
             wakeups: Arc::default(),
-            changes: Arc::new(changes::Changes::new(match transport {
-                Transport::Redis(_) => Some(redis::RESYNC_INTERVAL),
-                Transport::InProcess | Transport::Postgres => None,
-            })),
+            changes: Arc::new(changes::Changes::new(transport.resync_every())),
             db,
-            connected: Arc::new(AtomicBool::new(matches!(transport, Transport::InProcess))),
+            connected: Arc::new(AtomicBool::new(transport.connected_at_start())),
             transport,
         }
     }
 
-    /// Starts delivering committed events to this instance's subscribers, until
-    /// `shutdown`.
-    pub fn start_delivering(&self, shutdown: CancellationToken) {
-        tokio::spawn(self.clone().deliver(shutdown));
+    /// Starts delivering committed events to this instance's subscribers, and listening
+    /// for those committed by other instances, until `shutdown`. Returns once listening.
+    pub async fn start(&self, shutdown: CancellationToken) {
+        tokio::spawn(self.clone().deliver(shutdown.clone()));
+        let relay = transport::Relay::new(self.clone());
+        self.transport.clone().listen(relay, shutdown).await;
     }
 
     /// Whether the transport is connected, so events committed anywhere reach this
@@ -174,6 +159,11 @@ impl EventBus {
     /// replayed.
     fn lost_track(&self) {
         self.changes.lost_track();
+        self.resync();
+    }
+
+    /// Every subscriber's account is read again, in case a wake-up was lost.
+    fn resync(&self) {
         self.wakeups.resync();
     }
 
@@ -214,11 +204,7 @@ impl EventBus {
         txn: &DatabaseTransaction,
         heads: &[AccountHead],
     ) -> Result<(), DbErr> {
-        match &self.transport {
-            Transport::Postgres => postgres::notify(txn, heads).await,
-            // Redis cannot take part in the transaction: it is told after commit.
-            Transport::InProcess | Transport::Redis(_) => Ok(()),
-        }
+        self.transport.stage(txn, heads).await
     }
 
     /// Delivers a transaction's events here once it has committed; other instances hear
@@ -227,8 +213,6 @@ impl EventBus {
         for head in heads {
             self.heard(head);
         }
-        if let Transport::Redis(redis) = &self.transport {
-            redis.publish(heads);
-        }
+        self.transport.committed(heads);
     }
 }

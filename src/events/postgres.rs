@@ -1,24 +1,63 @@
 //! The PostgreSQL transport: one `pg_notify` per account inside the publishing
 //! transaction, and one LISTEN connection per instance that wakes its delivery up.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use futures_util::future::BoxFuture;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement,
     sqlx::postgres::PgListener,
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{AccountHead, EventBus};
+use super::{
+    AccountHead,
+    transport::{Relay, Transport},
+};
 
 /// The PostgreSQL notification channel all instances share.
 const CHANNEL: &str = "sessionhub_account_events";
 /// Pause before reconnecting a listener whose connection failed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
+/// PostgreSQL's NOTIFY, listened to on a connection of its own to `database_url`.
+pub struct PostgresTransport {
+    database_url: String,
+}
+
+impl PostgresTransport {
+    pub fn new(database_url: String) -> Self {
+        Self { database_url }
+    }
+}
+
+impl Transport for PostgresTransport {
+    fn stage<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        heads: &'a [AccountHead],
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(notify(txn, heads))
+    }
+
+    fn listen(
+        self: Arc<Self>,
+        relay: Relay,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let Some(listener) = connect_listener(&self.database_url, &shutdown).await else {
+                return;
+            };
+            relay.set_connected(true);
+            tokio::spawn(self.relay(relay, listener, shutdown));
+        })
+    }
+}
+
 /// Queues one notification per account; PostgreSQL sends them when `txn` commits. The
 /// payload is an account and a position, far below PostgreSQL's 8000-byte cap.
-pub(super) async fn notify(txn: &DatabaseTransaction, heads: &[AccountHead]) -> Result<(), DbErr> {
+async fn notify(txn: &DatabaseTransaction, heads: &[AccountHead]) -> Result<(), DbErr> {
     for head in heads {
         let payload = serde_json::to_string(head)
             .map_err(|e| DbErr::Custom(format!("cannot encode an account head: {e}")))?;
@@ -32,21 +71,12 @@ pub(super) async fn notify(txn: &DatabaseTransaction, heads: &[AccountHead]) -> 
     Ok(())
 }
 
-impl EventBus {
-    /// Starts waking this instance's delivery for events committed anywhere, until
-    /// `shutdown`. Returns once LISTEN is in place, so nothing committed afterwards is missed.
-    pub async fn start_listening(self, database_url: String, shutdown: CancellationToken) {
-        let Some(listener) = connect_listener(&database_url, &shutdown).await else {
-            return;
-        };
-        self.set_connected(true);
-        tokio::spawn(self.relay(listener, database_url, shutdown));
-    }
-
+impl PostgresTransport {
+    /// Tells `relay` of each head heard, and reconnects when the connection drops.
     async fn relay(
-        self,
+        self: Arc<Self>,
+        relay: Relay,
         mut listener: PgListener,
-        database_url: String,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -57,7 +87,7 @@ impl EventBus {
             match received {
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<AccountHead>(notification.payload()) {
-                        Ok(head) => self.heard(&head),
+                        Ok(head) => relay.heard(&head),
                         Err(error) => tracing::warn!(%error, "ignoring a malformed account head"),
                     }
                 }
@@ -71,13 +101,14 @@ impl EventBus {
                             tracing::warn!(%error, "account event listener failed; reconnecting")
                         }
                     }
-                    self.set_connected(false);
-                    let Some(reconnected) = connect_listener(&database_url, &shutdown).await else {
+                    relay.set_connected(false);
+                    let Some(reconnected) = connect_listener(&self.database_url, &shutdown).await
+                    else {
                         return;
                     };
                     listener = reconnected;
-                    self.lost_track();
-                    self.set_connected(true);
+                    relay.lost_track();
+                    relay.set_connected(true);
                 }
             }
         }

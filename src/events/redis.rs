@@ -7,16 +7,19 @@
 //! subscribed account's head every [`RESYNC_INTERVAL`] and whenever its subscription
 //! reconnects: a lost wake-up delays events by at most that, and never loses them.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, future::BoxFuture};
 use redis::{AsyncCommands, Client, RedisError, aio::ConnectionManager};
 use tokio_util::sync::CancellationToken;
 
-use super::{AccountHead, EventBus};
+use super::{
+    AccountHead,
+    transport::{Relay, Transport},
+};
 
 /// How often every subscribed account's head is read again, in case a wake-up was lost.
-pub(super) const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
+const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
 /// Pause before subscribing again after the subscription connection failed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
@@ -38,10 +41,12 @@ impl RedisTransport {
             channel: format!("{prefix}:account-heads"),
         }
     }
+}
 
+impl Transport for RedisTransport {
     /// Publishes `heads` in the background; a failure is logged, and the other instances'
     /// resync delivers the events anyway.
-    pub(super) fn publish(&self, heads: &[AccountHead]) {
+    fn committed(&self, heads: &[AccountHead]) {
         let payloads: Vec<String> = heads
             .iter()
             .filter_map(|head| serde_json::to_string(head).ok())
@@ -56,23 +61,31 @@ impl RedisTransport {
             }
         });
     }
-}
 
-impl EventBus {
-    /// Starts waking this instance's delivery from Redis, until `shutdown`. Returns once
-    /// subscribed (or after the first failed attempt, which is retried in the background).
-    pub async fn start_listening_to_redis(
-        self,
-        redis: RedisTransport,
-        shutdown: CancellationToken,
-    ) {
-        let subscription = subscribe(&redis).await;
-        tokio::spawn(self.relay_redis(redis, subscription, shutdown));
+    fn resync_every(&self) -> Option<Duration> {
+        Some(RESYNC_INTERVAL)
     }
 
-    async fn relay_redis(
-        self,
-        redis: RedisTransport,
+    /// Returns once subscribed (or after the first failed attempt, which is retried in
+    /// the background).
+    fn listen(
+        self: Arc<Self>,
+        relay: Relay,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let subscription = subscribe(&self).await;
+            tokio::spawn(self.relay(relay, subscription, shutdown));
+        })
+    }
+}
+
+impl RedisTransport {
+    /// Tells `relay` of each head heard, resyncs on a timer, and resubscribes when the
+    /// subscription drops.
+    async fn relay(
+        self: Arc<Self>,
+        relay: Relay,
         mut subscription: Result<redis::aio::PubSub, RedisError>,
         shutdown: CancellationToken,
     ) {
@@ -81,31 +94,31 @@ impl EventBus {
             let pubsub = match subscription {
                 Ok(pubsub) => pubsub,
                 Err(error) => {
-                    self.set_connected(false);
+                    relay.set_connected(false);
                     tracing::warn!(%error, "cannot subscribe to account heads in Redis; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(RECONNECT_DELAY) => {}
                     }
-                    subscription = subscribe(&redis).await;
+                    subscription = subscribe(&self).await;
                     continue;
                 }
             };
             // Subscribed: what committed while we were not is read back now.
-            self.lost_track();
-            self.set_connected(true);
+            relay.lost_track();
+            relay.set_connected(true);
             let mut messages = pubsub.into_on_message();
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = resync.tick() => self.wakeups.resync(),
+                    _ = resync.tick() => relay.resync(),
                     message = messages.next() => match message {
                         Some(message) => match message
                             .get_payload::<String>()
                             .ok()
                             .and_then(|payload| serde_json::from_str::<AccountHead>(&payload).ok())
                         {
-                            Some(head) => self.heard(&head),
+                            Some(head) => relay.heard(&head),
                             None => tracing::warn!("ignoring a malformed account head from Redis"),
                         },
                         None => break,
@@ -113,8 +126,8 @@ impl EventBus {
                 }
             }
             tracing::warn!("the Redis subscription was lost; reconnecting");
-            self.set_connected(false);
-            subscription = subscribe(&redis).await;
+            relay.set_connected(false);
+            subscription = subscribe(&self).await;
         }
     }
 }
