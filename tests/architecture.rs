@@ -9,11 +9,9 @@ use std::{
 
 /// What each module may use, outermost first. `app` wires everything and may use all.
 const ALLOWED: &[(&str, &[&str])] = &[
-    (
-        "http",
-        &["graphql", "service", "events", "config", "telemetry"],
-    ),
-    ("graphql", &["service", "events", "config", "telemetry"]),
+    // Live features are service operations: the transports never reach the event bus.
+    ("http", &["graphql", "service", "config", "telemetry"]),
+    ("graphql", &["service", "config", "telemetry"]),
     ("webhooks", &["service", "config", "telemetry"]),
     ("service", &["events", "tokens", "clock", "telemetry"]),
     ("tokens", &["clock", "config"]),

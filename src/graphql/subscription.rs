@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt, future::ready, stream};
 use tokio::sync::{Notify, watch};
 
 use super::{
-    ApiResult, ContextExt,
+    ContextExt, internal_error,
     model::{
         NewSignIn, SecurityEvent, Session, SessionExpiringEvent, SessionRevokedEvent,
         SignedOutEvent,
@@ -21,16 +21,13 @@ use super::{
     scalars::DateTime,
     selected_operations,
 };
-use crate::{
-    events::{AccountEvent, AccountFeed},
-    service::{Actor, ServiceError, SessionEnd},
-};
+use crate::service::{AccountEvent, AccountFeed, Actor, ServiceError, SessionEnd};
 
 /// Set by the connection when its own session ends; `signedOut` waits for it.
 pub struct SignOutNotice(pub watch::Receiver<Option<SessionEnd>>);
 
 /// Raised by a subscription that fell too far behind the account events to replay them
-/// ([`crate::events::MAX_CATCH_UP`]). Its stream goes quiet, and the connection closes
+/// ([`crate::service::MAX_CATCH_UP`]). Its stream goes quiet, and the connection closes
 /// (1013) so the client reconnects and refetches instead of waiting on a subscription that
 /// will never speak again.
 pub struct FellBehind(pub Arc<Notify>);
@@ -78,19 +75,12 @@ async fn account_events(
     let fell_behind = ctx
         .data_opt::<FellBehind>()
         .map(|FellBehind(alarm)| alarm.clone());
-    let feed = match ctx
+    // Every transport opens the feed as it accepts the subscription; one that did not
+    // would miss what commits before this first poll, so it is refused, not guessed at.
+    let feed = ctx
         .data_opt::<ListeningSince>()
         .and_then(ListeningSince::take)
-    {
-        Some(feed) => feed,
-        None => ctx
-            .services()
-            .events()
-            .subscribe(&user_id)
-            .await
-            .map_err(ServiceError::from)
-            .api()?,
-    };
+        .ok_or_else(|| internal_error("a subscription arrived without its account feed"))?;
     let events = feed
         .into_stream()
         .take_while(move |received| {

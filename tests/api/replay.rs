@@ -6,7 +6,10 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use futures_util::StreamExt;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use sessionhub::{events::MAX_CATCH_UP, graphql::FellBehind};
+use sessionhub::{
+    graphql::{FellBehind, ListeningSince},
+    service::{MAX_CATCH_UP, Requester},
+};
 use tokio::sync::Notify;
 
 use crate::{
@@ -232,11 +235,17 @@ async fn a_lagging_subscription_replays_what_its_channel_dropped(app: TestApp) {
     let watcher = &sessions[0];
     let (schema, requester) = schema_without_socket(&app, watcher);
     let alarm = Arc::new(Notify::new());
+    // Listening starts as a transport accepts the subscription, before any event.
+    let Requester::Session(actor) = &requester else {
+        panic!("a session's requester")
+    };
+    let feed = app.services.listen_to_account(actor).await.unwrap();
     let request = async_graphql::Request::new("subscription { sessionRevoked { session { id } } }")
         .data(requester)
+        .data(ListeningSince::new(feed))
         .data(FellBehind(alarm.clone()));
     let mut stream = schema.execute_stream(request);
-    // The first poll runs the resolver, which starts listening; nothing has happened yet.
+    // The first poll runs the resolver; nothing has happened yet.
     let first = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
     assert!(first.is_err(), "no event yet: {first:?}");
 

@@ -8,12 +8,11 @@ use tokio::time::{Instant, timeout_at};
 
 use super::{Connection, Ended};
 use crate::{
-    events::SessionEndWatch,
     http::websocket::{
         protocol::{ClientMessage, Incoming, Protocol, close, init_token, pong},
         slots::ConnectionSlot,
     },
-    service::{Actor, Requester, ServiceError},
+    service::{Actor, Requester, SessionEndWatch},
 };
 
 impl Connection {
@@ -92,14 +91,10 @@ impl Connection {
                 return None;
             }
         };
-        let own_end = match services
-            .events()
-            .watch_session_end(&actor.user_id, actor.session_id)
-            .await
-        {
+        let own_end = match services.watch_own_end(&actor).await {
             Ok(own_end) => own_end,
             Err(error) => {
-                ServiceError::from(error).log();
+                error.log();
                 return None;
             }
         };

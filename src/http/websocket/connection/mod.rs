@@ -31,7 +31,7 @@ use crate::{
         errors::{coded_errors, refusal},
         refusals::EdgeRefusal,
     },
-    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
+    service::{Actor, ClientInfo, Requester, SessionEnd},
     telemetry::metrics,
 };
 
@@ -222,16 +222,9 @@ impl Connection {
                     // first runs: an event committed from here on reaches the subscription.
                     // The connection's session watch keeps the account's channel open, so
                     // this reads nothing.
-                    match self
-                        .state
-                        .services
-                        .events()
-                        .subscribe(&live.actor.user_id)
-                        .await
-                    {
+                    match self.state.services.listen_to_account(&live.actor).await {
                         Ok(feed) => request = request.data(ListeningSince::new(feed)),
                         Err(error) => {
-                            let error = ServiceError::from(error);
                             error.log();
                             return self
                                 .send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
