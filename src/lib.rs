@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod service;
+pub mod shared_redis;
 pub mod telemetry;
 pub mod tokens;
 pub mod webhooks;

@@ -10,12 +10,19 @@ use std::{
 /// What each module may use, outermost first. `app` wires everything and may use all.
 const ALLOWED: &[(&str, &[&str])] = &[
     // Live features are service operations: the transports never reach the event bus.
-    ("http", &["graphql", "service", "config", "telemetry"]),
+    (
+        "http",
+        &["graphql", "service", "shared_redis", "config", "telemetry"],
+    ),
     ("graphql", &["service", "config", "telemetry"]),
     ("webhooks", &["service", "config", "telemetry"]),
-    ("service", &["events", "tokens", "clock", "telemetry"]),
+    (
+        "service",
+        &["events", "tokens", "clock", "shared_redis", "telemetry"],
+    ),
     ("tokens", &["clock", "config"]),
-    ("events", &[]),
+    ("events", &["shared_redis"]),
+    ("shared_redis", &[]),
     ("telemetry", &["config"]),
     ("clock", &[]),
     ("config", &[]),

@@ -8,7 +8,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use axum::{Router, serve::ListenerExt};
 use migration::{Migrator, MigratorTrait};
-use redis::aio::ConnectionManager;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
 };
@@ -32,6 +31,7 @@ use crate::{
         Caches, Retention, Rules, ServiceParts, Services, WebhookPolicy,
         rate_limit::{RateLimits, Rates, SharedBuckets},
     },
+    shared_redis::SharedRedis,
     telemetry::{self, StatementCount},
     tokens::TokenKeys,
     webhooks::{self, WebhookSenders},
@@ -139,30 +139,15 @@ struct MetricsListener {
     state: MetricsState,
 }
 
-/// The Redis that instances share events and rate limits through, when configured.
-struct SharedRedis {
-    client: redis::Client,
-    connection: ConnectionManager,
-    prefix: String,
-}
-
+/// The deployment's Redis, when configured.
 async fn connect_redis(config: &RedisConfig) -> anyhow::Result<Option<SharedRedis>> {
     let Some(url) = &config.redis_url else {
         return Ok(None);
     };
-    let connect = async {
-        let client = redis::Client::open(url.as_str())?;
-        let connection = ConnectionManager::new(client.clone()).await?;
-        Ok::<_, redis::RedisError>((client, connection))
-    };
-    let (client, connection) = connect
+    let redis = SharedRedis::connect(url, &config.redis_prefix)
         .await
         .context("cannot connect to Redis (SESSIONHUB_REDIS_URL)")?;
-    Ok(Some(SharedRedis {
-        client,
-        connection,
-        prefix: config.redis_prefix.clone(),
-    }))
+    Ok(Some(redis))
 }
 
 /// How events travel between instances, chosen once: Redis when configured; otherwise
@@ -174,11 +159,7 @@ fn event_transport(
     redis: Option<&SharedRedis>,
 ) -> Arc<dyn Transport> {
     if let Some(redis) = redis {
-        return Arc::new(RedisTransport::new(
-            redis.client.clone(),
-            redis.connection.clone(),
-            &redis.prefix,
-        ));
+        return Arc::new(RedisTransport::new(redis));
     }
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
@@ -208,9 +189,7 @@ impl Application {
         statements.attach(&mut db);
         let redis = connect_redis(&config.redis).await?;
         let events = EventBus::new(db.clone(), event_transport(config, &db, redis.as_ref()));
-        let shared_limits = redis
-            .as_ref()
-            .map(|redis| SharedBuckets::new(redis.connection.clone(), &redis.prefix));
+        let shared_limits = redis.as_ref().map(SharedBuckets::new);
         let limits = Arc::new(RateLimits::new(
             rates(&config.rate_limits),
             clock.clone(),
@@ -270,9 +249,7 @@ impl Application {
             log_client_ips: config.operations.log_client_ips,
             connections: Arc::new(ConnectionSlots::new(
                 config.websocket.ws_max_connections_per_session,
-                redis
-                    .as_ref()
-                    .map(|redis| SharedSlots::new(redis.connection.clone(), &redis.prefix)),
+                redis.as_ref().map(SharedSlots::new),
             )),
             shutdown,
             sockets: TaskTracker::new(),

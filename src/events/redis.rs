@@ -17,6 +17,7 @@ use super::{
     AccountHead,
     transport::{Relay, Transport},
 };
+use crate::shared_redis::SharedRedis;
 
 /// How often every subscribed account's head is read again, in case a wake-up was lost.
 const RESYNC_INTERVAL: Duration = Duration::from_secs(2);
@@ -32,13 +33,13 @@ pub struct RedisTransport {
 }
 
 impl RedisTransport {
-    /// Publishes through `publisher` and subscribes through `client`, on a channel named
-    /// after `prefix`.
-    pub fn new(client: Client, publisher: ConnectionManager, prefix: &str) -> Self {
+    /// Publishes through the deployment's connection and subscribes on one of its own, on
+    /// a channel named after the deployment's prefix.
+    pub fn new(redis: &SharedRedis) -> Self {
         Self {
-            client,
-            publisher,
-            channel: format!("{prefix}:account-heads"),
+            client: redis.client.clone(),
+            publisher: redis.connection.clone(),
+            channel: format!("{}:account-heads", redis.prefix),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::{
 use redis::{Script, aio::ConnectionManager};
 use uuid::Uuid;
 
-use crate::service::rate_limit::{REDIS_TIMEOUT, ask_redis};
+use crate::shared_redis::{REDIS_TIMEOUT, SharedRedis, ask_redis};
 
 /// How long a connection's place in Redis lasts unless renewed: an instance that dies
 /// without giving its places back frees them after this.
@@ -42,10 +42,11 @@ pub struct SharedSlots {
 }
 
 impl SharedSlots {
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    /// Slots in the deployment's Redis, under keys of its prefix.
+    pub fn new(redis: &SharedRedis) -> Self {
         Self {
-            redis,
-            prefix: format!("{prefix}:sockets"),
+            redis: redis.connection.clone(),
+            prefix: format!("{}:sockets", redis.prefix),
             claim: Script::new(CLAIM),
         }
     }

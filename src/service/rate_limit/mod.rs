@@ -7,7 +7,7 @@
 mod lockouts;
 mod shared;
 
-pub use shared::{REDIS_TIMEOUT, SharedBuckets, ask_redis};
+pub use shared::SharedBuckets;
 
 use std::{
     collections::HashMap,

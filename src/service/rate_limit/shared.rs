@@ -7,24 +7,9 @@ use std::{
     time::Duration,
 };
 
-use redis::{FromRedisValue, Script, ScriptInvocation, aio::ConnectionManager};
+use redis::{Script, aio::ConnectionManager};
 
-/// Longest a check of a shared limit (a rate, the connection cap) waits for Redis before
-/// the instance's own count decides instead.
-pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
-
-/// Runs `invocation` on `redis`, waiting at most [`REDIS_TIMEOUT`]; the error says why
-/// there is no answer.
-pub async fn ask_redis<T: FromRedisValue>(
-    invocation: &ScriptInvocation<'_>,
-    redis: &ConnectionManager,
-) -> Result<T, String> {
-    let mut redis = redis.clone();
-    match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut redis)).await {
-        Ok(answer) => answer.map_err(|error| error.to_string()),
-        Err(_) => Err(format!("no answer within {REDIS_TIMEOUT:?}")),
-    }
-}
+use crate::shared_redis::{SharedRedis, ask_redis};
 
 /// GCRA over one key. ARGV: now, the emission interval (a minute over the rate) and the
 /// burst tolerance, in microseconds. The key holds the theoretical arrival time and expires
@@ -52,11 +37,11 @@ pub struct SharedBuckets {
 }
 
 impl SharedBuckets {
-    /// Buckets in `redis`, under keys starting with `prefix`.
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    /// Buckets in the deployment's Redis, under keys of its prefix.
+    pub fn new(redis: &SharedRedis) -> Self {
         Self {
-            redis,
-            prefix: format!("{prefix}:rate"),
+            redis: redis.connection.clone(),
+            prefix: format!("{}:rate", redis.prefix),
             script: Script::new(GCRA),
             unreachable: AtomicBool::new(false),
         }
