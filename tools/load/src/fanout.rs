@@ -26,7 +26,9 @@ pub struct Fanout {
 pub async fn revoke_fanout(targets: &[&Target], subscribers: usize) -> anyhow::Result<Fanout> {
     let revoking = targets[0];
     let user = format!("fanout-{}-{}", std::process::id(), revoking.authority());
-    let tokens = live::sign_in(revoking, &user, subscribers + 1).await?;
+    // A second factor, as a user with one signs in: a new device may then end the others
+    // at once, past the new-device cool-down.
+    let tokens = live::sign_in(revoking, &user, &["pwd", "mfa"], subscribers + 1).await?;
     let (revoker, subscribing) = tokens.split_last().expect("at least one session");
     let subscription = "subscription { signedOut { reason } }";
     let sockets = live::subscribe_all(targets, subscribing, &[subscription]).await?;

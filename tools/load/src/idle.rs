@@ -51,7 +51,7 @@ pub async fn idle_sockets(
     for account in 0..sockets.div_ceil(SESSIONS_PER_ACCOUNT) {
         let user = format!("idle-{}-{account}", std::process::id());
         let count = SESSIONS_PER_ACCOUNT.min(sockets - tokens.len());
-        tokens.extend(live::sign_in(target, &user, count).await?);
+        tokens.extend(live::sign_in(target, &user, &["pwd"], count).await?);
     }
     tokio::time::sleep(SETTLE).await;
     let resident = || {

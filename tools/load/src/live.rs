@@ -14,9 +14,14 @@ const AT_ONCE: usize = 100;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// `count` new sessions of `user`, by their tokens.
-pub async fn sign_in(target: &Target, user: &str, count: usize) -> anyhow::Result<Vec<String>> {
-    let identity = target.identity(user, &["pwd"]);
+/// `count` new sessions of `user` signed in with methods `amr`, by their tokens.
+pub async fn sign_in(
+    target: &Target,
+    user: &str,
+    amr: &[&str],
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let identity = target.identity(user, amr);
     let mut tokens = Vec::with_capacity(count);
     while tokens.len() < count {
         let batch = AT_ONCE.min(count - tokens.len());
