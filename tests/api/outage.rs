@@ -1,7 +1,14 @@
 //! While the database cannot be reached, requests fail fast with a code instead of
 //! hanging, nothing ended is accepted, and service resumes when it is back.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -14,52 +21,68 @@ use tokio::{
 use crate::helpers::TestApp;
 
 /// A TCP proxy in front of PostgreSQL that the test can cut and restore, as an outage
-/// would: cut, it drops every connection and refuses new ones.
+/// would: cut, it drops every connection and every new one at once. Its listener stays
+/// bound throughout, so the database comes back at the same address whatever else runs.
 struct Outage {
     address: SocketAddr,
-    upstream: String,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    cut: Arc<AtomicBool>,
+    relays: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accepting: JoinHandle<()>,
 }
 
 impl Outage {
     async fn in_front_of(upstream: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let outage = Self {
-            address: listener.local_addr().unwrap(),
-            upstream: upstream.to_owned(),
-            tasks: Arc::default(),
-        };
-        outage.serve(listener).await;
-        outage
-    }
-
-    async fn serve(&self, listener: TcpListener) {
-        let (upstream, tasks) = (self.upstream.clone(), self.tasks.clone());
-        let accepting = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        let address = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let relays: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accepting = tokio::spawn({
+            let (upstream, cut, relays) = (upstream.to_owned(), cut.clone(), relays.clone());
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if cut.load(Ordering::SeqCst) {
+                        continue;
                     }
-                });
-                tasks.lock().await.push(relay);
+                    let upstream = upstream.clone();
+                    let relay = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    relays.lock().await.push(relay);
+                }
             }
         });
-        self.tasks.lock().await.push(accepting);
+        Self {
+            address,
+            cut,
+            relays,
+            accepting,
+        }
     }
 
-    /// The database goes away: open connections break, new ones are refused.
+    /// The database goes away: open connections break, new ones are dropped.
     async fn begin(&self) {
-        for task in self.tasks.lock().await.drain(..) {
-            task.abort();
+        self.cut.store(true, Ordering::SeqCst);
+        // Aborting only asks a relay to stop: each is awaited until its connection is gone.
+        let relays: Vec<_> = self.relays.lock().await.drain(..).collect();
+        for relay in &relays {
+            relay.abort();
+        }
+        for relay in relays {
+            let _ = relay.await;
         }
     }
 
     /// The database is back, at the same address.
     async fn end(&self) {
-        let listener = TcpListener::bind(self.address).await.unwrap();
-        self.serve(listener).await;
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 
