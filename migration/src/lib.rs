@@ -1,6 +1,6 @@
 //! Sessionhub's schema history. Applied at start-up and by `sessionhub migrate`.
 
-pub use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::{migrator::MigrationStatus, prelude::*};
 
 mod m20261123_000001_create_tables;
 mod m20261202_000001_account_event_positions;

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::{Router, serve::ListenerExt};
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
 };
@@ -81,18 +81,15 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
     let db = connect_database(&database.database_url, database.database_timeout)
         .await
         .context("cannot open the database")?;
-    let history = "cannot read the database's schema history";
-    let pending = Migrator::get_pending_migrations(&db)
+    let history = Migrator::get_migration_with_status(&db)
         .await
-        .context(history)?;
-    let applied = Migrator::get_applied_migrations(&db)
-        .await
-        .context(history)?;
+        .context("cannot read the database's schema history")?;
+    let any_is = |status| history.iter().any(|migration| migration.status() == status);
+    // An upgrade of a database in use, not the making of a new one.
+    let upgraded = any_is(MigrationStatus::Pending) && any_is(MigrationStatus::Applied);
     Migrator::up(&db, None)
         .await
         .context("cannot migrate the database")?;
-    // An upgrade of a database in use, not the making of a new one.
-    let upgraded = !pending.is_empty() && !applied.is_empty();
     refresh_statistics(&db, upgraded)
         .await
         .context("cannot gather the database's statistics")?;
@@ -105,7 +102,7 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<DatabaseConnec
 /// migration just made: after an upgrade, the tables are analysed at once (sampled, too).
 /// A new database is not: statistics of empty tables only mislead the planner until
 /// autovacuum replaces them once rows arrive. Indexes are laid out so that plans are right
-/// without statistics (`tests/api/plans.rs`); statistics only make them more sure.
+/// without statistics (`tests/api/plans/`); statistics only make them more sure.
 async fn refresh_statistics(db: &DatabaseConnection, upgraded: bool) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Sqlite => {
