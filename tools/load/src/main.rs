@@ -139,8 +139,6 @@ fn parse_setting(setting: &str) -> Result<(String, String), String> {
 /// One server under load, and the accounts seeded on it.
 struct Bench {
     label: &'static str,
-    /// Whether the other servers are compared with this one.
-    baseline: bool,
     target: Arc<Target>,
     seeded: Seeded,
     started: Option<Started>,
@@ -178,7 +176,6 @@ impl Bench {
             .map(|(_, address)| format!("http://{address}/metrics"));
         Ok(Self {
             label,
-            baseline: label == "baseline" || label == "empty",
             target,
             seeded,
             started: Some(started),
@@ -291,7 +288,6 @@ async fn measure(options: Options) -> anyhow::Result<()> {
         let seeded = Seeded::accounts(&target, options.connections).await?;
         benches.push(Bench {
             label: "",
-            baseline: false,
             target,
             seeded,
             started: None,
@@ -338,7 +334,9 @@ async fn measure(options: Options) -> anyhow::Result<()> {
     );
     let mut report = Report::new(compared);
     for scenario in &options.scenarios {
-        for bench in &benches {
+        for (index, bench) in benches.iter().enumerate() {
+            // The first of compared servers is the one the others are compared with.
+            let baseline = compared && index == 0;
             scenario
                 .run(&bench.target, &bench.seeded, options.warmup)
                 .await?;
@@ -361,7 +359,7 @@ async fn measure(options: Options) -> anyhow::Result<()> {
             report.row(
                 *scenario,
                 bench.label,
-                bench.baseline,
+                baseline,
                 &measured,
                 &usage,
                 options.duration,

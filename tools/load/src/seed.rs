@@ -149,11 +149,11 @@ pub async fn plant_due_work(db: &DatabaseConnection, count: u64, run: &str) -> a
         device.trust_expires_at = Some(now - Duration::minutes(1));
         // Idle past its expiry a minute ago.
         let idle_since = now - Duration::minutes(31);
-        rows.session(&device, now - Duration::hours(2), idle_since, None);
-        rows.sessions.last_mut().expect("just pushed").expires_at = now - Duration::minutes(1);
+        let expired = now - Duration::minutes(1);
+        rows.session(&device, now - Duration::hours(2), idle_since, expired, None);
         // Ended past the 90-day retention of ended sessions.
-        let long_ago = now - Duration::days(120);
-        rows.session(&device, long_ago, long_ago, Some(now - Duration::days(100)));
+        let (long_ago, ended) = (now - Duration::days(120), now - Duration::days(100));
+        rows.session(&device, long_ago, long_ago, ended, Some(ended));
         // Past the 365-day retention of the security log.
         for seq in 1..=2 {
             rows.event(
@@ -197,12 +197,17 @@ impl Rows {
             let age = Duration::days(7 * (shape.sessions - index) as i64);
             let started = now - age;
             if index + 1 == shape.sessions {
-                self.session(device, started, now - Duration::minutes(5), None);
-                let live = self.sessions.last_mut().expect("just pushed");
-                live.expires_at = now + Duration::days(LIVE_FOR);
-                live.absolute_expires_at = live.expires_at;
+                let active = now - Duration::minutes(5);
+                self.session(
+                    device,
+                    started,
+                    active,
+                    now + Duration::days(LIVE_FOR),
+                    None,
+                );
             } else {
-                self.session(device, started, started, Some(started + Duration::hours(3)));
+                let ended = started + Duration::hours(3);
+                self.session(device, started, started, ended, Some(ended));
             }
         }
         let log_span = Duration::days(300);
@@ -220,15 +225,16 @@ impl Rows {
         self.devices.extend(devices);
     }
 
-    /// A session on `device`, live (`ended` `None`; the caller sets its expiry) or ended.
+    /// A session on `device` that expires at `expires` (its lifetime ends then too), live
+    /// or `ended`.
     fn session(
         &mut self,
         device: &device::Model,
         started: DateTime<Utc>,
         last_activity: DateTime<Utc>,
+        expires: DateTime<Utc>,
         ended: Option<DateTime<Utc>>,
     ) {
-        let expires = ended.unwrap_or(last_activity + Duration::minutes(30));
         self.sessions.push(session::Model {
             id: id_at(started),
             user_id: device.user_id.clone(),

@@ -188,19 +188,12 @@ impl Started {
         settings: &[(String, String)],
     ) -> anyhow::Result<Self> {
         let nonce = nonce()?;
-        let started = Self::spawn(
-            binary,
-            Deployment {
-                url: database_url,
-                identity_secret: format!("load-identity-{nonce}-{}", std::process::id()),
-                session_secret: format!("load-session-{nonce}-secret"),
-            },
-            directory,
-            postgres,
-            settings,
-        )?;
-        started.wait_until_healthy().await?;
-        Ok(started)
+        let deployment = Deployment {
+            url: database_url,
+            identity_secret: format!("load-identity-{nonce}-{}", std::process::id()),
+            session_secret: format!("load-session-{nonce}-secret"),
+        };
+        Self::spawn(binary, deployment, directory, postgres, settings).await
     }
 
     /// Starts another instance of `binary` on this server's database, as a second
@@ -209,20 +202,13 @@ impl Started {
         if self.postgres.is_none() {
             bail!("a second instance needs PostgreSQL: SQLite is served by one instance");
         }
-        let peer = Self::spawn(
-            binary,
-            self.deployment.clone(),
-            tempfile::tempdir()?,
-            None,
-            settings,
-        )?;
-        peer.wait_until_healthy().await?;
-        Ok(peer)
+        let directory = tempfile::tempdir()?;
+        Self::spawn(binary, self.deployment.clone(), directory, None, settings).await
     }
 
     /// Starts `binary serve` on `deployment`, with the rate limits and the session cap out
-    /// of the way.
-    fn spawn(
+    /// of the way, and waits until it is healthy.
+    async fn spawn(
         binary: &Path,
         deployment: Deployment,
         directory: tempfile::TempDir,
@@ -254,14 +240,16 @@ impl Started {
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let pid = process.id().context("the server exited at once")?;
-        Ok(Self {
+        let started = Self {
             process,
             pid,
             base: format!("http://127.0.0.1:{port}"),
             deployment,
             _directory: directory,
             postgres,
-        })
+        };
+        started.wait_until_healthy().await?;
+        Ok(started)
     }
 
     async fn wait_until_healthy(&self) -> anyhow::Result<()> {
