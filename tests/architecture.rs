@@ -113,3 +113,38 @@ fn imports_are_read_at_their_first_level_only() {
     let expected: BTreeSet<String> = ["config", "service", "tokens"].map(String::from).into();
     assert_eq!(used, expected);
 }
+
+/// How a caller is admitted, which `http/edge.rs` alone decides: the calls that check a
+/// token, an operator key or a rate.
+const ADMISSION_CALLS: &[&str] = &[
+    ".authenticate(",
+    ".authenticate_admin(",
+    ".check_client(",
+    ".check_session_rate(",
+    ".check_admin(",
+];
+
+#[test]
+fn the_http_surface_admits_callers_at_its_edge_only() {
+    let http = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut files = Vec::new();
+    sources(&http, &mut files);
+    let mut elsewhere = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&http).unwrap();
+        if relative == Path::new("edge.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&file).unwrap();
+        for call in ADMISSION_CALLS {
+            if source.contains(call) {
+                elsewhere.push(format!("http/{} calls {call}…)", relative.display()));
+            }
+        }
+    }
+    assert!(
+        elsewhere.is_empty(),
+        "admission outside http/edge.rs:\n{}",
+        elsewhere.join("\n")
+    );
+}

@@ -131,7 +131,9 @@ async fn serve_logs_each_request_as_json_without_tokens() {
     let _ = server.wait();
     let line: serde_json::Value = serde_json::from_str(&logged).unwrap();
     assert_eq!(line["level"], "INFO", "{logged}");
-    assert_eq!(line["message"], "graphql request", "{logged}");
+    assert_eq!(line["message"], "request", "{logged}");
+    assert_eq!(line["surface"], "graphql");
+    assert_eq!(line["status"], 200);
     assert_eq!(line["operation"], "SignIn");
     assert_eq!(line["code"], "OK");
     assert_eq!(line["client"], "127.0.0.0/24");

@@ -108,7 +108,7 @@ async fn client_chosen_text_cannot_grow_the_metrics() {
     assert!(grown < 128 * 1024, "the scrape grew by {grown} bytes");
     assert!(!after.contains("FLOOD"), "a made-up method became a label");
     assert!(
-        after.contains("route=\"OTHER /compat/ruuvi/sessions\""),
+        after.contains("operation=\"OTHER /compat/ruuvi/sessions\""),
         "{after}"
     );
 }
@@ -186,14 +186,16 @@ async fn counts(app: TestApp, backend: &str) {
     let delta = |series: &str| sample(&after, series) - sample(&before, series);
     let compat = |code: &str| {
         format!(
-            "sessionhub_compat_requests_total{{api=\"ruuvi\",route=\"GET /compat/ruuvi/sessions\",code=\"{code}\"}}"
+            "sessionhub_requests_total{{surface=\"ruuvi\",operation=\"GET /compat/ruuvi/sessions\",code=\"{code}\"}}"
         )
     };
     assert_eq!(delta(&compat("OK")), 2.0, "{after}");
     assert_eq!(delta(&compat("UNAUTHENTICATED")), 1.0);
 
     let operations = |name: &str, code: &str| {
-        format!("sessionhub_graphql_operations_total{{operation=\"{name}\",code=\"{code}\"}}")
+        format!(
+            "sessionhub_requests_total{{surface=\"graphql\",operation=\"{name}\",code=\"{code}\"}}"
+        )
     };
     assert_eq!(sample(&after, &operations(&probe, "OK")), 3.0, "{after}");
     assert_eq!(
@@ -204,13 +206,15 @@ async fn counts(app: TestApp, backend: &str) {
         sample(
             &after,
             &format!(
-                "sessionhub_graphql_operation_duration_seconds_count{{operation=\"{probe}\"}}"
+                "sessionhub_request_duration_seconds_count{{surface=\"graphql\",operation=\"{probe}\"}}"
             )
         ),
         3.0
     );
     assert_eq!(
-        delta("sessionhub_http_refused_total{code=\"UNAUTHENTICATED\"}"),
+        delta(
+            "sessionhub_requests_total{surface=\"graphql\",operation=\"(not run)\",code=\"UNAUTHENTICATED\"}"
+        ),
         1.0
     );
     assert_eq!(
@@ -266,6 +270,19 @@ async fn counts(app: TestApp, backend: &str) {
     })
     .await;
     assert!(closed, "the closed socket stayed in the gauges");
+    // The upgrade and the operation sent over the socket count as requests do over HTTP.
+    let websocket = |operation: &str| {
+        format!(
+            "sessionhub_requests_total{{surface=\"websocket\",operation=\"{operation}\",code=\"OK\"}}"
+        )
+    };
+    // (The other database's run of this test shares the process's metrics.)
+    let counted = eventually(&app, |metrics| {
+        let delta = |series: &str| sample(metrics, series) - sample(&after, series);
+        delta(&websocket("(connect)")) >= 1.0 && delta(&websocket("(anonymous)")) >= 1.0
+    })
+    .await;
+    assert!(counted, "{}", scrape(&app).await);
 }
 
 /// Whether the metrics come to satisfy `holds` within two seconds.

@@ -26,7 +26,6 @@ mod fanout;
 mod in_process;
 mod postgres;
 mod redis;
-mod session_end;
 mod store;
 mod transport;
 
@@ -43,11 +42,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use changes::ChangeStamp;
-pub use fanout::{AccountFeed, MAX_CATCH_UP, TooFarBehind};
+pub use fanout::{AccountFeed, MAX_CATCH_UP, SessionEndWatch, TooFarBehind};
 pub use in_process::InProcess;
 pub use postgres::PostgresTransport;
 pub use redis::RedisTransport;
-pub use session_end::SessionEndWatch;
 pub use transport::{Relay, Transport};
 
 /// One committed account event as subscribers receive it: the stored row, and the session
@@ -167,28 +165,32 @@ impl EventBus {
         self.wakeups.resync();
     }
 
-    /// `user_id`'s events committed from now on. Reads the account's position when it
-    /// has no subscriber on this instance yet.
+    /// `user_id`'s events committed from now on.
     pub async fn subscribe(&self, user_id: &str) -> Result<AccountFeed, DbErr> {
-        if let Some(feed) = self.fanout.attach(user_id) {
-            return Ok(feed);
-        }
-        let head = store::head(&self.db, user_id).await?;
-        Ok(self.fanout.open(user_id, head))
+        self.listen(user_id, &fanout::Feed).await
     }
 
     /// A watch for the end of `user_id`'s session `session_id`, committed from now on.
-    /// Reads the account's position when it has no subscriber on this instance yet.
     pub async fn watch_session_end(
         &self,
         user_id: &str,
         session_id: Uuid,
     ) -> Result<SessionEndWatch, DbErr> {
-        if let Some(watch) = self.fanout.attach_end_watch(user_id, session_id) {
-            return Ok(watch);
+        self.listen(user_id, &fanout::EndOf(session_id)).await
+    }
+
+    /// `what` listens to `user_id`'s events committed from now on. Reads the account's
+    /// position when nothing listens to it on this instance yet.
+    async fn listen<L: fanout::Listen>(
+        &self,
+        user_id: &str,
+        what: &L,
+    ) -> Result<L::Listener, DbErr> {
+        if let Some(listener) = self.fanout.join(user_id, what) {
+            return Ok(listener);
         }
         let head = store::head(&self.db, user_id).await?;
-        Ok(self.fanout.open_end_watch(user_id, session_id, head))
+        Ok(self.fanout.open(user_id, head, what))
     }
 
     /// How many live subscriptions and connections are listening right now.

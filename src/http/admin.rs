@@ -1,99 +1,72 @@
 //! `POST /admin/graphql`: the admin API, served only when operator keys are configured.
-//! Admitted as the user API is (body limits, media types, the client address's rate),
-//! then by an operator key, never a user's token, under that key's own rate.
-
-use std::net::SocketAddr;
+//! Its requests arrive as the user API's do (body limits, media types), and are admitted
+//! at the same edge: the client address's rate, then an operator key (never a user's
+//! token) under that key's own rate.
 
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, State, rejection::BytesRejection},
+    extract::{State, rejection::BytesRejection},
     http::HeaderMap,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 
 use super::{
     AppState,
-    admission::{bearer_token, check_client_rate},
-    errors::{graphql_response, rate_limited_response, service_error_response},
-    graphql::{labelled, not_acceptable, read_batch, require_query},
-    media::{NotAcceptable, ResponseMedia},
+    batch::{labelled, negotiate, read_batch, run},
+    edge::{Client, Edge},
+    errors::service_error_response,
+    media::ResponseMedia,
+    observe::OperatorKey,
 };
 use crate::{
     graphql::{AdminSchema, Loaders},
-    service::ServiceError,
-    telemetry::logging::client_address,
+    service::{ClientInfo, ServiceError},
 };
 
 pub async fn post(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let media = match ResponseMedia::negotiate(&headers) {
+    let media = match negotiate(&headers) {
         Ok(media) => media,
-        Err(NotAcceptable) => return not_acceptable(),
+        Err(refused) => return refused.into_response(),
     };
     let Some(schema) = &state.admin_schema else {
         // Routed only when configured; a state without it refuses rather than serves.
-        return service_error_response(&not_an_admin());
+        return service_error_response(&ServiceError::Unauthenticated(
+            "the admin API is not configured".into(),
+        ));
     };
-    labelled(
-        media,
-        post_as(schema, media, &state, peer, &headers, body).await,
-    )
+    let answer = match read_batch(&state, &headers, body) {
+        Ok(batch) => execute(schema, &state, media, &client, &headers, batch).await,
+        Err(refused) => refused.into_response(),
+    };
+    labelled(media, answer)
 }
 
-async fn post_as(
+async fn execute(
     schema: &AdminSchema,
-    media: ResponseMedia,
     state: &AppState,
-    peer: SocketAddr,
+    media: ResponseMedia,
+    client: &ClientInfo,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    mut batch: async_graphql::BatchRequest,
 ) -> Response {
-    let mut batch = match read_batch(state, headers, body) {
-        Ok(batch) => batch,
-        Err(refused) => return refused.into_response(),
-    };
-    if let Err(refused) = require_query(&batch) {
-        return refused.into_response();
-    }
-    let client = state.clients.client_info(peer, headers);
-    if let Err(limited) = check_client_rate(state, &client).await {
-        return rate_limited_response(limited);
-    }
-    let Some(Ok(key)) = bearer_token(headers) else {
-        return service_error_response(&not_an_admin());
-    };
-    let admin = match state.services.authenticate_admin(key) {
+    let admin = match Edge::new(state, client).admit_operator(headers).await {
         Ok(admin) => admin,
         Err(error) => return service_error_response(&error),
     };
-    if let Err(limited) = state
-        .services
-        .rate_limits()
-        .check_admin(&admin.key_id)
-        .await
-    {
-        return rate_limited_response(limited);
-    }
-    tracing::info!(
-        admin_key = %admin.key_id,
-        client = client_address(client.ip_address.as_deref(), state.log_client_ips).as_deref(),
-        "admin API request"
-    );
     for request in batch.iter_mut() {
         request.data.insert(admin.clone());
         request
             .data
             .insert(Loaders::for_administrator(&state.services));
     }
-    graphql_response(schema.execute_batch(batch).await, media)
-}
-
-fn not_an_admin() -> ServiceError {
-    ServiceError::Unauthenticated(
-        "the admin API needs `Authorization: Bearer <operator key>`".into(),
-    )
+    let key = OperatorKey(admin.key_id.clone());
+    let mut answer = run(state, schema, batch, media).await;
+    // Which key did it is the operator's own record, in the request's log line.
+    answer.extensions_mut().insert(key);
+    answer
 }

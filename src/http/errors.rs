@@ -9,12 +9,8 @@ use axum::{
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::json;
 
-use super::{media::ResponseMedia, refusals::EdgeRefusal};
-use crate::{
-    graphql::error_code,
-    service::{ServiceError, rate_limit::RateLimited},
-    telemetry::metrics,
-};
+use super::{media::ResponseMedia, observe::Answered, refusals::EdgeRefusal};
+use crate::{graphql::error_code, service::ServiceError};
 
 /// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
 const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
@@ -114,11 +110,6 @@ impl Serialize for Answer<'_> {
         }
         map.end()
     }
-}
-
-/// HTTP 429 with `Retry-After`, and the same wait as `extensions.retryAfter`.
-pub(super) fn rate_limited_response(limited: RateLimited) -> Response {
-    service_error_response(&ServiceError::RateLimited(limited))
 }
 
 /// The `errors` of an operation refused before it ran, e.g. over a websocket; a rate
@@ -266,23 +257,20 @@ pub(crate) fn status_of(error: &ServiceError) -> StatusCode {
 pub(super) fn service_error_response(error: &ServiceError) -> Response {
     let status = status_of(error);
     let body = json!({ "errors": refusal(error) });
-    refused(status, error.code());
     let mut response = (status, axum::Json(body)).into_response();
     refusal_headers(&mut response, error.retry_after_seconds());
     response
+        .extensions_mut()
+        .insert(Answered::Refused(error.code()));
+    response
 }
 
-pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    refused(status, code);
+/// A refusal of the edge's own, before any operation ran.
+pub(super) fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, axum::Json(body)).into_response()
-}
-
-/// What operators see of a request refused before any operation ran: its log line (the
-/// request log's, as an operation's is) and its count.
-fn refused(status: StatusCode, code: &str) {
-    metrics::refused(code);
-    tracing::info!(status = status.as_u16(), code, "request refused");
+    let mut response = (status, axum::Json(body)).into_response();
+    response.extensions_mut().insert(Answered::Refused(code));
+    response
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 
 mod account_page;
 mod admin;
-mod admission;
+mod batch;
 mod client;
 mod compat;
+mod edge;
 mod embedded;
 mod errors;
 mod graphiql;
@@ -26,6 +27,7 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderValue, Method, StatusCode, header},
+    middleware,
     response::IntoResponse,
     routing::{get, post},
 };
@@ -37,6 +39,8 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
+
+use observe::{Observer, Surface};
 
 use crate::{
     config::{ApiConfig, ClientIpLogging, CompatConfig},
@@ -77,9 +81,11 @@ pub struct WebSocketLimits {
 }
 
 pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let graphql = Router::new().route("/graphql", get(graphql::get).post(graphql::post));
+    let websocket = Router::new().route("/graphql/ws", get(websocket::upgrade));
     let mut routes = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/graphql/ws", get(websocket::upgrade))
+        .merge(at_the_edge(graphql, &state, Surface::Graphql))
+        .merge(at_the_edge(websocket, &state, Surface::Websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
     if state.api.graphiql_enabled() {
@@ -94,7 +100,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     // Operators call the admin API from their tools, never from a user's browser: it
     // answers no CORS preflight, so no origin allowed for the user API reaches it.
     if state.admin_schema.is_some() {
-        routes = routes.route("/admin/graphql", post(admin::post));
+        let admin = Router::new().route("/admin/graphql", post(admin::post));
+        routes = routes.merge(at_the_edge(admin, &state, Surface::Admin));
     }
     Ok(routes
         .layer(DefaultBodyLimit::max(state.api.max_body_bytes))
@@ -111,6 +118,21 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state))
+}
+
+/// Routes as every caller meets them: the client identified once (`edge`), then each
+/// request observed (`observe`), whatever it came to.
+fn at_the_edge(routes: Router<AppState>, state: &AppState, surface: Surface) -> Router<AppState> {
+    let observer = Observer {
+        surface,
+        client_ips: state.log_client_ips,
+    };
+    routes
+        .layer(middleware::from_fn_with_state(observer, observe::layer))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            edge::identify_client,
+        ))
 }
 
 /// `GET /readyz`: 200 when the database answers and the event transport is connected;

@@ -5,7 +5,7 @@
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 
 use super::errors::error_response;
@@ -98,9 +98,11 @@ impl EdgeRefusal {
             Self::Internal => "internal error".into(),
         }
     }
+}
 
+impl IntoResponse for EdgeRefusal {
     /// The refusal as a GraphQL-shaped HTTP answer, with the headers its case calls for.
-    pub fn into_response(self) -> Response {
+    fn into_response(self) -> Response {
         let mut response = error_response(self.status(), self.code(), &self.message());
         if let Self::ReadOnlyOverGet = self {
             response

@@ -17,11 +17,8 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-const OPERATIONS: &str = "sessionhub_graphql_operations_total";
-const OPERATION_SECONDS: &str = "sessionhub_graphql_operation_duration_seconds";
-const COMPAT_REQUESTS: &str = "sessionhub_compat_requests_total";
-const COMPAT_REQUEST_SECONDS: &str = "sessionhub_compat_request_duration_seconds";
-const REFUSED: &str = "sessionhub_http_refused_total";
+const REQUESTS: &str = "sessionhub_requests_total";
+const REQUEST_SECONDS: &str = "sessionhub_request_duration_seconds";
 const WEBSOCKET_CONNECTIONS: &str = "sessionhub_websocket_connections";
 const SUBSCRIPTIONS: &str = "sessionhub_websocket_subscriptions";
 const EVENTS_PUBLISHED: &str = "sessionhub_events_published_total";
@@ -70,26 +67,13 @@ pub fn enabled() -> bool {
 
 fn describe() {
     describe_counter!(
-        OPERATIONS,
-        "GraphQL operations run, over HTTP or websocket, by operation name and outcome code (OK or the first error's code)"
+        REQUESTS,
+        "Requests and websocket operations, by surface (graphql, admin, websocket, or a REST API), operation (GraphQL operation name or REST route) and outcome code (OK or the first error's code)"
     );
     describe_histogram!(
-        OPERATION_SECONDS,
+        REQUEST_SECONDS,
         Unit::Seconds,
-        "How long GraphQL operations took, parsing included, by operation name"
-    );
-    describe_counter!(
-        COMPAT_REQUESTS,
-        "Requests to the compatibility REST APIs, by API, route and outcome code (OK or the error's code)"
-    );
-    describe_histogram!(
-        COMPAT_REQUEST_SECONDS,
-        Unit::Seconds,
-        "How long compatibility REST requests took, by API and route"
-    );
-    describe_counter!(
-        REFUSED,
-        "HTTP requests refused before any operation ran (bad body, token, rate), by code"
+        "How long requests took, parsing included (a websocket operation: to its first answer), by surface and operation"
     );
     describe_gauge!(WEBSOCKET_CONNECTIONS, "Open subscription connections");
     describe_gauge!(SUBSCRIPTIONS, "Running subscriptions");
@@ -119,26 +103,27 @@ fn describe() {
     );
 }
 
-/// One GraphQL operation ran (or failed to parse or validate) with outcome `code`.
-pub fn operation(name: Option<&str>, code: &str, elapsed: Duration) {
-    if !enabled() {
-        return;
-    }
-    let name = operation_label(name);
-    counter!(OPERATIONS, "operation" => name.clone(), "code" => code.to_owned()).increment(1);
-    histogram!(OPERATION_SECONDS, "operation" => name).record(elapsed.as_secs_f64());
+/// What a request is counted as, beside its surface.
+pub enum Operation<'a> {
+    /// A GraphQL operation by the name its document gives it: clients choose these, so
+    /// only the first [`MAX_OPERATION_NAMES`] get a label of their own.
+    Graphql(Option<&'a str>),
+    /// A route template or a fixed word, one of a known few.
+    Fixed(&'a str),
 }
 
-/// A request to a compatibility REST API: `route` is its method and path template, one of
-/// a fixed few, so the labels stay bounded.
-pub fn compat_request(api: &'static str, route: &str, code: &str, elapsed: Duration) {
+/// A request (or websocket operation) of `surface` was answered with `code`.
+pub fn request(surface: &'static str, operation: &Operation<'_>, code: &str, elapsed: Duration) {
     if !enabled() {
         return;
     }
-    let route = route.to_owned();
-    counter!(COMPAT_REQUESTS, "api" => api, "route" => route.clone(), "code" => code.to_owned())
+    let operation = match operation {
+        Operation::Graphql(name) => operation_label(*name),
+        Operation::Fixed(fixed) => (*fixed).to_owned(),
+    };
+    counter!(REQUESTS, "surface" => surface, "operation" => operation.clone(), "code" => code.to_owned())
         .increment(1);
-    histogram!(COMPAT_REQUEST_SECONDS, "api" => api, "route" => route)
+    histogram!(REQUEST_SECONDS, "surface" => surface, "operation" => operation)
         .record(elapsed.as_secs_f64());
 }
 
@@ -170,13 +155,6 @@ pub fn job(job: &'static str, rows: usize, elapsed: Duration) {
     }
     histogram!(JOB_SECONDS, "job" => job).record(elapsed.as_secs_f64());
     counter!(JOB_ROWS, "job" => job).increment(rows as u64);
-}
-
-/// An HTTP request was refused with `code` before any operation ran.
-pub fn refused(code: &str) {
-    if enabled() {
-        counter!(REFUSED, "code" => code.to_owned()).increment(1);
-    }
 }
 
 /// A request was refused by the rate `limit` (`client`, `session` or `sign_in`).

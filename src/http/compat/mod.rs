@@ -12,17 +12,7 @@ mod laravel;
 mod refusal;
 mod ruuvi;
 
-use std::{net::SocketAddr, time::Instant};
-
-use axum::{
-    Router,
-    body::Bytes,
-    extract::{ConnectInfo, MatchedPath, Request, State},
-    http::{Method, header},
-    middleware::{self, Next},
-    response::Response,
-    routing::get,
-};
+use axum::{Router, body::Bytes, http::header, routing::get};
 use utoipa::{
     PartialSchema, ToSchema,
     openapi::{
@@ -32,15 +22,10 @@ use utoipa::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use refusal::{
-    Caller, Dialect, ErrorCode, Refused, method_not_allowed, refusal_components, unrouted,
-};
+use refusal::{Caller, Dialect, Refused, method_not_allowed, refusal_components, unrouted};
 
-use super::AppState;
-use crate::{
-    config::{CompatApi, CompatConfig},
-    telemetry::{logging::client_address, metrics},
-};
+use super::{AppState, observe::Surface};
+use crate::config::{CompatApi, CompatConfig};
 
 /// The OpenAPI document of `api` as served under `prefix`.
 pub fn openapi_document(api: CompatApi, prefix: &str) -> OpenApi {
@@ -74,10 +59,7 @@ pub(super) fn routes(state: &AppState, config: &CompatConfig) -> anyhow::Result<
                 ),
             );
         }
-        let router = router.layer(middleware::from_fn_with_state(
-            (state.clone(), api),
-            observe,
-        ));
+        let router = super::at_the_edge(router, state, Surface::Rest(api));
         routes = routes.nest(prefix, router);
     }
     Ok(routes)
@@ -171,64 +153,6 @@ fn finish_document(mut document: OpenApi, prefix: &str) -> OpenApi {
             SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).build()),
         );
     document
-}
-
-/// `method` as a label: itself when HTTP defines it, `OTHER` when a client made it up.
-fn known_method(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "OTHER",
-    }
-}
-
-/// Each compatibility request's log line and metrics, as a GraphQL request has: the API,
-/// the route, the outcome code (the error's, or OK), how long it took, and the client.
-async fn observe(
-    State((state, api)): State<(AppState, CompatApi)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !tracing::enabled!(tracing::Level::INFO) && !metrics::enabled() {
-        return next.run(request).await;
-    }
-    let started = Instant::now();
-    // Templates, not paths, and only the methods HTTP defines: a client cannot mint series.
-    let method = known_method(request.method());
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(path) => format!("{method} {}", path.as_str()),
-        None => format!("{method} (unrouted)"),
-    };
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| state.clients.client_info(*peer, request.headers()));
-    let response = next.run(request).await;
-    let elapsed = started.elapsed();
-    let code = response
-        .extensions()
-        .get::<ErrorCode>()
-        .map_or("OK", |ErrorCode(code)| code);
-    metrics::compat_request(api.name(), &route, code, elapsed);
-    tracing::info!(
-        api = api.name(),
-        route,
-        status = response.status().as_u16(),
-        code,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        client = client
-            .and_then(|client| client_address(client.ip_address.as_deref(), state.log_client_ips))
-            .as_deref(),
-        "compat request"
-    );
-    response
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! own words. A refusal carries Sessionhub's machine-readable code in every dialect
 //! (`code`, or Ruuvi's `sub_code`), its HTTP status, and the headers the status calls for.
 
-use std::{collections::BTreeMap, marker::PhantomData, net::SocketAddr, sync::Arc};
+use std::{collections::BTreeMap, marker::PhantomData, sync::Arc};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Path},
+    extract::{FromRequestParts, Path},
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -19,8 +19,9 @@ use uuid::Uuid;
 use crate::{
     http::{
         AppState,
-        admission::{check_client_rate, resolve_requester},
+        edge::{Edge, client_of},
         errors::{refusal_headers, status_of},
+        observe::Answered,
         refusals::EdgeRefusal,
     },
     service::{Actor, Requester, ServiceError},
@@ -50,10 +51,6 @@ pub(super) struct Refusal {
     /// For a 404, what was not found (`session`, `device`, `route`).
     pub missing: Option<&'static str>,
 }
-
-/// The code a response was refused with, for the request's log line and metrics.
-#[derive(Clone, Copy)]
-pub(super) struct ErrorCode(pub &'static str);
 
 /// Why a compatibility request was refused, sent in dialect `D`.
 pub(super) enum Refused<D> {
@@ -104,7 +101,7 @@ impl<D: Dialect> IntoResponse for Refused<D> {
         let body = D::body(&refusal);
         let mut response = (status, axum::Json(body)).into_response();
         refusal_headers(&mut response, retry_after);
-        response.extensions_mut().insert(ErrorCode(code));
+        response.extensions_mut().insert(Answered::Refused(code));
         response
     }
 }
@@ -152,9 +149,9 @@ fn capitalised(message: &str) -> String {
     }
 }
 
-/// The session a compatibility request is made with, admitted as a GraphQL request is:
-/// the client address's rate, a bearer session token of an active session (an identity
-/// token only starts sessions, which these APIs do not), then the session's rate.
+/// The session a compatibility request is made with, admitted at the edge as a GraphQL
+/// request is: a bearer session token of an active session only (an identity token only
+/// starts sessions, which these APIs do not).
 pub(super) struct Caller<D> {
     actor: Arc<Actor>,
     dialect: PhantomData<D>,
@@ -190,22 +187,14 @@ impl<D: Dialect> FromRequestParts<AppState> for Caller<D> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-            tracing::error!("a compatibility request arrived without its peer address");
-            return Err(Refused::Edge(EdgeRefusal::Internal));
-        };
-        let client = state.clients.client_info(*peer, &parts.headers);
-        check_client_rate(state, &client)
-            .await
-            .map_err(ServiceError::RateLimited)?;
-        let Requester::Session(actor) = resolve_requester(state, &parts.headers, client).await?
+        let client = client_of(parts).map_err(Refused::Edge)?;
+        let Requester::Session(actor) = Edge::new(state, &client).admit(&parts.headers).await?
         else {
             return Err(ServiceError::Unauthenticated(
                 "this API needs `Authorization: Bearer <session token>`".into(),
             )
             .into());
         };
-        state.services.check_session_rate(&actor).await?;
         Ok(Caller {
             actor,
             dialect: PhantomData,

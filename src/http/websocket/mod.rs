@@ -15,18 +15,19 @@ mod operation;
 mod protocol;
 mod slots;
 
-use std::net::SocketAddr;
-
 use axum::{
-    extract::{ConnectInfo, State, WebSocketUpgrade},
+    extract::{State, WebSocketUpgrade},
     http::HeaderMap,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 
 pub use slots::{ConnectionSlots, SharedSlots};
 
 use super::{
-    AppState, admission::check_client_rate, errors::rate_limited_response, refusals::EdgeRefusal,
+    AppState,
+    edge::{Client, Edge},
+    errors::service_error_response,
+    refusals::EdgeRefusal,
 };
 use protocol::Protocol;
 
@@ -39,19 +40,19 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// the client is dropped (as it is after `connection::SEND_TIMEOUT`).
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
-/// `GET /graphql/ws`.
+/// `GET /graphql/ws`: the edge's first step (the client address's rate) here; who the
+/// connection is for at `connection_init`; every step again for each operation.
 pub async fn upgrade(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(protocol) = Protocol::negotiate(&headers) else {
         return EdgeRefusal::NoSubprotocol.into_response();
     };
-    let client = state.clients.client_info(peer, &headers);
-    if let Err(limited) = check_client_rate(&state, &client).await {
-        return rate_limited_response(limited);
+    if let Err(error) = Edge::new(&state, &client).client().await {
+        return service_error_response(&error);
     }
     let limits = state.websocket;
     upgrade

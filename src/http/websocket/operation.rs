@@ -10,7 +10,10 @@ use futures_util::{
 };
 
 use crate::{
-    http::{AppState, admission::check_client_rate},
+    http::{
+        AppState,
+        edge::{Edge, OperationRefused},
+    },
     service::{Actor, ClientInfo, ServiceError, SessionEnd},
     telemetry::metrics,
 };
@@ -67,26 +70,15 @@ impl Operation {
         stream::once(run).flatten().boxed()
     }
 
-    /// What every operation passes over HTTP too, in the same order: the client address's
-    /// rate, the session still active, the session's rate. The refusal, when there is one, is
-    /// the operation's only outcome. A subscription that `outlives` the session (`signedOut`)
-    /// is not refused for its end: telling of the end is what it is for, and the connection
-    /// closes right after.
+    /// The edge's steps, as over HTTP (`edge::Edge::admit_operation`). The refusal, when
+    /// there is one, is the operation's only outcome.
     async fn admit(&self) -> Result<(), Outcome> {
-        check_client_rate(&self.state, &self.client)
+        Edge::new(&self.state, &self.client)
+            .admit_operation(&self.actor, self.outlives)
             .await
-            .map_err(|limited| Outcome::Refused(ServiceError::RateLimited(limited)))?;
-        let services = &self.state.services;
-        if !self.outlives {
-            match services.current_session_end(&self.actor).await {
-                Ok(None) => {}
-                Ok(Some(end)) => return Err(Outcome::SessionEnded(end)),
-                Err(error) => return Err(Outcome::Refused(error)),
-            }
-        }
-        services
-            .check_session_rate(&self.actor)
-            .await
-            .map_err(Outcome::Refused)
+            .map_err(|refused| match refused {
+                OperationRefused::Refused(error) => Outcome::Refused(error),
+                OperationRefused::SessionEnded(end) => Outcome::SessionEnded(end),
+            })
     }
 }

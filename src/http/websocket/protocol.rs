@@ -7,7 +7,7 @@ use axum::{extract::ws::Message, http::HeaderMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::admission::bearer;
+use crate::http::edge::bearer;
 
 /// Close codes of the `graphql-transport-ws` protocol, and the standard ones we use.
 pub(super) mod close {

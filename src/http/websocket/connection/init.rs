@@ -1,5 +1,5 @@
 //! `connection_init`: the handshake that admits a connection, within the init timeout,
-//! for an active session's token only.
+//! for an active session's token only (the edge's second step).
 
 use std::sync::Arc;
 
@@ -8,9 +8,12 @@ use tokio::time::{Instant, timeout_at};
 
 use super::{Connection, Ended};
 use crate::{
-    http::websocket::{
-        protocol::{ClientMessage, Incoming, Protocol, close, init_token, pong},
-        slots::ConnectionSlot,
+    http::{
+        edge::{Credential, Edge},
+        websocket::{
+            protocol::{ClientMessage, Incoming, Protocol, close, init_token, pong},
+            slots::ConnectionSlot,
+        },
     },
     service::{Actor, Requester, SessionEndWatch},
 };
@@ -44,10 +47,7 @@ impl Connection {
             };
             match message {
                 ClientMessage::ConnectionInit { payload } => {
-                    let (actor, own_end) = match self
-                        .authenticate(payload.unwrap_or_default())
-                        .await
-                    {
+                    let (actor, own_end) = match self.identify(payload.unwrap_or_default()).await {
                         Some(authenticated) => authenticated,
                         None => {
                             if self.protocol == Protocol::LegacyWs {
@@ -80,10 +80,10 @@ impl Connection {
     /// `{"token": "…"}`; only an active session's token is accepted. Returns the session
     /// with a watch for its end, started before the session is last checked, so an end
     /// committed at any moment is either seen by the check or heard by the watch.
-    async fn authenticate(&self, payload: Value) -> Option<(Arc<Actor>, SessionEndWatch)> {
+    async fn identify(&self, payload: Value) -> Option<(Arc<Actor>, SessionEndWatch)> {
         let token = init_token(&payload)?;
-        let services = &self.state.services;
-        let actor = match services.authenticate(token, self.client.clone()).await {
+        let edge = Edge::new(&self.state, &self.client);
+        let actor = match edge.requester(Credential::Token(token)).await {
             Ok(Requester::Session(actor)) => actor,
             Ok(_) => return None,
             Err(error) => {
@@ -91,6 +91,7 @@ impl Connection {
                 return None;
             }
         };
+        let services = &self.state.services;
         let own_end = match services.watch_own_end(&actor).await {
             Ok(own_end) => own_end,
             Err(error) => {

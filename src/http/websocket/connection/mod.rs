@@ -1,7 +1,11 @@
 //! One subscription connection, from `connection_init` to its close: authenticating,
 //! running subscriptions, watching for its own session's end, and closing with a code.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use async_graphql::{Data, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -24,14 +28,15 @@ use super::{
     slots::RENEW_EVERY,
 };
 use crate::{
-    graphql::{FellBehind, ListeningSince, SignOutNotice, outlives_session},
+    graphql::{FellBehind, ListeningSince, SignOutNotice, error_code, outlives_session},
     http::{
         AppState,
-        admission::attach_requester,
+        edge::attach_requester,
         errors::{coded_errors, refusal},
+        observe::WebsocketOperation,
         refusals::EdgeRefusal,
     },
-    service::{Actor, ClientInfo, Requester, SessionEnd},
+    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
     telemetry::metrics,
 };
 
@@ -124,6 +129,24 @@ struct Live {
     notify_sign_out: watch::Sender<Option<SessionEnd>>,
     /// Operations refused since the last one admitted.
     refused_in_a_row: u32,
+    /// Operations not yet answered, observed at their first answer (`observe`).
+    unanswered: HashMap<String, WebsocketOperation>,
+}
+
+impl Live {
+    /// Observes operation `id`'s first answer, `code`; later answers are not requests.
+    fn answered(&mut self, state: &AppState, client: &ClientInfo, id: &str, code: &str) {
+        if let Some(operation) = self.unanswered.remove(id) {
+            operation.answered(state, client, code);
+        }
+    }
+
+    /// The connection ends: operations that never answered are observed as they stand.
+    fn end(&mut self, state: &AppState, client: &ClientInfo) {
+        for (_, operation) in self.unanswered.drain() {
+            operation.answered(state, client, "OK");
+        }
+    }
 }
 
 /// What happens after one event of a connection: it goes on, or it ends.
@@ -151,6 +174,7 @@ impl Connection {
             signed_out_ids: HashSet::new(),
             notify_sign_out,
             refused_in_a_row: 0,
+            unanswered: HashMap::new(),
         };
         let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
         keepalive.reset();
@@ -187,6 +211,7 @@ impl Connection {
                 _ = fell_behind.notified() => Err(Ended::fell_behind()),
             };
             if let Err(ended) = step {
+                live.end(&self.state, &self.client);
                 return ended;
             }
         }
@@ -201,9 +226,13 @@ impl Connection {
                         "subscriber for this id already exists",
                     ));
                 }
+                if let Some(observed) = WebsocketOperation::start(&payload) {
+                    live.unanswered.insert(id.clone(), observed);
+                }
                 let most = self.state.websocket.max_subscriptions;
                 if live.subscriptions.len() >= most {
                     let refused = EdgeRefusal::TooManySubscriptions { limit: most };
+                    live.answered(&self.state, &self.client, &id, refused.code());
                     let errors = json!([{
                         "message": refused.message(),
                         "extensions": { "code": refused.code() },
@@ -225,7 +254,7 @@ impl Connection {
                     match self.state.services.listen_to_account(&live.actor).await {
                         Ok(feed) => request = request.data(ListeningSince::new(feed)),
                         Err(error) => {
-                            error.log();
+                            live.answered(&self.state, &self.client, &id, error.code());
                             return self
                                 .send(json!({ "id": id, "type": "error", "payload": refusal(&error) }))
                                 .await;
@@ -243,6 +272,7 @@ impl Connection {
                 Ok(())
             }
             ClientMessage::Complete { id } => {
+                live.answered(&self.state, &self.client, &id, "OK");
                 live.signed_out_ids.remove(&id);
                 let stopped = live.subscriptions.remove(&id).is_some();
                 // Legacy clients expect the server to confirm a `stop`.
@@ -263,6 +293,16 @@ impl Connection {
 
     /// Acts on what one operation came to.
     async fn on_outcome(&mut self, live: &mut Live, id: &str, outcome: Outcome) -> Step {
+        let code = match &outcome {
+            Outcome::Admitted => None,
+            Outcome::Refused(error) => Some(error.code()),
+            Outcome::SessionEnded(_) => Some(ServiceError::SessionEnded.code()),
+            Outcome::Next(response) => Some(response.errors.first().map_or("OK", error_code)),
+            Outcome::Finished => Some("OK"),
+        };
+        if let Some(code) = code {
+            live.answered(&self.state, &self.client, id, code);
+        }
         match outcome {
             Outcome::Admitted => {
                 live.refused_in_a_row = 0;
