@@ -88,12 +88,12 @@ async fn serve_logs_each_request_as_json_without_tokens() {
         }
     };
     let address = started["address"].as_str().unwrap();
-    let identity = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &serde_json::json!({ "sub": "alice", "exp": chrono::Utc::now().timestamp() + 300 }),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let identity = sessionhub_client::identity::for_user(
+        SECRET.as_bytes(),
+        "alice",
+        &["pwd"],
+        sessionhub_client::identity::seconds_from_now(300),
+    );
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{address}/graphql"))
         .bearer_auth(&identity)

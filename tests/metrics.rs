@@ -8,11 +8,10 @@ mod helpers;
 
 use std::{num::NonZeroU32, time::Duration};
 
-use futures_util::{SinkExt, StreamExt};
 use helpers::TestApp;
 use serde_json::json;
 use sessionhub::config::{CompatApi, Config};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use sessionhub_client::live::LiveSocket;
 
 /// Per-session requests a minute on these instances: low enough to reach in a test.
 const SESSION_RATE: u32 = 20;
@@ -230,31 +229,11 @@ async fn counts(app: TestApp, backend: &str) {
     assert_eq!(sample(&after, "sessionhub_sessions_active"), 2.0);
 
     // A subscribed socket shows in both gauges while it is open, and leaves them after.
-    let mut request = app
-        .url("/graphql/ws")
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let send = |message: serde_json::Value| Message::Text(message.to_string().into());
-    socket
-        .send(send(json!({
-            "type": "connection_init",
-            "payload": { "Authorization": format!("Bearer {}", alice.token) },
-        })))
+    let mut socket = LiveSocket::authenticated(&app.url(""), &alice.token)
         .await
         .unwrap();
-    socket.next().await.unwrap().unwrap();
     socket
-        .send(send(json!({
-            "id": "1",
-            "type": "subscribe",
-            "payload": { "query": "subscription { signedOut { reason } }" },
-        })))
+        .subscribe("1", "subscription { signedOut { reason } }")
         .await
         .unwrap();
     let open = eventually(&app, |metrics| {
@@ -263,7 +242,7 @@ async fn counts(app: TestApp, backend: &str) {
     })
     .await;
     assert!(open, "the socket never showed in the gauges");
-    socket.close(None).await.unwrap();
+    socket.close(1000).await.unwrap();
     let closed = eventually(&app, |metrics| {
         sample(metrics, "sessionhub_websocket_connections") == 0.0
             && sample(metrics, "sessionhub_websocket_subscriptions") == 0.0

@@ -24,8 +24,8 @@ use crate::{
     events::{EventBus, InProcess, PostgresTransport, RedisTransport, Transport},
     graphql::{DocumentCache, ListCaps, build_admin_schema, build_schema},
     http::{
-        AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, WebSocketLimits,
-        metrics_router, router,
+        AppState, ClientLookup, ConnectionSlots, MetricsState, SharedSlots, SharedState,
+        WebSocketLimits, metrics_router, router,
     },
     service::{
         Caches, Retention, Rules, ServiceParts, Services, WebhookPolicy,
@@ -233,7 +233,7 @@ impl Application {
             }),
         };
         let documents = DocumentCache::new();
-        let state = AppState {
+        let state = AppState::new(SharedState {
             schema: build_schema(services.clone(), &config.api, caps, documents.clone()),
             admin_schema: admin_api
                 .then(|| build_admin_schema(services.clone(), &config.api, caps)),
@@ -250,7 +250,7 @@ impl Application {
             )),
             shutdown,
             sockets: TaskTracker::new(),
-        };
+        });
         Ok(Self {
             listener,
             metrics,
@@ -330,7 +330,7 @@ impl Application {
             .await;
         // axum's graceful shutdown does not wait for upgraded connections: without this,
         // the process could exit before their 1001 frames are written.
-        let sockets = self.state.sockets;
+        let sockets = &self.state.sockets;
         sockets.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, sockets.wait())
             .await

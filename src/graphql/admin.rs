@@ -2,8 +2,6 @@
 //! it leaves untouched). An administrator names the account; what it reads is what the
 //! user would see, through the same types and service reads, with nothing current.
 
-use std::sync::Arc;
-
 use async_graphql::{
     Context, EmptySubscription, Enum, ID, Object, Result, SDLExportOptions, Schema, SchemaBuilder,
     SimpleObject,
@@ -20,7 +18,7 @@ use super::{
 };
 use crate::{
     config::ApiConfig,
-    service::{Actor, Administrator, ServiceError, Services, max_listed_ended_sessions},
+    service::{Administrator, ServiceError, Services, Viewer, max_listed_ended_sessions},
 };
 
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
@@ -167,20 +165,20 @@ impl AdminQuery {
 
 /// A user's account: devices, sessions and security log. Nothing in it is current.
 pub struct AdminUser {
-    view: Arc<Actor>,
+    view: Viewer,
 }
 
 #[Object]
 impl AdminUser {
     /// The user's id.
     async fn id(&self) -> &str {
-        &self.view.user_id
+        self.view.account().user_id()
     }
 
     /// The user's devices, most recently seen first, forgotten ones excluded.
     #[graphql(complexity = "cost::devices(child_complexity)")]
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
-        let devices = ctx.services().devices(&self.view).await.api()?;
+        let devices = ctx.services().devices(self.view.account()).await.api()?;
         Ok(devices
             .into_iter()
             .map(|row| Device::new(row, &self.view))
@@ -201,7 +199,7 @@ impl AdminUser {
     ) -> Result<Vec<Session>> {
         let sessions = ctx
             .services()
-            .sessions(&self.view, include_ended.unwrap_or(false))
+            .sessions(self.view.account(), include_ended.unwrap_or(false))
             .await
             .api()?;
         Ok(Session::list(sessions, &self.view))

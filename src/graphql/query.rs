@@ -23,7 +23,7 @@ impl DeviceQuery {
     #[graphql(complexity = "super::cost::devices(child_complexity)")]
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<Device>> {
         let actor = ctx.actor()?;
-        let devices = ctx.services().devices(actor).await.api()?;
+        let devices = ctx.services().devices(actor.account()).await.api()?;
         Ok(devices
             .into_iter()
             .map(|row| Device::new(row, actor))
@@ -72,7 +72,11 @@ impl SessionQuery {
     ) -> Result<Vec<Session>> {
         let include_ended = include_ended.unwrap_or(false);
         let actor = ctx.actor()?;
-        let sessions = ctx.services().sessions(actor, include_ended).await.api()?;
+        let sessions = ctx
+            .services()
+            .sessions(actor.account(), include_ended)
+            .await
+            .api()?;
         Ok(Session::list(sessions, actor))
     }
 

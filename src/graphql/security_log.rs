@@ -1,8 +1,6 @@
 //! The user's security log: their account events as a cursor-paginated list, newest
 //! first. The live feed is the `securityEvent` subscription.
 
-use std::sync::Arc;
-
 use async_graphql::{
     Context, Object, Result, SimpleObject,
     connection::{Connection, Edge, EmptyFields},
@@ -12,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use entity::account_event;
 
 use super::{ApiResult, ContextExt, model::SecurityEvent, scalars::DateTime};
-use crate::service::{Actor, LogPosition, ServiceError};
+use crate::service::{LogPosition, ServiceError, Viewer};
 
 /// Longest page of `securityEvents`.
 pub const MAX_PAGE: i32 = 100;
@@ -58,7 +56,7 @@ impl SecurityLogQuery {
             String,
         >,
     ) -> Result<SecurityLogPage> {
-        page(ctx, ctx.actor()?, first, after).await
+        page(ctx, &ctx.actor()?.into(), first, after).await
     }
 }
 
@@ -69,7 +67,7 @@ pub type SecurityLogPage = Connection<String, SecurityEvent, SecurityLogInfo, Em
 /// after the cursor `after`.
 pub(super) async fn page(
     ctx: &Context<'_>,
-    viewer: &Arc<Actor>,
+    viewer: &Viewer,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<SecurityLogPage> {
@@ -89,7 +87,7 @@ pub(super) async fn page(
     let limit = first as usize;
     let mut rows = ctx
         .services()
-        .account_events(viewer, limit as u64 + 1, after)
+        .account_events(viewer.account(), limit as u64 + 1, after)
         .await
         .api()?;
     let has_next_page = rows.len() > limit;

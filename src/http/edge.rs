@@ -29,13 +29,11 @@ use std::{net::SocketAddr, sync::Arc};
 
 use async_graphql::Data;
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Request, State},
+    extract::{ConnectInfo, FromRequestParts, Request},
     http::{HeaderMap, header, request::Parts},
-    middleware::Next,
-    response::Response,
 };
 
-use super::{AppState, refusals::EdgeRefusal};
+use super::{AppState, ClientLookup, refusals::EdgeRefusal};
 use crate::{
     graphql::Loaders,
     service::{Actor, Administrator, ClientInfo, Requester, ServiceError, SessionEnd},
@@ -199,23 +197,18 @@ pub(super) fn attach_requester(data: &mut Data, state: &AppState, requester: Req
     data.insert(requester);
 }
 
-/// Before the steps, for every routed request: who the client is (its address through
-/// the trusted proxies, where it is, its user agent), worked out once and left in the
-/// request for the edge, the handlers and the request log.
-pub(super) async fn identify_client(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Before the steps, for every routed request (`http::at_the_edge`): who the client is
+/// (its address through the trusted proxies, where it is, its user agent), worked out
+/// once and left in the request for its handler and the request log.
+pub(super) fn identify_client(clients: &ClientLookup, request: &mut Request) {
     if let Some(ConnectInfo(peer)) = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .copied()
     {
-        let client = state.clients.client_info(peer, request.headers());
+        let client = clients.client_info(peer, request.headers());
         request.extensions_mut().insert(client);
     }
-    next.run(request).await
 }
 
 /// The client [`identify_client`] found, for a handler.
@@ -229,14 +222,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// The client of a request, or INTERNAL if it was routed without [`identify_client`].
-pub(super) fn client_of(parts: &Parts) -> Result<ClientInfo, EdgeRefusal> {
-    parts
-        .extensions
-        .get::<ClientInfo>()
-        .cloned()
-        .ok_or_else(|| {
-            tracing::error!("a request was routed without its client identified");
-            EdgeRefusal::Internal
-        })
+/// The client of a request, taken from it (one extractor per handler asks), or INTERNAL
+/// if it was routed without [`identify_client`].
+pub(super) fn client_of(parts: &mut Parts) -> Result<ClientInfo, EdgeRefusal> {
+    parts.extensions.remove::<ClientInfo>().ok_or_else(|| {
+        tracing::error!("a request was routed without its client identified");
+        EdgeRefusal::Internal
+    })
 }

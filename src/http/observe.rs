@@ -9,7 +9,10 @@
 //! extension, whose hook every field of every request would pass through
 //! (docs/performance.md); and skipped altogether while neither log nor metrics want it.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::{
@@ -19,7 +22,9 @@ use axum::{
     response::Response,
 };
 
-use super::{AppState, errors::answers, refusals::EdgeRefusal};
+use super::{
+    AppState, ClientLookup, edge::identify_client, errors::answers, refusals::EdgeRefusal,
+};
 use crate::{
     config::{ClientIpLogging, CompatApi},
     graphql::error_code,
@@ -75,21 +80,25 @@ pub(super) enum Answered {
 #[derive(Clone)]
 pub(super) struct OperatorKey(pub String);
 
-/// How one surface's requests are observed: the state of its [`layer`].
-#[derive(Clone, Copy)]
+/// How one surface's requests are met: the state of its [`layer`].
+#[derive(Clone)]
 pub(super) struct Observer {
     pub surface: Surface,
+    pub clients: Arc<ClientLookup>,
     /// How client addresses appear in log lines.
     pub client_ips: ClientIpLogging,
 }
 
-/// Observes each routed request: its operations (or route), code, status, duration and
-/// client. The client was identified before, by `edge::identify_client`.
+/// The one layer around every API route: identifies the client (`edge::identify_client`),
+/// then observes the request: its operations (or route), code, status, duration and
+/// client. One layer rather than two, since each takes its own copy of what it wraps per
+/// request.
 pub(super) async fn layer(
     State(observer): State<Observer>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    identify_client(&observer.clients, &mut request);
     if !wanted() {
         return next.run(request).await;
     }

@@ -5,7 +5,7 @@ use entity::account_event;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::{Actor, ServiceResult, Services};
+use super::{Account, ServiceResult, Services};
 
 /// Where a page starts: just after this event in newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,16 +15,16 @@ pub struct LogPosition {
 }
 
 impl Services {
-    /// Up to `limit` of the caller's account events after `after`, newest first. Ties in
-    /// time are broken by id, so pages never skip or repeat an event.
+    /// Up to `limit` of the account's events after `after`, newest first. Ties in time are
+    /// broken by id, so pages never skip or repeat an event.
     pub async fn account_events(
         &self,
-        actor: &Actor,
+        account: Account<'_>,
         limit: u64,
         after: Option<LogPosition>,
     ) -> ServiceResult<Vec<account_event::Model>> {
         let mut query = account_event::Entity::find()
-            .filter(account_event::Column::UserId.eq(actor.user_id.as_str()));
+            .filter(account_event::Column::UserId.eq(account.user_id()));
         if let Some(after) = after {
             query = query.filter(
                 Condition::any()

@@ -3,8 +3,6 @@
 //! the user's account event too, marked as an administrator's, so it shows in their
 //! security log and is pushed to their sessions like any other.
 
-use std::sync::Arc;
-
 use entity::{
     device::{self, DeviceStatus},
     session::{self, EndReason},
@@ -13,7 +11,7 @@ use sea_orm::{ColumnTrait, Condition, IntoActiveModel, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
-    Actor, ClientInfo, ServiceError, ServiceResult, Services, bad_input,
+    ServiceError, ServiceResult, Services, Viewer, bad_input,
     devices::{flag_hijacked, lock_own_device},
     outbox::EventLog,
     sessions::{end_sessions, is_live},
@@ -38,21 +36,17 @@ impl Services {
         Ok(Administrator { key_id })
     }
 
-    /// How an administrator sees `user_id`'s account: as a viewer with no session of its
-    /// own, so nothing is current, to hand to the same reads the user's API makes.
-    pub fn administrator_view(&self, user_id: &str) -> ServiceResult<Arc<Actor>> {
+    /// How an administrator sees `user_id`'s account, to hand to the same reads the
+    /// user's API makes: nothing in it is the administrator's own.
+    pub fn administrator_view(&self, user_id: &str) -> ServiceResult<Viewer> {
         if !is_valid_user_id(user_id) {
             return Err(bad_input(
                 "a user id is 1 to 255 bytes without control characters",
             ));
         }
-        Ok(Arc::new(Actor {
-            user_id: user_id.to_owned(),
-            session_id: Uuid::nil(),
-            device_id: Uuid::nil(),
-            client: ClientInfo::default(),
-            pending: false,
-        }))
+        Ok(Viewer::Administrator {
+            user_id: user_id.into(),
+        })
     }
 
     /// Ends `user_id`'s active sessions, or only `session_id` of them (ADMIN_REVOKED), e.g.
@@ -66,7 +60,7 @@ impl Services {
         let view = self.administrator_view(user_id)?;
         let now = self.now();
         let mut scope = Condition::all()
-            .add(session::Column::UserId.eq(view.user_id.as_str()))
+            .add(session::Column::UserId.eq(view.account().user_id()))
             .add(is_live(now));
         if let Some(id) = session_id {
             scope = scope.add(session::Column::Id.eq(id));
@@ -96,7 +90,7 @@ impl Services {
         let view = self.administrator_view(user_id)?;
         let now = self.now();
         let txn = self.begin_write().await?;
-        let device = lock_own_device(&txn, &view, device_id).await?;
+        let device = lock_own_device(&txn, view.account(), device_id).await?;
         if device.status == DeviceStatus::Hijacked {
             return Ok(device);
         }

@@ -5,8 +5,8 @@
 //! calling user, so another user's records look exactly like missing ones.
 
 mod account_events;
-mod account_reads;
 mod admin;
+mod caches;
 mod cooldown;
 mod devices;
 mod error;
@@ -32,14 +32,14 @@ use sea_orm::{
 
 pub use account_events::LogPosition;
 pub use admin::Administrator;
+pub use caches::Caches;
 pub use devices::{DeviceTrust, ForgottenDevice, device_trust};
 use error::bad_input;
 pub use error::{ServiceError, ServiceResult};
 pub use live::{AccountEvent, AccountFeed, MAX_CATCH_UP, SessionEndWatch};
 pub use new_sign_ins::{MAX_LISTED_NEW_SIGN_INS, NewSignIn, chosen_device_name, observed_summary};
-pub use requester::{Actor, ClientInfo, Requester};
+pub use requester::{Account, Actor, ClientInfo, Requester, Viewer};
 pub use retention::{Retention, RetentionReport};
-use sessions::SessionCache;
 pub(crate) use sessions::max_listed_ended_sessions;
 pub use sessions::{
     ExpiryWarning, MAX_LISTED_ENDED_SESSIONS, SessionEnd, SessionState, session_state,
@@ -49,9 +49,6 @@ pub use webhooks::{
     Attempt, DeliveryState, DueDelivery, WebhookEndpoint, WebhookPolicy, webhook_payload,
     webhook_type,
 };
-
-use account_reads::AccountReads;
-use entity::{device, session};
 
 use migration::{Migrator, MigratorTrait};
 
@@ -109,40 +106,6 @@ pub struct ServiceParts {
     pub limits: Arc<RateLimits>,
     pub caches: Caches,
     pub webhooks: WebhookPolicy,
-}
-
-/// What each instance keeps in memory so that requests need not read the database.
-#[derive(Clone)]
-pub struct Caches {
-    /// Sessions by id, for token checks and heartbeats.
-    sessions: SessionCache,
-    /// Each account's devices, as the devices page lists them.
-    devices: AccountReads<device::Model>,
-    /// Each account's active sessions, as the sessions and devices pages list them.
-    live_sessions: AccountReads<session::Model>,
-}
-
-impl Caches {
-    /// Up to `size` sessions, and lists of up to `size` rows in all; lists are trusted
-    /// for at most the heartbeat `write_window` (see `account_reads`), and kept not at all
-    /// when it is zero.
-    pub fn new(
-        size: u64,
-        idle_timeout: std::time::Duration,
-        write_window: std::time::Duration,
-    ) -> Self {
-        Self {
-            sessions: SessionCache::new(size, idle_timeout),
-            devices: AccountReads::new(size, write_window),
-            live_sessions: AccountReads::new(size, write_window),
-        }
-    }
-
-    /// Drops `user_id`'s lists: this instance changed their rows without an event.
-    fn forget_lists(&self, user_id: &str) {
-        self.devices.forget(user_id);
-        self.live_sessions.forget(user_id);
-    }
 }
 
 impl Services {

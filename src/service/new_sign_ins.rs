@@ -254,7 +254,7 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("sign-in"))?;
         // A forgotten device has no sign-in left to answer; any other failure is itself.
-        let device = lock_own_device(&txn, actor, session.device_id)
+        let device = lock_own_device(&txn, actor.account(), session.device_id)
             .await
             .map_err(|error| match error {
                 ServiceError::NotFound(_) => ServiceError::NotFound("sign-in"),
@@ -268,7 +268,7 @@ impl Services {
                 "a sign-in is confirmed or rejected from another device, not from the one that signed in",
             ));
         }
-        let own_device = lock_own_device(&txn, actor, actor.device_id).await?;
+        let own_device = lock_own_device(&txn, actor.account(), actor.device_id).await?;
         if own_device
             .sign_in_check
             .is_some_and(|check| check != SignInCheck::Confirmed)

@@ -30,12 +30,72 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The caller's own account, the only one its reads may return rows of.
+    pub fn account(&self) -> Account<'_> {
+        Account(&self.user_id)
+    }
+
     /// The actor, unless its session waits for confirmation.
     pub fn confirmed(&self) -> ServiceResult<&Self> {
         if self.pending {
             return Err(ServiceError::SignInPending);
         }
         Ok(self)
+    }
+}
+
+/// Whose rows a read returns: a session's own account ([`Actor::account`]), or the one
+/// an administrator reads ([`Viewer::account`]). Made only from those two, so a read cannot
+/// be pointed at an account by a bare string.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a>(&'a str);
+
+impl<'a> Account<'a> {
+    pub fn user_id(self) -> &'a str {
+        self.0
+    }
+}
+
+/// Who is looking at an account's rows, which decides which of them are its own (the
+/// `current` session and device).
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// The user, through one of their sessions: that session and its device are current.
+    Session(Arc<Actor>),
+    /// An administrator reading the account (`Services::administrator_view`): nothing in
+    /// it is theirs.
+    Administrator { user_id: Arc<str> },
+}
+
+impl Viewer {
+    /// The account being looked at.
+    pub fn account(&self) -> Account<'_> {
+        match self {
+            Viewer::Session(actor) => actor.account(),
+            Viewer::Administrator { user_id } => Account(user_id),
+        }
+    }
+
+    /// Whether session `id` is the one looking.
+    pub fn is_current_session(&self, id: Uuid) -> bool {
+        matches!(self, Viewer::Session(actor) if actor.session_id == id)
+    }
+
+    /// Whether device `id` is the one looking.
+    pub fn is_current_device(&self, id: Uuid) -> bool {
+        matches!(self, Viewer::Session(actor) if actor.device_id == id)
+    }
+}
+
+impl From<&Arc<Actor>> for Viewer {
+    fn from(actor: &Arc<Actor>) -> Self {
+        Viewer::Session(actor.clone())
+    }
+}
+
+impl From<&Viewer> for Viewer {
+    fn from(viewer: &Viewer) -> Self {
+        viewer.clone()
     }
 }
 

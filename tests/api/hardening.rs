@@ -333,14 +333,7 @@ async fn identity_tokens_verify_against_any_configured_secret() {
     })
     .await;
     let claims = json!({ "sub": "alice", "exp": app.now() + 300 });
-    let signed_with = |secret: &str| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap()
-    };
+    let signed_with = |secret: &str| sessionhub_client::identity::sign(secret.as_bytes(), &claims);
     let start = "mutation { startSession(input: {}) { token } }";
     for secret in [NEW_SECRET, crate::helpers::IDENTITY_SECRET] {
         app.graphql(Some(&signed_with(secret)), start, json!({}))

@@ -409,13 +409,9 @@ impl TestApp {
         }))
     }
 
+    /// An identity token with exactly `claims`, signed with the server's identity secret.
     pub fn identity_token_with(&self, claims: Value) -> String {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(IDENTITY_SECRET.as_bytes()),
-        )
-        .unwrap()
+        sessionhub_client::identity::sign(IDENTITY_SECRET.as_bytes(), &claims)
     }
 
     /// Sends a GraphQL request with an optional bearer token.

@@ -1,10 +1,6 @@
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
-};
+use sessionhub_client::live::{self, LiveSocket};
 
 use crate::helpers::{SAFARI_IPHONE, SignedIn, TestApp};
 
@@ -47,95 +43,58 @@ async fn revoke_on_one_instance_signs_out_a_subscriber_on_another(a: TestApp) {
     a.assert_session_ended(&phone.token).await;
 }
 
-/// A `graphql-transport-ws` client connection.
+/// A subscription socket as a test drives it: the shared client's, failing the test on
+/// any socket error.
 pub struct Subscriber {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: LiveSocket,
 }
 
 impl Subscriber {
     /// Opens a socket speaking `protocol`, without initialising it.
     async fn open(app: &TestApp, protocol: &'static str) -> Self {
-        let mut request = app
-            .url("/graphql/ws")
-            .replace("http://", "ws://")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        let socket = LiveSocket::open(&app.url(""), protocol).await.unwrap();
         Self { socket }
     }
 
     pub async fn connect(app: &TestApp, init_payload: Value) -> Self {
-        let mut subscriber = Self::open(app, "graphql-transport-ws").await;
-        subscriber
-            .send(json!({ "type": "connection_init", "payload": init_payload }))
-            .await;
+        let mut subscriber = Self::open(app, live::TRANSPORT_WS).await;
+        subscriber.socket.init(init_payload).await.unwrap();
         subscriber
     }
 
     pub async fn authenticated(app: &TestApp, token: &str) -> Self {
-        let mut subscriber =
-            Self::connect(app, json!({ "Authorization": format!("Bearer {token}") })).await;
-        assert_eq!(subscriber.next().await["type"], "connection_ack");
-        subscriber
+        let socket = LiveSocket::authenticated(&app.url(""), token)
+            .await
+            .unwrap();
+        Self { socket }
     }
 
     pub async fn send(&mut self, message: Value) {
-        self.socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .unwrap();
+        self.socket.send(message).await.unwrap();
     }
 
     /// Starts the closing handshake, as a client leaving a page does.
     pub async fn close(&mut self, code: u16) {
-        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
-            code: code.into(),
-            reason: "bye".into(),
-        };
-        self.socket.send(Message::Close(Some(frame))).await.unwrap();
+        self.socket.close(code).await.unwrap();
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str) {
-        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
-            .await;
+        self.socket.subscribe(id, query).await.unwrap();
     }
 
     /// Returns once the server has read every message sent so far: it answers a ping in
     /// order. For `signedOut`, which opens no feed to count ([`wait_for_subscribers`]).
     pub async fn read_up_to_here(&mut self) {
-        self.send(json!({ "type": "ping" })).await;
-        assert_eq!(self.next().await, json!({ "type": "pong" }));
+        self.socket.read_up_to_here().await.unwrap();
     }
 
     /// The next protocol message; a close frame comes back as `{"close": code}`. Gives up
     /// after ten seconds, so a missing message fails the test instead of hanging it.
     pub async fn next(&mut self) -> Value {
-        tokio::time::timeout(std::time::Duration::from_secs(10), self.next_message())
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
             .await
             .expect("no message within 10 s")
-    }
-
-    async fn next_message(&mut self) -> Value {
-        loop {
-            match self.socket.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let message: Value = serde_json::from_str(&text).unwrap();
-                    // Skip the server's keep-alives (`ping`, legacy `ka`).
-                    if message["type"] != "ping" && message["type"] != "ka" {
-                        return message;
-                    }
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    return json!({ "close": frame.map(|f| u16::from(f.code)) });
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return json!({ "close": null }),
-            }
-        }
+            .unwrap()
     }
 }
 
@@ -355,10 +314,10 @@ async fn every_way_a_session_ends_reaches_signed_out(app: TestApp) {
 async fn protocol_violations_close_with_their_codes(app: TestApp) {
     let alice = app.sign_in("alice").await;
     // No connection_init within the (test's 300 ms) initialisation timeout.
-    let mut silent = Subscriber::open(&app, "graphql-transport-ws").await;
+    let mut silent = Subscriber::open(&app, live::TRANSPORT_WS).await;
     assert_eq!(silent.next().await, json!({ "close": 4408 }));
     // Subscribing before the server acknowledged the connection.
-    let mut eager = Subscriber::open(&app, "graphql-transport-ws").await;
+    let mut eager = Subscriber::open(&app, live::TRANSPORT_WS).await;
     eager
         .subscribe("1", "subscription { signedOut { reason } }")
         .await;
@@ -449,7 +408,7 @@ pub async fn connect_once_a_place_is_free(app: &TestApp, token: &str) -> Subscri
 async fn legacy_protocol_clients_are_served(app: TestApp) {
     let laptop = app.sign_in("alice").await;
     let phone = app.sign_in_with("alice", SAFARI_IPHONE, None).await;
-    let mut legacy = Subscriber::open(&app, "graphql-ws").await;
+    let mut legacy = Subscriber::open(&app, live::LEGACY_WS).await;
     legacy
         .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", laptop.token) } }))
         .await;
@@ -469,7 +428,7 @@ async fn legacy_protocol_clients_are_served(app: TestApp) {
         json!({ "id": "1", "type": "complete" })
     );
 
-    let mut refused = Subscriber::open(&app, "graphql-ws").await;
+    let mut refused = Subscriber::open(&app, live::LEGACY_WS).await;
     refused
         .send(json!({ "type": "connection_init", "payload": { "token": phone.token } }))
         .await;

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
 use entity::device;
 use uuid::Uuid;
@@ -7,7 +5,7 @@ use uuid::Uuid;
 use super::{DeviceStatus, DeviceType, Location, Session, TrustLevel};
 use crate::{
     graphql::{ContextExt, loaders::DeviceId, loaders::DeviceSessionsKey, scalars::DateTime},
-    service::{self, Actor, max_listed_ended_sessions},
+    service::{self, Viewer, max_listed_ended_sessions},
 };
 
 /// A browser or operating system, parsed from the user agent.
@@ -32,20 +30,20 @@ impl Software {
 /// whose request (or subscription) it is, which decides `isCurrent` and what it may load.
 pub struct Device {
     row: device::Model,
-    viewer: Arc<Actor>,
+    viewer: Viewer,
 }
 
 impl Device {
-    pub fn new(row: device::Model, viewer: &Arc<Actor>) -> Self {
+    pub fn new(row: device::Model, viewer: impl Into<Viewer>) -> Self {
         Self {
             row,
-            viewer: viewer.clone(),
+            viewer: viewer.into(),
         }
     }
 
     /// One of `viewer`'s devices by id, forgotten ones included, batched with the other
     /// devices the request asks for.
-    pub async fn load(ctx: &Context<'_>, viewer: &Arc<Actor>, id: Uuid) -> Result<Option<Self>> {
+    pub async fn load(ctx: &Context<'_>, viewer: &Viewer, id: Uuid) -> Result<Option<Self>> {
         let row = Self::load_row(ctx, viewer, id).await?;
         Ok(row.map(|row| Self::new(row, viewer)))
     }
@@ -53,10 +51,12 @@ impl Device {
     /// The row of one of `viewer`'s devices, through the request's loaders.
     pub async fn load_row(
         ctx: &Context<'_>,
-        viewer: &Actor,
+        viewer: &Viewer,
         id: Uuid,
     ) -> Result<Option<device::Model>> {
-        ctx.loaders(&viewer.user_id)?.load(DeviceId(id)).await
+        ctx.loaders(viewer.account().user_id())?
+            .load(DeviceId(id))
+            .await
     }
 
     fn trust(&self, ctx: &Context<'_>) -> service::DeviceTrust {
@@ -135,7 +135,7 @@ impl Device {
 
     /// True for the device of the session making the request.
     async fn is_current(&self) -> bool {
-        self.viewer.device_id == self.row.id
+        self.viewer.is_current_device(self.row.id)
     }
 
     /// When the device first signed in.
@@ -170,9 +170,10 @@ impl Device {
             include_ended: include_ended.unwrap_or(false),
         };
         let sessions = ctx
-            .loaders(&self.viewer.user_id)?
-            .device_sessions(key)
-            .await?;
+            .loaders(self.viewer.account().user_id())?
+            .load(key)
+            .await?
+            .unwrap_or_default();
         Ok(Session::list(sessions, &self.viewer))
     }
 }

@@ -1,12 +1,10 @@
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 use entity::{device, session};
 
 use super::{Device, Location, Session, SignInCheck};
 use crate::{
     graphql::{internal_error, scalars::DateTime},
-    service::{self, Actor},
+    service::{self, Viewer},
 };
 
 /// A sign-in on a device the account had never used, which the account's other sessions
@@ -15,24 +13,24 @@ pub struct NewSignIn {
     session: session::Model,
     /// The device as the answer left it; loaded when not known (a pushed sign-in).
     device: Option<device::Model>,
-    viewer: Arc<Actor>,
+    viewer: Viewer,
 }
 
 impl NewSignIn {
-    pub fn new(found: service::NewSignIn, viewer: &Arc<Actor>) -> Self {
+    pub fn new(found: service::NewSignIn, viewer: impl Into<Viewer>) -> Self {
         Self {
             session: found.session,
             device: Some(found.device),
-            viewer: viewer.clone(),
+            viewer: viewer.into(),
         }
     }
 
     /// The sign-in `session` made, as an event told of it.
-    pub fn of_session(session: session::Model, viewer: &Arc<Actor>) -> Self {
+    pub fn of_session(session: session::Model, viewer: impl Into<Viewer>) -> Self {
         Self {
             session,
             device: None,
-            viewer: viewer.clone(),
+            viewer: viewer.into(),
         }
     }
 

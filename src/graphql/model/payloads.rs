@@ -1,14 +1,12 @@
 //! What mutations answer and subscriptions push, beyond the objects themselves.
 
-use std::sync::Arc;
-
 use async_graphql::{ID, SimpleObject};
 use entity::session;
 
 use super::{Device, Session, SessionEndReason};
 use crate::{
     graphql::scalars::DateTime,
-    service::{Actor, ExpiryWarning},
+    service::{ExpiryWarning, Viewer},
 };
 
 /// The result of signing in.
@@ -34,7 +32,7 @@ pub struct RevokeSessionsPayload {
 }
 
 impl RevokeSessionsPayload {
-    pub fn new(sessions: Vec<session::Model>, viewer: &Arc<Actor>) -> Self {
+    pub fn new(sessions: Vec<session::Model>, viewer: impl Into<Viewer>) -> Self {
         Self {
             revoked_count: i32::try_from(sessions.len()).unwrap_or(i32::MAX),
             sessions: Session::list(sessions, viewer),

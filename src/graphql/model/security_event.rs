@@ -1,23 +1,21 @@
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Json, Object, Result};
 use entity::account_event;
 
 use super::{Device, Location, SecurityEventKind, Session, SessionEndReason};
-use crate::{graphql::scalars::DateTime, service::Actor};
+use crate::{graphql::scalars::DateTime, service::Viewer};
 
 /// One entry of the security log: what happened, to which device or session, who did it
 /// (which session) and from where. The API's view of a stored account event.
 pub struct SecurityEvent {
     row: account_event::Model,
-    viewer: Arc<Actor>,
+    viewer: Viewer,
 }
 
 impl SecurityEvent {
-    pub fn new(row: account_event::Model, viewer: &Arc<Actor>) -> Self {
+    pub fn new(row: account_event::Model, viewer: impl Into<Viewer>) -> Self {
         Self {
             row,
-            viewer: viewer.clone(),
+            viewer: viewer.into(),
         }
     }
 }

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 use entity::session;
 use uuid::Uuid;
@@ -7,31 +5,37 @@ use uuid::Uuid;
 use super::{Device, Location, SessionEndReason, SessionStatus};
 use crate::{
     graphql::{ContextExt, internal_error, loaders::SessionId, scalars::DateTime},
-    service::{self, Actor},
+    service::{self, Viewer},
 };
 
 /// One sign-in on one device, as seen by `viewer` (see [`Device`]).
 pub struct Session {
     row: session::Model,
-    viewer: Arc<Actor>,
+    viewer: Viewer,
 }
 
 impl Session {
-    pub fn new(row: session::Model, viewer: &Arc<Actor>) -> Self {
+    pub fn new(row: session::Model, viewer: impl Into<Viewer>) -> Self {
         Self {
             row,
-            viewer: viewer.clone(),
+            viewer: viewer.into(),
         }
     }
 
-    pub fn list(rows: Vec<session::Model>, viewer: &Arc<Actor>) -> Vec<Self> {
-        rows.into_iter().map(|row| Self::new(row, viewer)).collect()
+    pub fn list(rows: Vec<session::Model>, viewer: impl Into<Viewer>) -> Vec<Self> {
+        let viewer = viewer.into();
+        rows.into_iter()
+            .map(|row| Self::new(row, &viewer))
+            .collect()
     }
 
     /// One of `viewer`'s sessions by id, ended or not, batched with the other sessions the
     /// request asks for.
-    pub async fn load(ctx: &Context<'_>, viewer: &Arc<Actor>, id: Uuid) -> Result<Option<Self>> {
-        let row = ctx.loaders(&viewer.user_id)?.load(SessionId(id)).await?;
+    pub async fn load(ctx: &Context<'_>, viewer: &Viewer, id: Uuid) -> Result<Option<Self>> {
+        let row = ctx
+            .loaders(viewer.account().user_id())?
+            .load(SessionId(id))
+            .await?;
         Ok(row.map(|row| Self::new(row, viewer)))
     }
 }
@@ -57,7 +61,7 @@ impl Session {
 
     /// True for the session making the request.
     async fn is_current(&self) -> bool {
-        self.viewer.session_id == self.row.id
+        self.viewer.is_current_session(self.row.id)
     }
 
     /// How the user authenticated, from the identity token's amr claim, joined with "+"

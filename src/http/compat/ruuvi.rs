@@ -172,7 +172,7 @@ async fn get_sessions(
     caller: Caller<Ruuvi>,
 ) -> Answer<Success<Sessions>> {
     let actor = caller.confirmed()?;
-    let sessions = state.services.sessions(actor, false).await?;
+    let sessions = state.services.sessions(actor.account(), false).await?;
     Ok(success(Sessions {
         sessions: sessions
             .iter()
@@ -220,7 +220,7 @@ async fn delete_session(
 ) -> Answer<Success<Empty>> {
     let id = session_number(&id)?;
     let actor = caller.ending(|own| ruuvi_id(own) == id)?;
-    let sessions = state.services.sessions(actor, false).await?;
+    let sessions = state.services.sessions(actor.account(), false).await?;
     let session = sessions
         .iter()
         .find(|session| ruuvi_id(session.id) == id)

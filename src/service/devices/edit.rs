@@ -101,7 +101,7 @@ impl Services {
         change: impl FnOnce(device::Model) -> ServiceResult<device::ActiveModel>,
     ) -> ServiceResult<device::Model> {
         let txn = self.begin_write().await?;
-        let update = change(lock_own_device(&txn, actor, id).await?)?;
+        let update = change(lock_own_device(&txn, actor.account(), id).await?)?;
         let device = update.update(&txn).await?;
         let mut log = EventLog::by_actor(actor, self.now());
         log.record(

@@ -23,7 +23,7 @@ pub(super) use registration::{Sighting, SignInDevice, known_device, sign_in_devi
 pub use retire::ForgottenDevice;
 pub(super) use retire::{flag_hijacked, forget};
 
-use super::{Actor, ServiceError, ServiceResult, Services, sessions::is_live};
+use super::{Account, Actor, ServiceError, ServiceResult, Services, sessions::is_live};
 
 /// A device's trust as it stands now: stored trust that has expired reads as none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,25 +61,25 @@ pub fn device_trust(device: &device::Model, now: DateTime<Utc>) -> DeviceTrust {
 }
 
 impl Services {
-    /// The caller's devices, most recently seen first.
-    pub async fn devices(&self, actor: &Actor) -> ServiceResult<Vec<device::Model>> {
+    /// The account's devices, most recently seen first.
+    pub async fn devices(&self, account: Account<'_>) -> ServiceResult<Vec<device::Model>> {
         let lists = &self.caches.devices;
-        if let Some(devices) = lists.current(&self.events, &actor.user_id) {
+        if let Some(devices) = lists.current(&self.events, account.user_id()) {
             return Ok(devices);
         }
-        let stamp = self.events.change_stamp(&actor.user_id);
-        let devices = own_devices(actor)
+        let stamp = self.events.change_stamp(account.user_id());
+        let devices = own_devices(account)
             .order_by_desc(device::Column::LastSeenAt)
             .order_by_desc(device::Column::Id)
             .all(&self.db)
             .await?;
-        lists.keep(stamp, &actor.user_id, &devices);
+        lists.keep(stamp, account.user_id(), &devices);
         Ok(devices)
     }
 
     /// One of the caller's devices; `None` when missing, forgotten or someone else's.
     pub async fn device(&self, actor: &Actor, id: Uuid) -> ServiceResult<Option<device::Model>> {
-        Ok(own_devices(actor)
+        Ok(own_devices(actor.account())
             .filter(device::Column::Id.eq(id))
             .one(&self.db)
             .await?)
@@ -127,20 +127,20 @@ impl Services {
 
 /// The caller's devices, forgotten ones excluded: the only devices the API lets anyone
 /// see or change, so another user's look exactly like missing ones.
-fn own_devices(actor: &Actor) -> Select<device::Entity> {
+fn own_devices(account: Account<'_>) -> Select<device::Entity> {
     device::Entity::find()
-        .filter(device::Column::UserId.eq(actor.user_id.as_str()))
+        .filter(device::Column::UserId.eq(account.user_id()))
         .filter(device::Column::ForgottenAt.is_null())
 }
 
-/// Reads one of the caller's devices inside `txn`, locked until it commits, so the checks
+/// Reads one of the account's devices inside `txn`, locked until it commits, so the checks
 /// made on it (hijacked or not) still hold when the change is written.
 pub(super) async fn lock_own_device(
     txn: &DatabaseTransaction,
-    actor: &Actor,
+    account: Account<'_>,
     id: Uuid,
 ) -> ServiceResult<device::Model> {
-    own_devices(actor)
+    own_devices(account)
         .filter(device::Column::Id.eq(id))
         .lock_exclusive()
         .one(txn)

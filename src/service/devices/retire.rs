@@ -106,7 +106,7 @@ impl Services {
         self.check_cooldown(actor, Ending::Device(id)).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
-        let device = lock_own_device(&txn, actor, id).await?;
+        let device = lock_own_device(&txn, actor.account(), id).await?;
         if device.status == DeviceStatus::Hijacked {
             return Ok(device);
         }
@@ -122,7 +122,7 @@ impl Services {
         self.check_cooldown(actor, Ending::Device(id)).await?;
         let now = self.now();
         let txn = self.begin_write().await?;
-        let device = lock_own_device(&txn, actor, id).await?;
+        let device = lock_own_device(&txn, actor.account(), id).await?;
         let mut log = EventLog::by_actor(actor, now);
         let forgotten = forget(&txn, &mut log, device, now).await?;
         self.commit(log, txn).await?;

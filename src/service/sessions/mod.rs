@@ -4,7 +4,6 @@
 //! every end is conditional on the session still being open, is recorded exactly once,
 //! and writes its account event in the same transaction.
 
-mod cache;
 mod ends;
 mod expiry_warnings;
 mod heartbeat;
@@ -14,7 +13,6 @@ use chrono::{DateTime, Utc};
 use entity::session::{self, EndReason};
 use sea_orm::{ColumnTrait, Condition};
 
-pub(super) use cache::SessionCache;
 pub(super) use ends::end_sessions;
 pub use expiry_warnings::ExpiryWarning;
 pub use reads::MAX_LISTED_ENDED_SESSIONS;

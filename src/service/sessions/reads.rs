@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{SessionEnd, SessionState, is_live, session_state};
 use crate::{
-    service::{Actor, ServiceError, ServiceResult, Services},
+    service::{Account, Actor, ServiceError, ServiceResult, Services},
     telemetry::metrics,
 };
 
@@ -137,19 +137,19 @@ impl Services {
         Ok(SessionEnd::of(&session, self.now()))
     }
 
-    /// The caller's sessions, most recent activity first; active ones only unless
+    /// The account's sessions, most recent activity first; active ones only unless
     /// `include_ended`, and then at most [`MAX_LISTED_ENDED_SESSIONS`] ended ones.
     pub async fn sessions(
         &self,
-        actor: &Actor,
+        account: Account<'_>,
         include_ended: bool,
     ) -> ServiceResult<Vec<session::Model>> {
         if !include_ended {
-            return self.live_sessions(&actor.user_id, None).await;
+            return self.live_sessions(account.user_id(), None).await;
         }
         let sessions = self
             .sessions_where(
-                Condition::all().add(session::Column::UserId.eq(actor.user_id.as_str())),
+                Condition::all().add(session::Column::UserId.eq(account.user_id())),
                 session::Column::UserId,
                 include_ended,
             )
@@ -182,7 +182,7 @@ impl Services {
 
     /// `user_id`'s active sessions, of `device_ids` only if given, most recent activity
     /// first: from the account's list in memory while it is current (see
-    /// `service::account_reads`), otherwise read and kept.
+    /// `service::caches`), otherwise read and kept.
     async fn live_sessions(
         &self,
         user_id: &str,
@@ -205,23 +205,6 @@ impl Services {
             }
         };
         Ok(self.most_recent_first(sessions))
-    }
-
-    /// The active sessions of `device_id` in `user_id`'s account, most recent activity
-    /// first, if the account's list in memory is current; `None` when only a read can
-    /// tell. For the devices page, whose devices then need no batched read at all.
-    pub fn remembered_live_sessions_of_device(
-        &self,
-        user_id: &str,
-        device_id: Uuid,
-    ) -> Option<Vec<session::Model>> {
-        let device_ids = [device_id];
-        let wanted = listed_now(self.now(), Some(&device_ids));
-        let sessions = self
-            .caches
-            .live_sessions
-            .current_where(&self.events, user_id, wanted)?;
-        Some(self.most_recent_first(sessions))
     }
 
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with

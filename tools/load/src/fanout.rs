@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, future::join_all};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use futures_util::future::join_all;
+use serde_json::json;
+use sessionhub_client::live::LiveSocket;
 
 use crate::{live, server::Target};
 
@@ -56,17 +56,17 @@ pub async fn revoke_fanout(targets: &[&Target], subscribers: usize) -> anyhow::R
 }
 
 /// When `socket` heard `signedOut`, if it did within [`TELL_WITHIN`].
-async fn told_at(mut socket: live::Socket) -> Option<Instant> {
+async fn told_at(mut socket: LiveSocket) -> Option<Instant> {
     loop {
-        match tokio::time::timeout(TELL_WITHIN, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                let message: Value = serde_json::from_str(&text).unwrap_or_default();
-                if message["payload"]["data"]["signedOut"].is_object() {
-                    return Some(Instant::now());
-                }
-            }
-            Ok(Some(Ok(_))) => {}
-            _ => return None,
+        let message = tokio::time::timeout(TELL_WITHIN, socket.next())
+            .await
+            .ok()?
+            .ok()?;
+        if message["payload"]["data"]["signedOut"].is_object() {
+            return Some(Instant::now());
+        }
+        if message.get("close").is_some() {
+            return None;
         }
     }
 }

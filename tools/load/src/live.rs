@@ -1,18 +1,15 @@
 //! What the websocket scenarios share: sessions signed in through the API, and sockets
 //! subscribed with them.
 
-use futures_util::{SinkExt, StreamExt, future::try_join_all};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use futures_util::future::try_join_all;
+use serde_json::json;
+use sessionhub_client::live::LiveSocket;
 
 use crate::server::Target;
 
 const START_SESSION: &str = "mutation { startSession(input: {}) { token } }";
 /// How many sign-ins or socket handshakes are in flight at once.
 const AT_ONCE: usize = 100;
-
-pub type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// `count` new sessions of `user` signed in with methods `amr`, by their tokens.
 pub async fn sign_in(
@@ -47,7 +44,7 @@ pub async fn subscribe_all(
     targets: &[&Target],
     tokens: &[String],
     subscriptions: &[&str],
-) -> anyhow::Result<Vec<Socket>> {
+) -> anyhow::Result<Vec<LiveSocket>> {
     let mut sockets = Vec::with_capacity(tokens.len());
     for (batch, chunk) in tokens.chunks(AT_ONCE).enumerate() {
         let opened = try_join_all(chunk.iter().enumerate().map(|(index, token)| {
@@ -66,35 +63,11 @@ async fn subscribed(
     target: &Target,
     token: &str,
     subscriptions: &[&str],
-) -> anyhow::Result<Socket> {
-    let mut request =
-        format!("{}/graphql/ws", target.base.replace("http://", "ws://")).into_client_request()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let send = |message: Value| Message::Text(message.to_string().into());
-    socket
-        .send(send(
-            json!({ "type": "connection_init", "payload": { "token": token } }),
-        ))
-        .await?;
+) -> anyhow::Result<LiveSocket> {
+    let mut socket = LiveSocket::authenticated(&target.base, token).await?;
     for (id, query) in subscriptions.iter().enumerate() {
-        let subscribe =
-            json!({ "id": id.to_string(), "type": "subscribe", "payload": { "query": query } });
-        socket.send(send(subscribe)).await?;
+        socket.subscribe(&id.to_string(), query).await?;
     }
-    socket.send(send(json!({ "type": "ping" }))).await?;
-    while let Some(frame) = socket.next().await {
-        if let Message::Text(text) = frame? {
-            let message: Value = serde_json::from_str(&text)?;
-            match message["type"].as_str() {
-                Some("pong") => return Ok(socket),
-                Some("connection_ack") | Some("ping") => {}
-                _ => anyhow::bail!("unexpected {message}"),
-            }
-        }
-    }
-    anyhow::bail!("the server closed the socket before it was subscribed")
+    socket.read_up_to_here().await?;
+    Ok(socket)
 }

@@ -18,6 +18,7 @@ mod housekeeping;
 mod idle;
 mod live;
 mod report;
+mod rounds;
 mod scenario;
 mod seed;
 mod server;
@@ -100,10 +101,14 @@ struct Options {
     /// Sessions of one account subscribed to `signedOut` for `revoke-fanout`; 0 skips it.
     #[arg(long, default_value_t = 1000)]
     fanout_subscribers: usize,
-    /// Instances the `revoke-fanout` subscribers spread over (the revoke goes through the
-    /// first); more than one needs `--start postgres://…`.
+    /// Instances the websocket scenarios spread over: `revoke-fanout`'s subscribers, and
+    /// the push rounds' sockets (on the last; changes go through the first). More than one
+    /// needs `--start postgres://…`.
     #[arg(long, default_value_t = 1)]
     fanout_instances: usize,
+    /// Rounds of `sign-out-push` and of `push-after-subscribe`; 0 skips them.
+    #[arg(long, default_value_t = 100)]
+    push_rounds: usize,
     /// Sockets that `idle-sockets` holds open; 0 skips it.
     #[arg(long, default_value_t = 10_000)]
     idle_sockets: usize,
@@ -184,18 +189,15 @@ impl Bench {
         })
     }
 
-    /// `revoke-fanout` across `instances` instances of this server's deployment.
-    async fn revoke_fanout(
-        &self,
-        subscribers: usize,
-        instances: usize,
-    ) -> anyhow::Result<fanout::Fanout> {
+    /// The websocket scenarios across `instances` instances of this server's deployment:
+    /// this one and `instances - 1` peers started for them, stopped after.
+    async fn live(&self, options: &Options, report: &mut report::Report) -> anyhow::Result<()> {
         let mut peers = Vec::new();
-        if instances > 1 {
+        if options.fanout_instances > 1 {
             let (Some(started), Some((binary, settings))) = (&self.started, &self.launched) else {
                 bail!("--fanout-instances needs servers the tool starts (--start)");
             };
-            for _ in 1..instances {
+            for _ in 1..options.fanout_instances {
                 peers.push(started.peer(binary, settings).await?);
             }
         }
@@ -203,11 +205,30 @@ impl Bench {
         let targets: Vec<&Target> = std::iter::once(&*self.target)
             .chain(&peer_targets)
             .collect();
-        let measured = fanout::revoke_fanout(&targets, subscribers).await;
+        let measured = self.live_on(&targets, options, report).await;
         for peer in peers {
             peer.stop().await?;
         }
         measured
+    }
+
+    async fn live_on(
+        &self,
+        targets: &[&Target],
+        options: &Options,
+        report: &mut report::Report,
+    ) -> anyhow::Result<()> {
+        if options.fanout_subscribers > 0 {
+            let fanout = fanout::revoke_fanout(targets, options.fanout_subscribers).await?;
+            report.fanout(self.label, &fanout);
+        }
+        if options.push_rounds > 0 {
+            let rounds = rounds::sign_out_push(targets, options.push_rounds).await?;
+            report.rounds(self.label, "sign-out-push", &rounds);
+            let rounds = rounds::push_after_subscribe(targets, options.push_rounds).await?;
+            report.rounds(self.label, "push-after-subscribe", &rounds);
+        }
+        Ok(())
     }
 }
 
@@ -380,16 +401,11 @@ async fn measure(options: Options) -> anyhow::Result<()> {
         }
         report.housekeeping(options.due, &measured);
     }
-    if options.fanout_subscribers > 0 || options.idle_sockets > 0 {
+    if options.fanout_subscribers > 0 || options.push_rounds > 0 || options.idle_sockets > 0 {
         report.live_header();
     }
-    if options.fanout_subscribers > 0 {
-        for bench in &benches {
-            let fanout = bench
-                .revoke_fanout(options.fanout_subscribers, options.fanout_instances)
-                .await?;
-            report.fanout(bench.label, &fanout);
-        }
+    for bench in &benches {
+        bench.live(&options, &mut report).await?;
     }
     if options.idle_sockets > 0 {
         for bench in &benches {

@@ -10,7 +10,8 @@ use std::{
 
 use anyhow::{Context, bail};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use serde_json::{Value, json};
+use serde_json::Value;
+use sessionhub_client::{graphql, identity};
 use tokio::process::{Child, Command};
 
 /// Where requests go, and how to mint identities for it.
@@ -43,18 +44,14 @@ impl Target {
     }
 
     /// An identity token for `user` signed in with methods `amr`, as the product's own
-    /// login would issue.
+    /// login would issue, valid for an hour.
     pub fn identity(&self, user: &str, amr: &[&str]) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("a clock after 1970")
-            .as_secs();
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &json!({ "sub": user, "exp": now + 3600, "amr": amr }),
-            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
+        identity::for_user(
+            self.secret.as_bytes(),
+            user,
+            amr,
+            identity::seconds_from_now(3600),
         )
-        .expect("an identity token")
     }
 
     /// Posts one GraphQL request; an answer is an error when it is not a 200 or carries
@@ -65,22 +62,13 @@ impl Target {
         body: &Value,
         user_agent: &str,
     ) -> Result<Value, String> {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .header("user-agent", user_agent)
-            .json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        let answer = graphql::post(&self.http, &self.base, token, Some(user_agent), body)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.is_ok() {
+            return Err(format!("{} {}", answer.status, answer.body));
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-        let answer: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-        if status != 200 || answer.get("errors").is_some() {
-            return Err(format!("{status} {answer}"));
-        }
-        Ok(answer)
+        Ok(answer.body)
     }
 
     /// The CPU time the server has used so far, when its process is known.

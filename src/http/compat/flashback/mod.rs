@@ -103,7 +103,10 @@ async fn get_devices(
     State(state): State<AppState>,
     caller: Caller<Flashback>,
 ) -> Answer<DevicesAnswer> {
-    let devices = state.services.devices(caller.confirmed()?).await?;
+    let devices = state
+        .services
+        .devices(caller.confirmed()?.account())
+        .await?;
     let now = state.services.now();
     Ok(Json(DevicesAnswer {
         success: true,
@@ -295,10 +298,10 @@ async fn get_sessions(
     caller: Caller<Flashback>,
 ) -> Answer<SessionsAnswer> {
     let actor = caller.confirmed()?;
-    let sessions = state.services.sessions(actor, false).await?;
+    let sessions = state.services.sessions(actor.account(), false).await?;
     let names: HashMap<Uuid, String> = state
         .services
-        .devices(actor)
+        .devices(actor.account())
         .await?
         .into_iter()
         .map(|device| (device.id, device.name))

@@ -86,7 +86,7 @@ type Refusals = refusal::Refusals<Laravel>;
 async fn list_devices(State(state): State<AppState>, caller: Caller<Laravel>) -> Answer<Devices> {
     let actor = caller.confirmed()?;
     let now = state.services.now();
-    let devices = state.services.devices(actor).await?;
+    let devices = state.services.devices(actor.account()).await?;
     Ok(Json(Devices {
         data: devices
             .into_iter()

@@ -1,26 +1,21 @@
 //! One subscription connection, from `connection_init` to its close: authenticating,
 //! running subscriptions, watching for its own session's end, and closing with a code.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::time::Duration;
 
-use async_graphql::{Data, Response};
+use async_graphql::Response;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{
     SinkExt, StreamExt,
-    stream::{BoxStream, SplitSink, SplitStream},
+    stream::{SplitSink, SplitStream},
 };
 use serde_json::{Value, json};
-use tokio::{
-    sync::{Notify, watch},
-    time::{Instant, timeout, timeout_at},
-};
-use tokio_stream::StreamMap;
+use tokio::time::{Instant, timeout, timeout_at};
 
 mod init;
+mod live;
+
+use live::{Live, Subscriptions};
 
 use super::{
     operation::{Operation, Outcome},
@@ -28,15 +23,14 @@ use super::{
     slots::RENEW_EVERY,
 };
 use crate::{
-    graphql::{FellBehind, ListeningSince, SignOutNotice, error_code, outlives_session},
+    graphql::{ListeningSince, error_code, outlives_session},
     http::{
         AppState,
-        edge::attach_requester,
         errors::{coded_errors, refusal},
         observe::WebsocketOperation,
         refusals::EdgeRefusal,
     },
-    service::{Actor, ClientInfo, Requester, ServiceError, SessionEnd},
+    service::{ClientInfo, ServiceError, SessionEnd},
     telemetry::metrics,
 };
 
@@ -115,40 +109,6 @@ struct Connection {
     stream: SplitStream<WebSocket>,
 }
 
-/// The live subscriptions of a connection, each a stream of what the connection must do.
-type Subscriptions = StreamMap<String, BoxStream<'static, Outcome>>;
-
-/// A connection past `connection_init`: whose it is, and its subscriptions.
-struct Live {
-    actor: Arc<Actor>,
-    /// What every subscription of the connection shares: requester, loaders, sign-out notice.
-    data: Arc<Data>,
-    subscriptions: Subscriptions,
-    /// Ids of the subscriptions to `signedOut`, the only ones that outlive the session.
-    signed_out_ids: HashSet<String>,
-    notify_sign_out: watch::Sender<Option<SessionEnd>>,
-    /// Operations refused since the last one admitted.
-    refused_in_a_row: u32,
-    /// Operations not yet answered, observed at their first answer (`observe`).
-    unanswered: HashMap<String, WebsocketOperation>,
-}
-
-impl Live {
-    /// Observes operation `id`'s first answer, `code`; later answers are not requests.
-    fn answered(&mut self, state: &AppState, client: &ClientInfo, id: &str, code: &str) {
-        if let Some(operation) = self.unanswered.remove(id) {
-            operation.answered(state, client, code);
-        }
-    }
-
-    /// The connection ends: operations that never answered are observed as they stand.
-    fn end(&mut self, state: &AppState, client: &ClientInfo) {
-        for (_, operation) in self.unanswered.drain() {
-            operation.answered(state, client, "OK");
-        }
-    }
-}
-
 /// What happens after one event of a connection: it goes on, or it ends.
 type Step = Result<(), Ended>;
 
@@ -161,21 +121,7 @@ impl Connection {
             Ok(initialised) => initialised,
             Err(ended) => return ended,
         };
-        let (notify_sign_out, sign_out_notice) = watch::channel(None);
-        let mut data = Data::default();
-        attach_requester(&mut data, &self.state, Requester::Session(actor.clone()));
-        data.insert(SignOutNotice(sign_out_notice));
-        let fell_behind = Arc::new(Notify::new());
-        data.insert(FellBehind(fell_behind.clone()));
-        let mut live = Live {
-            actor,
-            data: Arc::new(data),
-            subscriptions: Subscriptions::new(),
-            signed_out_ids: HashSet::new(),
-            notify_sign_out,
-            refused_in_a_row: 0,
-            unanswered: HashMap::new(),
-        };
+        let (mut live, fell_behind) = Live::new(&self.state, actor);
         let mut keepalive = tokio::time::interval(self.state.websocket.keepalive);
         keepalive.reset();
         let mut renewal = tokio::time::interval(RENEW_EVERY);

@@ -16,7 +16,7 @@ use moka::sync::Cache;
 use crate::events::{ChangeStamp, EventBus};
 
 /// One kind of list, by account.
-pub struct AccountReads<T: Send + Sync + 'static> {
+pub struct AccountLists<T: Send + Sync + 'static> {
     /// `None` when off: every read goes to the database.
     lists: Option<Cache<String, Arc<Stamped<T>>>>,
 }
@@ -26,7 +26,7 @@ struct Stamped<T> {
     stamp: ChangeStamp,
 }
 
-impl<T: Send + Sync + 'static> Clone for AccountReads<T> {
+impl<T: Send + Sync + 'static> Clone for AccountLists<T> {
     fn clone(&self) -> Self {
         Self {
             lists: self.lists.clone(),
@@ -34,7 +34,7 @@ impl<T: Send + Sync + 'static> Clone for AccountReads<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> AccountReads<T> {
+impl<T: Send + Sync + 'static> AccountLists<T> {
     /// Lists of up to `rows` rows in all, each used for at most `max_age`; off when
     /// either is zero.
     pub fn new(rows: u64, max_age: Duration) -> Self {

@@ -9,7 +9,7 @@
 //! entry past its expiry is read again, since another instance may have extended it.
 //!
 //! Entries also hold the activity of heartbeats that were not written yet (see
-//! [`super::heartbeat`]), so this instance answers with the exact `lastActivityAt`.
+//! `service::sessions::heartbeat`), so this instance answers with the exact `lastActivityAt`.
 
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ pub struct SessionCache {
 
 /// One session as this instance knows it.
 #[derive(Debug)]
-pub(super) struct Entry {
+pub(in crate::service) struct Entry {
     /// The row as read or written, with `last_activity_at` as recent as this instance
     /// has seen.
     pub session: session::Model,
@@ -52,7 +52,12 @@ impl SessionCache {
     }
 
     /// `user_id`'s session `id` as kept here, if nothing has changed in the account since.
-    pub(super) fn current(&self, events: &EventBus, user_id: &str, id: Uuid) -> Option<Arc<Entry>> {
+    pub(in crate::service) fn current(
+        &self,
+        events: &EventBus,
+        user_id: &str,
+        id: Uuid,
+    ) -> Option<Arc<Entry>> {
         let entries = self.entries.as_ref()?;
         let entry = entries.get(&id)?;
         if entry.session.user_id == user_id && events.unchanged_since(&entry.stamp) {
@@ -64,7 +69,7 @@ impl SessionCache {
 
     /// Keeps `session`, as persisted when `stamp` was current. Activity this instance saw
     /// later and has not written yet is carried over.
-    pub(super) fn keep(&self, stamp: ChangeStamp, mut session: session::Model) {
+    pub(in crate::service) fn keep(&self, stamp: ChangeStamp, mut session: session::Model) {
         let Some(entries) = &self.entries else {
             return;
         };
@@ -80,7 +85,11 @@ impl SessionCache {
 
     /// Records activity at `at` on `entry`'s session without writing it; returns the
     /// session as it now is.
-    pub(super) fn record_activity(&self, entry: &Entry, at: DateTime<Utc>) -> session::Model {
+    pub(in crate::service) fn record_activity(
+        &self,
+        entry: &Entry,
+        at: DateTime<Utc>,
+    ) -> session::Model {
         let mut session = entry.session.clone();
         session.last_activity_at = session.last_activity_at.max(at);
         if let Some(entries) = &self.entries {
@@ -95,7 +104,7 @@ impl SessionCache {
     }
 
     /// `sessions` as read, with the activity this instance has seen and not written yet.
-    pub(super) fn with_recent_activity(&self, sessions: &mut [session::Model]) {
+    pub(in crate::service) fn with_recent_activity(&self, sessions: &mut [session::Model]) {
         let Some(entries) = &self.entries else {
             return;
         };
