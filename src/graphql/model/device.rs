@@ -171,9 +171,8 @@ impl Device {
         };
         let sessions = ctx
             .loaders(self.viewer.account().user_id())?
-            .load(key)
-            .await?
-            .unwrap_or_default();
+            .device_sessions(key)
+            .await?;
         Ok(Session::list(sessions, &self.viewer))
     }
 }

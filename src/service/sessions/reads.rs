@@ -207,6 +207,23 @@ impl Services {
         Ok(self.most_recent_first(sessions))
     }
 
+    /// The active sessions of `device_id` in `user_id`'s account, most recent activity
+    /// first, if the account's list in memory is current; `None` when only a read can
+    /// tell. For the devices page, whose devices then need no batched read at all.
+    pub fn remembered_live_sessions_of_device(
+        &self,
+        user_id: &str,
+        device_id: Uuid,
+    ) -> Option<Vec<session::Model>> {
+        let device_ids = [device_id];
+        let wanted = listed_now(self.now(), Some(&device_ids));
+        let sessions = self
+            .caches
+            .live_sessions
+            .current_where(&self.events, user_id, wanted)?;
+        Some(self.most_recent_first(sessions))
+    }
+
     /// The sessions in `scope`: every active one (the per-user cap bounds them), and with
     /// `include_ended` the most recently active ended ones, up to
     /// [`MAX_LISTED_ENDED_SESSIONS`] per `list` (one list per user, or per device). History
