@@ -148,3 +148,34 @@ fn the_http_surface_admits_callers_at_its_edge_only() {
         elsewhere.join("\n")
     );
 }
+
+/// Statements on the event tables, which `events/store.rs` alone runs: the service decides
+/// what to record, the store writes and reads it (tests aside).
+const EVENT_TABLE_STATEMENTS: &[&str] = &["account_event::Entity::", "account_cursor::Entity::"];
+
+#[test]
+fn the_event_tables_have_one_owner() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut elsewhere = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        if relative == Path::new("events/store.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&file).unwrap();
+        // A file's unit tests may set the tables up as they need.
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for statement in EVENT_TABLE_STATEMENTS {
+            if code.contains(statement) {
+                elsewhere.push(format!("{} runs {statement}…", relative.display()));
+            }
+        }
+    }
+    assert!(
+        elsewhere.is_empty(),
+        "event-table statements outside events/store.rs:\n{}",
+        elsewhere.join("\n")
+    );
+}

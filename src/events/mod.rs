@@ -26,7 +26,7 @@ mod fanout;
 mod in_process;
 mod postgres;
 mod redis;
-mod store;
+pub mod store;
 mod transport;
 
 use std::sync::{

@@ -2,14 +2,9 @@
 //! made, written in its transaction, and published only once that transaction commits,
 //! so nothing is pushed for a change that rolled back.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use entity::{account_cursor, account_event, account_event::EventKind, session::EndReason};
-use sea_orm::{
-    ActiveEnum, ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Set,
-    sea_query::{Expr, ExprTrait, OnConflict},
-};
+use entity::{account_event, account_event::EventKind, session::EndReason};
+use sea_orm::{ActiveEnum, DatabaseTransaction, DbErr};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -18,7 +13,7 @@ use super::{
     webhooks::{self, WebhookPolicy},
 };
 use crate::{
-    events::{AccountHead, EventBus},
+    events::{EventBus, store},
     telemetry::metrics,
 };
 
@@ -104,8 +99,8 @@ impl EventLog {
         });
     }
 
-    /// Numbers the events, writes them and their webhook deliveries into `txn`, commits
-    /// it, and wakes up their delivery through `bus`.
+    /// Numbers the events, writes them (`events::store`, the tables' one owner) and their
+    /// webhook deliveries into `txn`, commits it, and wakes up their delivery through `bus`.
     pub async fn commit(
         mut self,
         txn: DatabaseTransaction,
@@ -115,16 +110,9 @@ impl EventLog {
         if self.rows.is_empty() {
             return txn.commit().await;
         }
-        let heads = assign_positions(&txn, &mut self.rows).await?;
+        let heads = store::append(&txn, &mut self.rows).await?;
         webhooks::enqueue(&txn, &self.rows, webhooks).await?;
         let kinds: Vec<EventKind> = self.rows.iter().map(|row| row.kind).collect();
-        account_event::Entity::insert_many(
-            self.rows
-                .into_iter()
-                .map(|row| row.into_active_model().reset_all()),
-        )
-        .exec_without_returning(&txn)
-        .await?;
         bus.stage(&txn, &heads).await?;
         txn.commit().await?;
         bus.committed(&heads);
@@ -133,71 +121,4 @@ impl EventLog {
         }
         Ok(())
     }
-}
-
-/// Takes `user_id`'s cursor row lock now rather than at commit, so that a change which
-/// decides on what the account has (the session cap, "was this you?") runs alone among
-/// the account's writers. On SQLite every writer is alone already (`BEGIN IMMEDIATE`).
-pub(super) async fn lock_account(txn: &DatabaseTransaction, user_id: &str) -> Result<(), DbErr> {
-    account_cursor::Entity::insert(account_cursor::ActiveModel {
-        user_id: Set(user_id.to_owned()),
-        last_seq: Set(0),
-    })
-    .on_conflict(
-        OnConflict::column(account_cursor::Column::UserId)
-            .value(
-                account_cursor::Column::LastSeq,
-                Expr::col((account_cursor::Entity, account_cursor::Column::LastSeq)),
-            )
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
-/// Gives each account's events in `rows` the next positions of that account, in the order
-/// they were recorded, and returns each account's new head. The cursor row stays locked
-/// until `txn` ends, so another transaction writing the same account's events waits here
-/// and commits after this one: positions follow commit order. Accounts are taken in one
-/// order, so two transactions can never each hold the cursor the other waits for.
-async fn assign_positions(
-    txn: &DatabaseTransaction,
-    rows: &mut [account_event::Model],
-) -> Result<Vec<AccountHead>, DbErr> {
-    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-    for row in rows.iter() {
-        *counts.entry(row.user_id.clone()).or_default() += 1;
-    }
-    let mut heads = Vec::with_capacity(counts.len());
-    let mut next: BTreeMap<String, i64> = BTreeMap::new();
-    for (user_id, count) in counts {
-        let cursor = account_cursor::Entity::insert(account_cursor::ActiveModel {
-            user_id: Set(user_id.clone()),
-            last_seq: Set(count),
-        })
-        .on_conflict(
-            OnConflict::column(account_cursor::Column::UserId)
-                .value(
-                    account_cursor::Column::LastSeq,
-                    Expr::col((account_cursor::Entity, account_cursor::Column::LastSeq)).add(count),
-                )
-                .to_owned(),
-        )
-        .exec_with_returning(txn)
-        .await?;
-        next.insert(user_id.clone(), cursor.last_seq - count + 1);
-        heads.push(AccountHead {
-            user_id,
-            seq: cursor.last_seq,
-        });
-    }
-    for row in rows {
-        let seq = next
-            .get_mut(&row.user_id)
-            .expect("every account was counted");
-        row.seq = *seq;
-        *seq += 1;
-    }
-    Ok(heads)
 }

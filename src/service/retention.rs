@@ -25,6 +25,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{ClientInfo, ServiceResult, Services, devices::forget, outbox::EventLog};
+use crate::events::store;
 
 /// How long the delivery log keeps a webhook delivery that was delivered or given up.
 const KEEP_FINISHED_DELIVERIES: Duration = Duration::days(30);
@@ -109,7 +110,7 @@ impl Services {
             .delete_where::<account_event::Entity>(
                 account_event::Column::Id,
                 account_event::Column::OccurredAt,
-                |now| Condition::all().add(account_event::Column::OccurredAt.lt(now - logged)),
+                |now| store::logged_before(now - logged),
             )
             .await?;
         Ok(report)

@@ -8,10 +8,10 @@ use uuid::Uuid;
 use super::{
     ClientInfo, ServiceResult, Services,
     devices::{Sighting, SignInDevice, known_device, sign_in_device},
-    outbox::{EventLog, Subject, lock_account},
+    outbox::{EventLog, Subject},
     validate,
 };
-use crate::tokens::Identity;
+use crate::{events::store, tokens::Identity};
 
 /// What the caller of `startSession` asked for.
 #[derive(Debug, Default)]
@@ -48,7 +48,7 @@ impl Services {
         let user_id = &identity.user_id;
         // One sign-in of an account at a time: the cap and the question below are decided
         // on what the account has, which a concurrent sign-in would otherwise change.
-        lock_account(&txn, user_id).await?;
+        store::lock_account(&txn, user_id).await?;
         // Room is made before the question is decided, so that whether a session that could
         // answer it exists is known after eviction, not before.
         self.make_room(&txn, &mut log, user_id, now).await?;

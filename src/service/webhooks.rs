@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ServiceResult, Services};
+use crate::events::store;
 
 /// Where account events go, and how hard to try.
 #[derive(Debug, Clone, Default)]
@@ -225,10 +226,7 @@ impl Services {
             .exec_with_returning(&txn)
             .await?;
         txn.commit().await?;
-        let events = account_event::Entity::find()
-            .filter(account_event::Column::Id.is_in(claimed.iter().map(|d| d.event_id)))
-            .all(&self.db)
-            .await?;
+        let events = store::by_ids(&self.db, claimed.iter().map(|d| d.event_id)).await?;
         Ok(claimed
             .into_iter()
             .map(|delivery| DueDelivery {

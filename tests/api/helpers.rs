@@ -18,6 +18,7 @@ use sessionhub::{
     service::Services,
     telemetry::StatementCount,
 };
+use sessionhub_client::graphql;
 use tokio_util::sync::CancellationToken;
 
 /// Names the PostgreSQL server tests run against, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
@@ -416,17 +417,19 @@ impl TestApp {
 
     /// Sends a GraphQL request with an optional bearer token.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
-        let mut request = self
-            .http
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        let body = json!({ "query": query, "variables": variables });
+        let answer = graphql::post(&self.http, &self.url(""), token, None, &body)
+            .await
+            .expect("send the request");
+        assert!(
+            !answer.body.is_null(),
+            "not a JSON answer: {}",
+            answer.status
+        );
+        Answer {
+            status: answer.status,
+            body: answer.body,
         }
-        let response = request.send().await.expect("send the request");
-        let status = response.status();
-        let body = response.json().await.expect("a JSON answer");
-        Answer { status, body }
     }
 
     /// Signs `user` in from a browser with `user_agent`, on a new device or the one
