@@ -126,22 +126,7 @@ const ADMISSION_CALLS: &[&str] = &[
 
 #[test]
 fn the_http_surface_admits_callers_at_its_edge_only() {
-    let http = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
-    let mut files = Vec::new();
-    sources(&http, &mut files);
-    let mut elsewhere = Vec::new();
-    for file in files {
-        let relative = file.strip_prefix(&http).unwrap();
-        if relative == Path::new("edge.rs") {
-            continue;
-        }
-        let source = std::fs::read_to_string(&file).unwrap();
-        for call in ADMISSION_CALLS {
-            if source.contains(call) {
-                elsewhere.push(format!("http/{} calls {call}…)", relative.display()));
-            }
-        }
-    }
+    let elsewhere = found_outside("http/edge.rs", ADMISSION_CALLS);
     assert!(
         elsewhere.is_empty(),
         "admission outside http/edge.rs:\n{}",
@@ -155,27 +140,34 @@ const EVENT_TABLE_STATEMENTS: &[&str] = &["account_event::Entity::", "account_cu
 
 #[test]
 fn the_event_tables_have_one_owner() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    let mut elsewhere = Vec::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).unwrap();
-        if relative == Path::new("events/store.rs") {
-            continue;
-        }
-        let source = std::fs::read_to_string(&file).unwrap();
-        // A file's unit tests may set the tables up as they need.
-        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
-        for statement in EVENT_TABLE_STATEMENTS {
-            if code.contains(statement) {
-                elsewhere.push(format!("{} runs {statement}…", relative.display()));
-            }
-        }
-    }
+    let elsewhere = found_outside("events/store.rs", EVENT_TABLE_STATEMENTS);
     assert!(
         elsewhere.is_empty(),
         "event-table statements outside events/store.rs:\n{}",
         elsewhere.join("\n")
     );
+}
+
+/// Where any of `needles` appears in `src/` outside the file `owner` (a path below
+/// `src/`), as `file: needle`. A file's unit tests (after its `#[cfg(test)]`) do not count:
+/// they may set things up as they need.
+fn found_outside(owner: &str, needles: &[&str]) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        if relative == Path::new(owner) {
+            continue;
+        }
+        let source = std::fs::read_to_string(&file).unwrap();
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for needle in needles {
+            if code.contains(needle) {
+                found.push(format!("{}: {needle}", relative.display()));
+            }
+        }
+    }
+    found
 }
