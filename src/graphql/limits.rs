@@ -7,6 +7,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use super::refusals::DocumentRefusal;
+
 use async_graphql::{
     Positioned, ServerError, ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
@@ -68,10 +70,10 @@ fn root_fields(document: &ExecutableDocument, selection_set: &SelectionSet, dept
         .sum()
 }
 
-fn limit_error(code: &str, message: String) -> ServerError {
+fn limit_error(refusal: DocumentRefusal, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", code);
+    extensions.set("code", refusal.code());
     error.extensions = Some(extensions);
     error
 }
@@ -93,7 +95,7 @@ impl ShapeLimits {
                 && root_fields(document, &operation.selection_set.node, 0) > 1
             {
                 return Err(limit_error(
-                    "GRAPHQL_VALIDATION_FAILED",
+                    DocumentRefusal::ValidationFailed,
                     "a subscription must select exactly one root field".to_owned(),
                 ));
             }
@@ -113,7 +115,7 @@ impl ShapeLimits {
                     let name = field.node.name.node.as_str();
                     if !self.introspection && (name == "__schema" || name == "__type") {
                         return Err(limit_error(
-                            "INTROSPECTION_DISABLED",
+                            DocumentRefusal::IntrospectionDisabled,
                             "introspection is disabled on this server".to_owned(),
                         ));
                     }
@@ -121,7 +123,7 @@ impl ShapeLimits {
                         *aliases += 1;
                         if *aliases > self.max_aliases {
                             return Err(limit_error(
-                                "TOO_MANY_ALIASES",
+                                DocumentRefusal::TooManyAliases,
                                 format!("a query may use at most {} aliases", self.max_aliases),
                             ));
                         }
@@ -130,7 +132,7 @@ impl ShapeLimits {
                     *seen += 1;
                     if *seen > self.max_field_repeats {
                         return Err(limit_error(
-                            "TOO_MANY_FIELD_REPEATS",
+                            DocumentRefusal::TooManyFieldRepeats,
                             format!(
                                 "`{}` is selected more than {} times in one selection set",
                                 field.node.name.node, self.max_field_repeats

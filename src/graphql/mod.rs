@@ -10,6 +10,7 @@ mod model;
 mod mutation;
 mod new_sign_ins;
 mod query;
+mod refusals;
 mod scalars;
 mod security_log;
 mod subscription;
@@ -29,6 +30,7 @@ use loaders::AccountLoader;
 pub use loaders::Loaders;
 use mutation::Mutation;
 use query::Query;
+use refusals::DocumentRefusal;
 use subscription::Subscription;
 pub use subscription::{FellBehind, ListeningSince, SignOutNotice, outlives_session};
 
@@ -102,26 +104,27 @@ pub(crate) fn error_code(error: &ServerError) -> &str {
         return code;
     }
     // Without a path the error came before execution: the document itself is wrong.
-    if let Some(code) = limit_code(&error.message) {
-        code
+    let refusal = if let Some(limit) = limit_refusal(&error.message) {
+        limit
     } else if error.path.is_empty() {
-        "GRAPHQL_VALIDATION_FAILED"
+        DocumentRefusal::ValidationFailed
     } else {
-        "BAD_USER_INPUT"
-    }
+        DocumentRefusal::BadUserInput
+    };
+    refusal.code()
 }
 
 /// The code for an error async-graphql raised itself when a query is over a configured
 /// limit. Its messages are matched here, in one place; a test per limit pins each one.
-fn limit_code(message: &str) -> Option<&'static str> {
+fn limit_refusal(message: &str) -> Option<DocumentRefusal> {
     if message == "Query is nested too deep." {
-        Some("QUERY_TOO_DEEP")
+        Some(DocumentRefusal::TooDeep)
     } else if message == "Query is too complex." {
-        Some("QUERY_TOO_COMPLEX")
+        Some(DocumentRefusal::TooComplex)
     } else if message.starts_with("The number of directives on the field") {
-        Some("TOO_MANY_DIRECTIVES")
+        Some(DocumentRefusal::TooManyDirectives)
     } else if message.starts_with("The recursion depth of the query") {
-        Some("RECURSION_LIMIT_EXCEEDED")
+        Some(DocumentRefusal::RecursionLimitExceeded)
     } else {
         None
     }

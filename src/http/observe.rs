@@ -138,9 +138,9 @@ fn code_of(status: StatusCode) -> &'static str {
     match status {
         status if !status.is_client_error() && !status.is_server_error() => "OK",
         StatusCode::METHOD_NOT_ALLOWED => EdgeRefusal::MethodNotAllowed.code(),
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::PAYLOAD_TOO_LARGE => EdgeRefusal::PayloadTooLarge { limit: None }.code(),
         status if status.is_server_error() => EdgeRefusal::Internal.code(),
-        _ => "BAD_REQUEST",
+        _ => EdgeRefusal::BadRequest(String::new()).code(),
     }
 }
 
