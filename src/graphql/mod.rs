@@ -179,11 +179,11 @@ impl ContextExt for Context<'_> {
                 "this operation needs a session token; identity tokens are accepted only by startSession"
                     .into(),
             )
-            .extend()),
+            .into_graphql()),
             Requester::Anonymous => Err(ServiceError::Unauthenticated(
                 "this operation needs a session token in the Authorization header".into(),
             )
-            .extend()),
+            .into_graphql()),
         }
     }
 
@@ -195,15 +195,26 @@ impl ContextExt for Context<'_> {
     }
 }
 
-impl ErrorExtensions for ServiceError {
-    fn extend(&self) -> async_graphql::Error {
+/// A service error as the GraphQL answer carries it.
+pub(crate) trait IntoGraphqlError {
+    /// The error with its code (and when to retry, or when a change becomes allowed) in its
+    /// extensions, and the `ServiceError` itself as its source: the HTTP layer gives the
+    /// answer its status from that (`http::errors::status_of`), not from the code's text.
+    fn into_graphql(self) -> async_graphql::Error;
+}
+
+impl IntoGraphqlError for ServiceError {
+    fn into_graphql(self) -> async_graphql::Error {
         self.log();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
-            e.set("code", self.code());
-            if let Some(seconds) = self.retry_after_seconds() {
+        let code = self.code();
+        let retry_after = self.retry_after_seconds();
+        let allowed_at = self.allowed_at();
+        async_graphql::Error::new_with_source(self).extend_with(|_, e| {
+            e.set("code", code);
+            if let Some(seconds) = retry_after {
                 e.set("retryAfter", seconds);
             }
-            if let Some(at) = self.allowed_at() {
+            if let Some(at) = allowed_at {
                 e.set(
                     "allowedAt",
                     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -220,7 +231,7 @@ pub(crate) trait ApiResult<T> {
 
 impl<T> ApiResult<T> for Result<T, ServiceError> {
     fn api(self) -> async_graphql::Result<T> {
-        self.map_err(|error| error.extend())
+        self.map_err(IntoGraphqlError::into_graphql)
     }
 }
 
@@ -254,7 +265,7 @@ pub(crate) fn parse_id(id: &ID) -> async_graphql::Result<Uuid> {
             "`{}` is not a valid id",
             id.as_str().escape_debug()
         ))
-        .extend()
+        .into_graphql()
     })
 }
 

@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt, future::ready, stream};
 use tokio::sync::{Notify, watch};
 
 use super::{
-    ContextExt, internal_error,
+    ContextExt, IntoGraphqlError, internal_error,
     model::{
         NewSignIn, SecurityEvent, Session, SessionExpiringEvent, SessionRevokedEvent,
         SignedOutEvent,
@@ -180,11 +180,10 @@ impl Subscription {
     async fn signed_out(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = SignedOutEvent>> {
         let session_id = ctx.actor_allowing_pending()?.session_id;
         let Some(SignOutNotice(notice)) = ctx.data_opt::<SignOutNotice>() else {
-            return Err(async_graphql::ErrorExtensions::extend(
-                &ServiceError::BadUserInput(
-                    "signedOut is only available over the websocket endpoint".into(),
-                ),
-            ));
+            return Err(ServiceError::BadUserInput(
+                "signedOut is only available over the websocket endpoint".into(),
+            )
+            .into_graphql());
         };
         let mut notice = notice.clone();
         Ok(stream::once(async move {

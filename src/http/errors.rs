@@ -12,9 +12,6 @@ use serde_json::json;
 use super::{media::ResponseMedia, observe::Answered, refusals::EdgeRefusal};
 use crate::{graphql::error_code, service::ServiceError};
 
-/// Codes that mean "who are you?": answered with HTTP 401 so clients and proxies see it.
-const AUTHENTICATION_CODES: [&str; 2] = ["UNAUTHENTICATED", "SESSION_ENDED"];
-
 /// An executed GraphQL answer as HTTP in the negotiated media type: its errors coded, its
 /// status chosen from them, and no `data` when the request never ran.
 pub(super) fn graphql_response(mut response: BatchResponse, media: ResponseMedia) -> Response {
@@ -130,8 +127,11 @@ struct Outcome {
     retry_after: Option<u64>,
 }
 
-/// Gives every error a code and picks the HTTP status: errors async-graphql raised itself
-/// (syntax, validation, argument coercion) have none yet.
+/// Gives every error a code (errors async-graphql raised itself, for syntax, validation or
+/// argument coercion, have none yet) and picks the HTTP status. An answer that ran is a 200
+/// unless one of its errors is a `ServiceError` (its source) whose status says who-are-you
+/// (401), outage (503) or wait (429): the status [`status_of`] gives it, the same as when
+/// the request is refused as a whole.
 fn finish_errors(response: &mut BatchResponse) -> Outcome {
     let mut outcome = Outcome {
         status: StatusCode::OK,
@@ -143,26 +143,19 @@ fn finish_errors(response: &mut BatchResponse) -> Outcome {
     };
     for response in answers {
         for error in &mut response.errors {
-            let code = finish_error(error);
-            // Who-are-you first, then the server's trouble, then the client's pace.
-            let status = match code.as_str() {
-                code if AUTHENTICATION_CODES.contains(&code) => StatusCode::UNAUTHORIZED,
-                "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-                "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
-                _ => continue,
+            finish_error(error);
+            let Some(service_error) = error.source::<ServiceError>() else {
+                continue;
             };
+            let status = status_of(service_error);
+            if rank(status) == 0 {
+                continue;
+            }
             if rank(status) > rank(outcome.status) {
                 outcome.status = status;
             }
             if status != StatusCode::UNAUTHORIZED {
-                let wait = error
-                    .extensions
-                    .as_ref()
-                    .and_then(|extensions| match extensions.get("retryAfter") {
-                        Some(async_graphql::Value::Number(n)) => n.as_u64(),
-                        _ => None,
-                    })
-                    .unwrap_or(1);
+                let wait = service_error.retry_after_seconds().unwrap_or(1);
                 outcome.retry_after = Some(outcome.retry_after.unwrap_or(0).max(wait));
             }
         }
@@ -170,7 +163,9 @@ fn finish_errors(response: &mut BatchResponse) -> Outcome {
     outcome
 }
 
-/// Which status wins when a batch's errors call for several.
+/// Which status wins when a batch's errors call for several: who-are-you first, then the
+/// server's trouble, then the client's pace; 0 for a status that leaves an answer that ran
+/// a 200 (a field's 404 or 403 is part of the answer).
 fn rank(status: StatusCode) -> u8 {
     match status {
         StatusCode::UNAUTHORIZED => 3,
