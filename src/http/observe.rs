@@ -66,7 +66,7 @@ pub(super) fn wanted() -> bool {
 }
 
 /// What a handler ran, left in its response for the layer: without it, the request is
-/// observed by its route, as `OK`.
+/// observed by its route, with the code its status calls for ([`code_of`]).
 #[derive(Clone)]
 pub(super) enum Answered {
     /// Refused before any operation ran, with this code.
