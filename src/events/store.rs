@@ -99,7 +99,7 @@ pub async fn lock_account(txn: &DatabaseTransaction, user_id: &str) -> Result<()
 /// one order, so two transactions can never each hold the cursor the other waits for.
 pub async fn append(
     txn: &DatabaseTransaction,
-    rows: &mut [account_event::Model],
+    mut rows: Vec<account_event::Model>,
 ) -> Result<Vec<AccountHead>, DbErr> {
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     for row in rows.iter() {
@@ -137,8 +137,8 @@ pub async fn append(
     }
     if !rows.is_empty() {
         account_event::Entity::insert_many(
-            rows.iter()
-                .map(|row| row.clone().into_active_model().reset_all()),
+            rows.into_iter()
+                .map(|row| row.into_active_model().reset_all()),
         )
         .exec_without_returning(txn)
         .await?;

@@ -119,18 +119,17 @@ impl<'a> Edge<'a> {
     }
 
     /// Step 3: counts a session's request against its rate.
-    pub(super) async fn session(&self, requester: &Requester) -> Result<(), ServiceError> {
-        match requester {
-            Requester::Session(actor) => self.state.services.check_session_rate(actor).await,
-            Requester::Anonymous | Requester::Identity(..) => Ok(()),
-        }
+    pub(super) async fn session(&self, actor: &Actor) -> Result<(), ServiceError> {
+        self.state.services.check_session_rate(actor).await
     }
 
     /// Steps 1 to 3 for a request over HTTP: who is asking, once it may.
     pub(super) async fn admit(&self, headers: &HeaderMap) -> Result<Requester, ServiceError> {
         self.client().await?;
         let requester = self.requester(Credential::Header(headers)).await?;
-        self.session(&requester).await?;
+        if let Requester::Session(actor) = &requester {
+            self.session(actor).await?;
+        }
         Ok(requester)
     }
 
@@ -146,7 +145,7 @@ impl<'a> Edge<'a> {
         if !outlives && let Some(end) = self.state.services.current_session_end(actor).await? {
             return Err(OperationRefused::SessionEnded(end));
         }
-        self.session(&Requester::Session(actor.clone())).await?;
+        self.session(actor).await?;
         Ok(())
     }
 

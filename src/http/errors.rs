@@ -260,14 +260,6 @@ pub(super) fn service_error_response(error: &ServiceError) -> Response {
     response
 }
 
-/// A refusal of the edge's own, before any operation ran.
-pub(super) fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut response = (status, axum::Json(body)).into_response();
-    response.extensions_mut().insert(Answered::Refused(code));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

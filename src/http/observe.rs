@@ -103,7 +103,7 @@ pub(super) async fn layer(
         return next.run(request).await;
     }
     let started = Instant::now();
-    let route = route_of(&request);
+    let route = Route::of(&request);
     let client = request
         .extensions()
         .get::<ClientInfo>()
@@ -125,8 +125,8 @@ pub(super) async fn layer(
                 seen.record(Operation::Graphql(name.as_deref()), code);
             }
         }
-        Some(Answered::Refused(code)) => seen.record(seen.unrun(&route), code),
-        None => seen.record(seen.unrun(&route), code_of(response.status())),
+        Some(Answered::Refused(code)) => seen.record_unrun(&route, code),
+        None => seen.record_unrun(&route, code_of(response.status())),
     }
     response
 }
@@ -156,13 +156,13 @@ struct Seen {
 }
 
 impl Seen {
-    /// What a request that ran no GraphQL operation is counted as: a REST request by its
-    /// route; a GraphQL one as refused before it ran.
-    fn unrun<'r>(&self, route: &'r str) -> Operation<'r> {
+    /// Records a request that ran no GraphQL operation: a REST request by its route, the
+    /// websocket's upgrade as `(connect)`, a GraphQL request as refused before it ran.
+    fn record_unrun(&self, route: &Route, code: &str) {
         match self.surface {
-            Surface::Rest(_) => Operation::Fixed(route),
-            Surface::Websocket if route.ends_with("/graphql/ws") => Operation::Fixed("(connect)"),
-            Surface::Graphql | Surface::Admin | Surface::Websocket => Operation::Fixed("(not run)"),
+            Surface::Rest(_) => self.record(Operation::Fixed(&route.label()), code),
+            Surface::Websocket => self.record(Operation::Fixed("(connect)"), code),
+            Surface::Graphql | Surface::Admin => self.record(Operation::Fixed("(not run)"), code),
         }
     }
 
@@ -185,14 +185,28 @@ impl Seen {
     }
 }
 
-/// The method and route template a request was routed by (`POST /graphql`,
-/// `GET /compat/ruuvi/sessions/{id}`): templates, not paths, and only the methods HTTP
-/// defines, so a client cannot mint series.
-fn route_of(request: &Request) -> String {
-    let method = known_method(request.method());
-    match request.extensions().get::<MatchedPath>() {
-        Some(path) => format!("{method} {}", path.as_str()),
-        None => format!("{method} (unrouted)"),
+/// The method and route template a request was routed by: kept as they are, and written
+/// out only for a request that is counted by its route.
+struct Route {
+    method: &'static str,
+    path: Option<MatchedPath>,
+}
+
+impl Route {
+    fn of(request: &Request) -> Self {
+        Self {
+            method: known_method(request.method()),
+            path: request.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
+
+    /// `POST /graphql`, `GET /compat/ruuvi/sessions/{id}`: templates, not paths, and only
+    /// the methods HTTP defines, so a client cannot mint series.
+    fn label(&self) -> String {
+        match &self.path {
+            Some(path) => format!("{} {}", self.method, path.as_str()),
+            None => format!("{} (unrouted)", self.method),
+        }
     }
 }
 
@@ -212,20 +226,36 @@ fn known_method(method: &Method) -> &'static str {
     }
 }
 
-/// The operations of a batch, as named once it has run: kept from before it runs, since
-/// running consumes it. `None` while nobody observes.
-pub(super) struct Naming(Vec<(String, Option<String>)>);
+/// What a request's operation is called by: its query text, in whose parsed document the
+/// name is looked up once it has run, and the name the client asked to run. Kept from
+/// before it runs, since running consumes the request.
+struct Named {
+    query: String,
+    operation_name: Option<String>,
+}
+
+impl Named {
+    fn of(request: &async_graphql::Request) -> Self {
+        Self {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+        }
+    }
+
+    /// The operation's name as its parsed document has it (see `DocumentCache`).
+    fn name(&self, state: &AppState) -> Option<String> {
+        state
+            .documents
+            .operation_name(&self.query, self.operation_name.as_deref())
+    }
+}
+
+/// The operations of a batch, as named once it has run. `None` while nobody observes.
+pub(super) struct Naming(Vec<Named>);
 
 impl Naming {
     pub(super) fn of(batch: &BatchRequest) -> Option<Self> {
-        wanted().then(|| {
-            Self(
-                batch
-                    .iter()
-                    .map(|request| (request.query.clone(), request.operation_name.clone()))
-                    .collect(),
-            )
-        })
+        wanted().then(|| Self(batch.iter().map(Named::of).collect()))
     }
 
     /// Each request of the batch with its outcome: `OK`, or the code of its first error.
@@ -234,12 +264,9 @@ impl Naming {
             .0
             .into_iter()
             .zip(answers(response))
-            .map(|((query, operation_name), response)| {
-                let name = state
-                    .documents
-                    .operation_name(&query, operation_name.as_deref());
+            .map(|(named, response)| {
                 let code = response.errors.first().map_or("OK", error_code);
-                (name, code.to_owned())
+                (named.name(state), code.to_owned())
             })
             .collect();
         Answered::Operations(operations)
@@ -250,8 +277,7 @@ impl Naming {
 /// result, or its end), as the layer observes a request over HTTP.
 pub(super) struct WebsocketOperation {
     started: Instant,
-    query: String,
-    operation_name: Option<String>,
+    named: Named,
 }
 
 impl WebsocketOperation {
@@ -259,16 +285,13 @@ impl WebsocketOperation {
     pub(super) fn start(request: &async_graphql::Request) -> Option<Self> {
         wanted().then(|| Self {
             started: Instant::now(),
-            query: request.query.clone(),
-            operation_name: request.operation_name.clone(),
+            named: Named::of(request),
         })
     }
 
     /// Records its first answer, with `code`.
     pub(super) fn answered(self, state: &AppState, client: &ClientInfo, code: &str) {
-        let name = state
-            .documents
-            .operation_name(&self.query, self.operation_name.as_deref());
+        let name = self.named.name(state);
         let seen = Seen {
             surface: Surface::Websocket,
             status: None,

@@ -8,7 +8,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::errors::error_response;
+use serde_json::json;
+
+use super::observe::Answered;
 
 /// A request the edge refuses, whatever the transport.
 #[derive(Debug)]
@@ -100,10 +102,21 @@ impl EdgeRefusal {
     }
 }
 
+impl EdgeRefusal {
+    /// The refusal as a GraphQL answer's `errors`, over HTTP or in a websocket message.
+    pub fn errors(&self) -> serde_json::Value {
+        json!([{ "message": self.message(), "extensions": { "code": self.code() } }])
+    }
+}
+
 impl IntoResponse for EdgeRefusal {
     /// The refusal as a GraphQL-shaped HTTP answer, with the headers its case calls for.
     fn into_response(self) -> Response {
-        let mut response = error_response(self.status(), self.code(), &self.message());
+        let body = json!({ "errors": self.errors() });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(Answered::Refused(self.code()));
         if let Self::ReadOnlyOverGet = self {
             response
                 .headers_mut()

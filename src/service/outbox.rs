@@ -102,7 +102,7 @@ impl EventLog {
     /// Numbers the events, writes them (`events::store`, the tables' one owner) and their
     /// webhook deliveries into `txn`, commits it, and wakes up their delivery through `bus`.
     pub async fn commit(
-        mut self,
+        self,
         txn: DatabaseTransaction,
         bus: &EventBus,
         webhooks: &WebhookPolicy,
@@ -110,9 +110,9 @@ impl EventLog {
         if self.rows.is_empty() {
             return txn.commit().await;
         }
-        let heads = store::append(&txn, &mut self.rows).await?;
         webhooks::enqueue(&txn, &self.rows, webhooks).await?;
         let kinds: Vec<EventKind> = self.rows.iter().map(|row| row.kind).collect();
+        let heads = store::append(&txn, self.rows).await?;
         bus.stage(&txn, &heads).await?;
         txn.commit().await?;
         bus.committed(&heads);

@@ -179,12 +179,8 @@ impl Connection {
                 if live.subscriptions.len() >= most {
                     let refused = EdgeRefusal::TooManySubscriptions { limit: most };
                     live.answered(&self.state, &self.client, &id, refused.code());
-                    let errors = json!([{
-                        "message": refused.message(),
-                        "extensions": { "code": refused.code() },
-                    }]);
                     return self
-                        .send(json!({ "id": id, "type": "error", "payload": errors }))
+                        .send(json!({ "id": id, "type": "error", "payload": refused.errors() }))
                         .await;
                 }
                 let mut request = *payload;
